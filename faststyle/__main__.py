@@ -1,0 +1,3 @@
+from faststyle.cli import main
+import sys
+sys.exit(main())

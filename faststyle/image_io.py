@@ -1,0 +1,125 @@
+"""Image in, image out: reading anything Pillow reads as RGB(A) 8-bit, writing safely."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable, Union
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from faststyle.errors import FaststyleError
+
+ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
+
+# Every extension Pillow can open, e.g. .jpg .png .webp .tif .bmp .gif
+IMAGE_EXTENSIONS = frozenset(ext.lower() for ext in Image.registered_extensions())
+# Pillow's own "decompression bomb" error threshold; 8000x6000 photos are far below it.
+MAX_PIXELS = 2 * 89_478_485
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+def _to_8bit_rgb(im: Image.Image) -> Image.Image:
+    """RGB or RGBA in 8 bits per channel, whatever the input mode."""
+    if im.mode in ("RGB", "RGBA"):
+        return im
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # Pillow's own convert("L") clips 16-bit values instead of scaling them.
+        a = np.asarray(im, dtype=np.float64)
+        peak = 1.0 if im.mode == "F" and a.max() <= 1.0 else (255.0 if a.max() <= 255 else 65535.0)
+        return Image.fromarray(np.clip(a / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
+    has_alpha = im.mode in ("LA", "PA", "La", "RGBa") or (im.mode == "P" and "transparency" in im.info)
+    return im.convert("RGBA" if has_alpha else "RGB")
+
+
+def _from_array(a: np.ndarray) -> Image.Image:
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
+        raise FaststyleError(f"image array must be HxW, HxWx3 or HxWx4, got shape {a.shape}")
+    if a.dtype == np.uint16:
+        a = a / 257.0
+    elif a.dtype.kind == "f" and a.size and float(np.nanmax(a)) <= 1.0:
+        a = a * 255.0  # floats in 0..1, the usual convention for float images
+    a = np.clip(np.nan_to_num(a), 0, 255).round().astype(np.uint8)
+    if a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    return Image.fromarray(a, "RGBA" if a.shape[2] == 4 else "RGB")
+
+
+def open_image(path: str | os.PathLike) -> Image.Image:
+    """Reads an image file fully, applies its EXIF orientation; errors name the file."""
+    path = Path(path)
+    if not path.exists():
+        raise FaststyleError(f"{path}: file not found")
+    if path.is_dir():
+        raise FaststyleError(f"{path}: is a folder, not an image")
+    try:
+        with Image.open(path) as im:
+            im.load()  # decode now, so truncated files fail here and not later
+            im = ImageOps.exif_transpose(im)
+    except Image.DecompressionBombError:
+        raise FaststyleError(
+            f"{path}: image is larger than {MAX_PIXELS // 1_000_000} megapixels; downscale it first"
+        ) from None
+    except PermissionError:
+        raise FaststyleError(f"{path}: permission denied; check the file's read permission") from None
+    except Image.UnidentifiedImageError:
+        raise FaststyleError(f"{path}: not an image Pillow can read (empty, damaged or another kind of file)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise FaststyleError(f"{path}: damaged image ({exc})") from None
+    return im
+
+
+def load_image(source: ImageLike) -> Image.Image:
+    """A path, PIL image or numpy array -> an 8-bit RGB or RGBA PIL image."""
+    if isinstance(source, Image.Image):
+        return _to_8bit_rgb(ImageOps.exif_transpose(source))
+    if isinstance(source, np.ndarray):
+        return _from_array(source)
+    if isinstance(source, (str, os.PathLike)):
+        return _to_8bit_rgb(open_image(source))
+    raise TypeError(f"expected a path, PIL image or numpy array, got {type(source).__name__}")
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """The Pillow format name for an output path, from its extension."""
+    ext = Path(path).suffix.lower()
+    fmt = Image.registered_extensions().get(ext)
+    if fmt is None or fmt not in Image.SAVE:
+        raise FaststyleError(f"{path}: cannot write '{ext or 'no extension'}' images; use .jpg, .png or .webp")
+    return fmt
+
+
+def save_image(image: Image.Image, path: str | os.PathLike, quality: int = 92) -> Path:
+    """Writes to a temporary file beside `path`, then renames: never a half-written output."""
+    path = Path(path)
+    fmt = output_format(path)
+    if fmt == "JPEG" and image.mode == "RGBA":
+        # JPEG has no alpha: lay the picture on white rather than on undefined pixels.
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=image.getchannel("A"))
+        image = background
+    options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    return atomic_write(path, lambda f: image.save(f, format=fmt, **options))
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """Calls `write(file)` on a temporary file beside `path`, then renames it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    return atomic_write(path, lambda f: f.write(data))

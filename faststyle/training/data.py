@@ -1,0 +1,93 @@
+"""Training photos as a tf.data pipeline of random square crops.
+
+The order of photos and the crop positions are a pure function of (seed,
+position in the stream), and every batch carries the position after it. A
+checkpoint stores that position, so a resumed run sees exactly the batches it
+would have seen without the stop.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from faststyle.errors import FaststyleError
+from faststyle.image_io import IMAGE_EXTENSIONS
+
+
+def find_images(folder: str | Path, exclude: Sequence[str] = ()) -> list[Path]:
+    """Every file below `folder` (recursively) with an image extension, sorted.
+
+    `exclude` holds glob patterns matched against paths relative to `folder`
+    (e.g. "bsds500/val_*"), to keep validation photos out of training.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FaststyleError(f"content folder not found: {folder}. Pass a folder of photos with --content-dir.")
+    files = sorted(
+        p for p in folder.rglob("*")
+        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+        and not any(fnmatch.fnmatch(p.relative_to(folder).as_posix(), pattern) for pattern in exclude)
+    )
+    if not files:
+        raise FaststyleError(f"no images found in {folder}. Put JPEG or PNG photos there (subfolders are searched).")
+    return files
+
+
+def random_crop(path: Path, resize: int, crop: int, rng: np.random.Generator) -> np.ndarray:
+    """Reads a photo as RGB, resizes its short side to `resize`, and cuts a random crop x crop square."""
+    with Image.open(path) as im:
+        im = im.convert("RGB")  # greyscale, palette, alpha and CMYK all become plain RGB
+        scale = resize / min(im.size)
+        w, h = max(crop, round(im.width * scale)), max(crop, round(im.height * scale))
+        im = im.resize((w, h), Image.BICUBIC)
+        x, y = rng.integers(0, w - crop + 1), rng.integers(0, h - crop + 1)
+        return np.asarray(im.crop((x, y, x + crop, y + crop)), dtype=np.uint8)
+
+
+class PhotoStream:
+    """An endless, reproducible stream of crops; unreadable files are skipped and counted."""
+
+    def __init__(self, files: list[Path], resize: int, crop: int, seed: int):
+        self.files, self.resize, self.crop, self.seed = files, resize, crop, seed
+        self.skipped: set[Path] = set()
+
+    def _index(self, position: int) -> int:
+        epoch, offset = divmod(position, len(self.files))
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.files))
+        return int(order[offset])
+
+    def crops(self, start: int = 0) -> Iterator[tuple[np.ndarray, int]]:
+        """Yields (crop, position of the next photo)."""
+        position = start
+        failures_in_a_row = 0
+        while True:
+            path = self.files[self._index(position)]
+            rng = np.random.default_rng([self.seed, position, 1])
+            position += 1
+            try:
+                crop = random_crop(path, self.resize, self.crop, rng)
+            except Exception:  # any file Pillow cannot read is skipped, never fatal
+                self.skipped.add(path)
+                failures_in_a_row += 1
+                if failures_in_a_row >= len(self.files):
+                    raise FaststyleError("none of the content images could be read; check the --content-dir folder")
+                continue
+            failures_in_a_row = 0
+            yield crop, position
+
+
+def make_dataset(stream: PhotoStream, batch_size: int, start: int = 0) -> tf.data.Dataset:
+    """Batches (float32 RGB 0..255 crops, stream position after the batch) from `start` on."""
+    size = stream.crop
+    ds = tf.data.Dataset.from_generator(
+        lambda: stream.crops(start),
+        output_signature=(tf.TensorSpec((size, size, 3), tf.uint8), tf.TensorSpec((), tf.int64)),
+    )
+    ds = ds.batch(batch_size).map(lambda x, pos: (tf.cast(x, tf.float32), pos[-1]))
+    return ds.prefetch(2)

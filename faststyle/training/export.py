@@ -1,0 +1,183 @@
+"""Keras transform network -> ONNX, built node by node with `onnx.helper`.
+
+The graph mirrors training/network.py. Input "image" and output "stylized" are
+NHWC float32 RGB on the 0..255 scale with dynamic batch, height and width.
+
+Tiled inference needs every tile normalised with the whole image's statistics,
+so each instance norm exposes its statistics as outputs (`<layer>_mean`,
+`<layer>_var`) and can take given ones instead: `<layer>_mean_in`,
+`<layer>_var_in` and the switch `norm_override` (0 = own statistics, 1 = given).
+These are initializers listed as graph inputs, i.e. optional inputs with
+defaults, so a plain caller feeds the image only.
+"""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from faststyle.training.network import NORM_EPSILON, InstanceNorm
+
+OPSET = 17
+
+
+class _Graph:
+    def __init__(self, half: bool):
+        self.nodes, self.inits, self.inputs, self.outputs = [], [], [], []
+        self.half = half
+        self._n = 0
+
+    def name(self, hint: str) -> str:
+        self._n += 1
+        return f"{hint}_{self._n}"
+
+    def node(self, op: str, inputs: list[str], hint: str, output: str | None = None, **attrs) -> str:
+        out = output or self.name(hint)
+        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
+        return out
+
+    def const(self, value: np.ndarray, hint: str) -> str:
+        name = self.name(hint)
+        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def weight(self, value: np.ndarray, name: str) -> str:
+        """A trained weight under its Keras name; float16 on disk when `half`, cast back on load."""
+        if not self.half:
+            self.inits.append(numpy_helper.from_array(value.astype(np.float32), name))
+            return name
+        self.inits.append(numpy_helper.from_array(value.astype(np.float16), name))
+        return self.node("Cast", [name], f"{name}_f32", to=TensorProto.FLOAT)
+
+    def optional_input(self, value: np.ndarray, name: str) -> str:
+        self.inits.append(numpy_helper.from_array(value.astype(np.float32), name))
+        self.inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(value.shape)))
+        return name
+
+
+# The first conv sees 0..255 in ONNX but 0..1 in Keras (the Rescaling layer), so its kernel is scaled.
+INPUT_SCALE = 1.0 / 255.0
+
+
+def _conv(g: _Graph, x: str, layer, stride: int = 1, scale: float = 1.0, min_out: int = 1) -> str:
+    kernel, bias = layer.get_weights()
+    if kernel.shape[3] < min_out:  # zero filters, sliced off afterwards
+        extra = min_out - kernel.shape[3]
+        kernel = np.concatenate([kernel, np.zeros((*kernel.shape[:3], extra), kernel.dtype)], axis=3)
+        bias = np.concatenate([bias, np.zeros(extra, bias.dtype)])
+    k = kernel.shape[0]
+    p = k // 2
+    x = g.node("Pad", [x, g.const(np.array([0, 0, p, p, 0, 0, p, p], np.int64), "pads")],
+               f"{layer.name}_pad", mode="reflect")
+    w = g.weight(np.transpose(kernel * scale, (3, 2, 0, 1)), f"{layer.name}/kernel")
+    b = g.weight(bias, f"{layer.name}/bias")
+    return g.node("Conv", [x, w, b], layer.name, kernel_shape=[k, k], strides=[stride, stride])
+
+
+def _instance_norm(g: _Graph, x: str, layer) -> str:
+    gamma, beta = (v.reshape(1, -1, 1, 1).astype(np.float32) for v in layer.get_weights())
+    c = gamma.shape[1]
+    name = layer.name
+    # Two read-only passes for the statistics: var = E[x^2] - mean^2 (features here are
+    # O(1..100), far from where float32 cancellation matters).
+    mean = g.node("ReduceMean", [x], "", output=f"{name}_mean", axes=[2, 3], keepdims=1)
+    square_sum = g.node("ReduceSumSquare", [x], f"{name}_sumsq", axes=[2, 3], keepdims=1)
+    var = g.node("Sub", [g.node("Div", [square_sum, _pixel_count(g, x)], "msq"),
+                         g.node("Mul", [mean, mean], "mean_sq")], "", output=f"{name}_var")
+    for stat in (mean, var):
+        g.outputs.append(helper.make_tensor_value_info(stat, TensorProto.FLOAT, ["batch", c, 1, 1]))
+    # blend = own + override * (given - own): the switch is 0 or 1.
+    switch = "norm_override"
+    mean_in = g.optional_input(np.zeros((1, c, 1, 1)), f"{name}_mean_in")
+    var_in = g.optional_input(np.ones((1, c, 1, 1)), f"{name}_var_in")
+    used_mean = g.node("Add", [mean, g.node("Mul", [switch, g.node("Sub", [mean_in, mean], "d")], "m")], "mean")
+    used_var = g.node("Add", [var, g.node("Mul", [switch, g.node("Sub", [var_in, var], "d")], "m")], "var")
+    # y = x * a + b with a = gamma / sqrt(var + eps), b = beta - mean * a: two passes over x.
+    eps = g.const(np.array(NORM_EPSILON, np.float32), "eps")
+    a = g.node("Mul", [g.weight(gamma, f"{name}/gamma"),
+                       g.node("Reciprocal", [g.node("Sqrt", [g.node("Add", [used_var, eps], "v")], "s")], "r")], "a")
+    b = g.node("Sub", [g.weight(beta, f"{name}/beta"), g.node("Mul", [used_mean, a], "ma")], "b")
+    return g.node("Add", [g.node("Mul", [x, a], f"{name}_scaled"), b], f"{name}_out")
+
+
+def _pixel_count(g: _Graph, x: str) -> str:
+    """H * W of an NCHW tensor, as a float scalar."""
+    hw = g.node("Slice", [g.node("Shape", [x], "shape"), g.const(np.array([2], np.int64), "c"),
+                          g.const(np.array([4], np.int64), "c")], "hw")
+    return g.node("Cast", [g.node("ReduceProd", [hw], "n", keepdims=0)], "n_f", to=TensorProto.FLOAT)
+
+
+def _conv_norm_relu(g: _Graph, x: str, model, name: str, stride: int = 1, scale: float = 1.0) -> str:
+    x = _conv(g, x, model.get_layer(name), stride, scale)
+    x = _instance_norm(g, x, model.get_layer(f"{name}_norm"))
+    return g.node("Relu", [x], f"{name}_relu")
+
+
+def _upsample(g: _Graph, x: str) -> str:
+    scales = g.const(np.array([1, 1, 2, 2], np.float32), "scales")
+    return g.node("Resize", [x, "", scales], "upsample", mode="nearest",
+                  coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+
+
+def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True) -> onnx.ModelProto:
+    """Builds the ONNX graph of a transform network made by `build_transform_net`."""
+    g = _Graph(half)
+    g.inputs.append(helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", "height", "width", 3]))
+    g.optional_input(np.array(0.0), "norm_override")
+
+    x = g.node("Transpose", ["image"], "to_nchw", perm=[0, 3, 1, 2])
+    x = _conv_norm_relu(g, x, model, "conv1", scale=INPUT_SCALE)
+    x = _conv_norm_relu(g, x, model, "down1", stride=2)
+    x = _conv_norm_relu(g, x, model, "down2", stride=2)
+    i = 1
+    while any(layer.name == f"res{i}_a" for layer in model.layers):
+        y = _conv_norm_relu(g, x, model, f"res{i}_a")
+        y = _conv(g, y, model.get_layer(f"res{i}_b"))
+        y = _instance_norm(g, y, model.get_layer(f"res{i}_b_norm"))
+        x = g.node("Add", [x, y], f"res{i}_add")
+        i += 1
+    x = _conv_norm_relu(g, _upsample(g, x), model, "up1")
+    x = _conv_norm_relu(g, _upsample(g, x), model, "up2")
+    # ONNX Runtime runs convs fastest in blocks of 8 channels; a 3-channel 9x9 conv falls
+    # back to a slow path (5x slower here), so compute 8 and keep the first 3.
+    x = _conv(g, x, model.get_layer("out"), min_out=8)
+    x = g.node("Slice", [x, g.const(np.array([0], np.int64), "c"), g.const(np.array([3], np.int64), "c"),
+                         g.const(np.array([1], np.int64), "c")], "rgb")
+    x = g.node("Tanh", [x], "tanh")
+    x = g.node("Add", [g.node("Mul", [x, g.const(np.array(150.0, np.float32), "c")], "m"),
+                       g.const(np.array(127.5, np.float32), "c")], "pixels")
+    g.nodes.append(helper.make_node("Transpose", [x], ["stylized"], name="to_nhwc", perm=[0, 2, 3, 1]))
+    g.outputs.insert(0, helper.make_tensor_value_info("stylized", TensorProto.FLOAT, ["batch", "height", "width", 3]))
+
+    graph = helper.make_graph(g.nodes, "faststyle_transform_net", g.inputs, g.outputs, g.inits)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="faststyle")
+    proto.ir_version = 8  # opset 17 needs IR 8; keeps the file loadable by older runtimes
+    if metadata:
+        helper.set_model_props(proto, {"faststyle": json.dumps(metadata, sort_keys=True)})
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def export_onnx(model: keras.Model, path, metadata: dict | None = None, half: bool = True) -> None:
+    from faststyle.image_io import atomic_write_bytes
+
+    atomic_write_bytes(path, to_onnx(model, metadata, half).SerializeToString())
+
+
+def load_onnx_weights(model: keras.Model, path) -> None:
+    """Sets a Keras transform network's weights from an ONNX file written by `to_onnx`."""
+    stored = {t.name: numpy_helper.to_array(t).astype(np.float32) for t in onnx.load(str(path)).graph.initializer}
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            n = layer.filters  # the output conv is stored with extra zero filters
+            kernel = np.transpose(stored[f"{layer.name}/kernel"], (2, 3, 1, 0))[..., :n]
+            if layer.name == "conv1":
+                kernel = kernel / INPUT_SCALE
+            layer.set_weights([kernel, stored[f"{layer.name}/bias"][:n]])
+        elif isinstance(layer, InstanceNorm):
+            layer.set_weights([stored[f"{layer.name}/gamma"].reshape(-1), stored[f"{layer.name}/beta"].reshape(-1)])

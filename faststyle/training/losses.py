@@ -1,0 +1,86 @@
+"""The perceptual loss: content, Gram-matrix style and total variation.
+
+Shared by training (`faststyle train`), the Gatys optimisation (`faststyle
+optimize`) and evaluation (`faststyle evaluate`), so all three measure the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import tensorflow as tf
+
+from faststyle.errors import FaststyleError
+from faststyle.training.vgg import LossNetwork
+
+
+@dataclass
+class LossWeights:
+    """How much each term counts. See docs/loss-weights.md for how the defaults were chosen."""
+
+    content: float = 1.0
+    style: float = 5.0
+    tv: float = 0.2
+    # Per style layer, shallow to deep; None means 1/C^2 for a layer of C channels, which
+    # turns each layer's squared Frobenius distance into the mean squared Gram difference
+    # of Johnson et al.'s code, so their published weights (1.0 / 5.0) carry over.
+    style_layers: list[float] | None = field(default=None)
+
+
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+    """(N, H, W, C) features -> (N, C, C) Gram matrices normalised by C*H*W."""
+    shape = tf.shape(features)
+    n, h, w, c = shape[0], shape[1], shape[2], shape[3]
+    flat = tf.reshape(features, [n, h * w, c])
+    gram = tf.matmul(flat, flat, transpose_a=True)
+    return gram / tf.cast(c * h * w, features.dtype)
+
+
+def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Mean squared error of features, per image -> (N,)."""
+    return tf.reduce_mean(tf.square(features - target), axis=[1, 2, 3])
+
+
+def style_loss(features: list[tf.Tensor], target_grams: list[tf.Tensor],
+               layer_weights: list[float]) -> tf.Tensor:
+    """Squared Frobenius distance of Gram matrices, summed over layers, per image -> (N,)."""
+    total = 0.0
+    for feats, target, weight in zip(features, target_grams, layer_weights):
+        total += weight * tf.reduce_sum(tf.square(gram_matrix(feats) - target), axis=[1, 2])
+    return total
+
+
+def tv_loss(images: tf.Tensor) -> tf.Tensor:
+    """Mean squared difference of neighbouring pixels (0..255 scale), per image -> (N,)."""
+    dy = images[:, 1:, :, :] - images[:, :-1, :, :]
+    dx = images[:, :, 1:, :] - images[:, :, :-1, :]
+    return tf.reduce_mean(tf.square(dy), axis=[1, 2, 3]) + tf.reduce_mean(tf.square(dx), axis=[1, 2, 3])
+
+
+class PerceptualLoss:
+    """Loss of stylized images against their content images and one style image."""
+
+    def __init__(self, loss_net: LossNetwork, style_image: tf.Tensor, weights: LossWeights):
+        self.loss_net = loss_net
+        self.weights = weights
+        _, style_feats = loss_net(style_image[None])
+        self.style_grams = [gram_matrix(f) for f in style_feats]
+        n_layers = len(self.style_grams)
+        self.layer_weights = weights.style_layers or [1.0 / int(g.shape[-1]) ** 2 for g in self.style_grams]
+        if len(self.layer_weights) != n_layers:
+            raise FaststyleError(f"{n_layers} style layer weights needed, got {len(self.layer_weights)}")
+
+    def content_targets(self, content_images: tf.Tensor) -> tf.Tensor:
+        return self.loss_net(content_images)[0]
+
+    def terms(self, stylized: tf.Tensor, content_target: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Weighted per-image terms {content, style, tv, total}, each (N,)."""
+        content_feats, style_feats = self.loss_net(stylized)
+        w = self.weights
+        out = {
+            "content": w.content * content_loss(content_feats, content_target),
+            "style": w.style * style_loss(style_feats, self.style_grams, self.layer_weights),
+            "tv": w.tv * tv_loss(stylized),
+        }
+        out["total"] = out["content"] + out["style"] + out["tv"]
+        return out
