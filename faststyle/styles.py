@@ -78,5 +78,12 @@ def read_metadata(path: str | os.PathLike) -> dict:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise FaststyleError(f"{path}: not a valid ONNX style model ({str(exc).splitlines()[0][:120]})") from None
+    return read_metadata_from_session(session)
+
+
+def read_metadata_from_session(session) -> dict:
     props = session.get_modelmeta().custom_metadata_map
-    return json.loads(props.get("faststyle", "{}"))
+    try:
+        return json.loads(props.get("faststyle", "{}"))
+    except json.JSONDecodeError:
+        return {}

@@ -1,0 +1,104 @@
+"""Inference speed and memory: faststyle's runtime against baselines, in one run.
+
+    python benchmarks/bench_inference.py [--style wave] [--repeats 3]
+
+Each (engine, size) runs in a fresh process, so its peak RSS is its own.
+Engines:
+  faststyle   faststyle's StyleModel (tuned session, tiling above 1 megapixel)
+  ort-default the same ONNX file in a plain onnxruntime.InferenceSession, one pass
+  keras-tf    the same network in Keras on TensorFlow (weights read from the ONNX file)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+SIZES = [(256, 256), (512, 512), (1024, 1024), (1080, 1920)]
+ENGINES = ["faststyle", "ort-default", "keras-tf"]
+
+
+def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
+    import numpy as np
+
+    from faststyle.styles import resolve_style
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    path = resolve_style(style)
+    if engine == "faststyle":
+        from faststyle.runtime import StyleModel
+
+        model = StyleModel.load(path)
+        run = lambda: model.transform(image)  # noqa: E731
+    elif engine == "ort-default":
+        import onnxruntime as ort
+
+        quiet = ort.SessionOptions()
+        quiet.log_severity_level = 3  # only silences warnings; every other option stays default
+        session = ort.InferenceSession(str(path), quiet, providers=["CPUExecutionProvider"])
+        feed = {"image": image[None].astype(np.float32)}
+        run = lambda: session.run(["stylized"], feed)  # noqa: E731
+    else:
+        from faststyle.training.export import load_onnx_weights
+        from faststyle.training.network import build_transform_net
+
+        net = build_transform_net(32)
+        load_onnx_weights(net, path)
+        batch = image[None].astype(np.float32)
+        run = lambda: np.asarray(net(batch, training=False))  # noqa: E731
+    run()  # warm-up: session/graph set-up, first allocation
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"engine": engine, "size": f"{w}x{h}", "median_s": statistics.median(times), "peak_rss_mb": peak_mb}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--style", default="wave", help="style name or .onnx path (default wave)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--one", nargs=3, metavar=("ENGINE", "H", "W"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        engine, h, w = args.one
+        print(json.dumps(measure(engine, args.style, int(h), int(w), args.repeats)))
+        return
+
+    rows = []
+    for h, w in SIZES:
+        for engine in args.engines.split(","):
+            cmd = [sys.executable, __file__, "--style", args.style, "--repeats", str(args.repeats),
+                   "--one", engine, str(h), str(w)]
+            r = subprocess.run(cmd, capture_output=True, text=True, env={"TF_CPP_MIN_LOG_LEVEL": "3",
+                                                                          **__import__("os").environ})
+            if r.returncode:
+                print(f"{engine} {w}x{h} failed: {r.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+                continue
+            rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
+            print(f"  measured {engine} {w}x{h}", file=sys.stderr)
+
+    import os
+
+    print(f"\nstyle {args.style}, {os.cpu_count()} CPU cores, median of {args.repeats} runs after a warm-up\n")
+    print(f"| {'size':<10} | {'engine':<12} | {'time (s)':>8} | {'peak RSS (MB)':>13} | {'vs keras-tf':>11} |")
+    print(f"|{'-' * 12}|{'-' * 14}|{'-' * 10}|{'-' * 15}|{'-' * 13}|")
+    for h, w in SIZES:
+        size_rows = [r for r in rows if r["size"] == f"{w}x{h}"]
+        base = next((r["median_s"] for r in size_rows if r["engine"] == "keras-tf"), None)
+        for r in size_rows:
+            speed = f"{base / r['median_s']:.2f}x" if base else "-"
+            print(f"| {r['size']:<10} | {r['engine']:<12} | {r['median_s']:>8.2f} | {r['peak_rss_mb']:>13.0f} | {speed:>11} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""The Python API, one pipeline:
+
+    image in -> preprocess -> network -> postprocess -> image out
+    (image_io)  (here)       (runtime)   (postprocess)  (image_io)
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from faststyle.image_io import ImageLike, load_image, output_format, save_image
+from faststyle.postprocess import check_strength, finish
+from faststyle.runtime import CancelToken, StyleModel
+from faststyle.styles import resolve_style
+
+StyleLike = str | os.PathLike | StyleModel
+
+
+def load_style(name_or_path: str | os.PathLike, threads: int | None = None) -> StyleModel:
+    """A style by bundled/user name or .onnx path, ready for many images (one session)."""
+    return StyleModel.load(name_or_path, threads)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_style(path: Path) -> StyleModel:
+    return StyleModel.load(path)
+
+
+def _as_model(style: StyleLike) -> StyleModel:
+    return style if isinstance(style, StyleModel) else _cached_style(resolve_style(style).resolve())
+
+
+def preprocess(image: Image.Image, max_size: int | None = None) -> tuple[np.ndarray, Image.Image | None]:
+    """Downscales to `max_size` (long side) and splits off alpha -> (RGB uint8 array, alpha or None)."""
+    if max_size and max(image.size) > max_size:
+        image = image.copy()
+        image.thumbnail((max_size, max_size), Image.LANCZOS)
+    alpha = image.getchannel("A") if image.mode == "RGBA" else None
+    return np.asarray(image.convert("RGB")), alpha
+
+
+def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_colors: bool = False,
+            max_size: int | None = None, progress: Callable[[int, int], None] | None = None,
+            cancel: CancelToken | None = None) -> Image.Image:
+    """Paints `image` (path, PIL image or numpy array) in `style` (name, .onnx path or loaded style).
+
+    strength: 0 keeps the photo, 1 is the full style. preserve_colors: keep the photo's colours.
+    max_size: downscale the long side first. Transparency is kept as it is.
+    cancel: a CancelToken another thread may cancel (raises Cancelled).
+    """
+    strength = check_strength(strength)
+    model = _as_model(style)
+    rgb, alpha = preprocess(load_image(image), max_size)
+    out = model.transform(rgb, lambda src, styl: finish(src, styl, strength, preserve_colors),
+                          progress=progress, cancel=cancel)
+    result = Image.fromarray(out, "RGB")
+    if alpha is not None:
+        result.putalpha(alpha)
+    return result
+
+
+def stylize_file(source: str | os.PathLike, target: str | os.PathLike, style: StyleLike,
+                 quality: int = 92, **options) -> Path:
+    """Stylizes an image file into `target` (format from its extension), never half-written."""
+    output_format(target)  # fail on a bad extension before the slow part
+    return save_image(stylize(source, style, **options), target, quality)

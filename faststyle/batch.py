@@ -1,0 +1,113 @@
+"""Many images, many styles: input discovery, output naming and the progress loop of `stylize`."""
+
+from __future__ import annotations
+
+import glob
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from tqdm import tqdm
+
+from faststyle.api import stylize_file
+from faststyle.errors import FaststyleError
+from faststyle.image_io import IMAGE_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    style: str
+    target: Path | None
+    problem: str | None = None  # known before running: reported as this job's error
+
+
+def find_inputs(patterns: list[str]) -> list[tuple[Path, Path | None]]:
+    """Files, folders (recursive) and globs -> [(file, folder it was found in or None)].
+
+    Missing paths are kept, so they are reported as failed jobs with their name.
+    """
+    found: list[tuple[Path, Path | None]] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir() and path.suffix.lower() not in IMAGE_EXTENSIONS:
+            images = sorted(p for p in path.rglob("*")
+                            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
+            if not images:
+                raise FaststyleError(f"{path}: no images in this folder")
+            found += [(p, path) for p in images]
+        elif not path.exists() and glob.has_magic(pattern):
+            matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+            if not matches:
+                raise FaststyleError(f"{pattern}: no files match")
+            found += [(p, None) for p in matches]
+        else:
+            found.append((path, None))
+    return list(dict.fromkeys(found))
+
+
+def _output_suffix(source: Path) -> str:
+    fmt = Image.registered_extensions().get(source.suffix.lower())
+    return source.suffix if fmt in Image.SAVE else ".png"
+
+
+def plan_outputs(inputs: list, styles: list[str], output: str | None) -> list[Job]:
+    """Names every output so that none overwrites an input: `photo.STYLE.jpg`.
+
+    No -o: beside each input. -o FOLDER: inside it, keeping subfolders of folder inputs.
+    -o FILE: only for one input and one style.
+    """
+    pairs = [(p if isinstance(p, tuple) else (Path(p), None)) for p in inputs]
+    n = len(pairs) * len(styles)
+    out = Path(output) if output else None
+    single_file = out is not None and n == 1 and out.suffix != "" and not out.is_dir()
+    if out is not None and out.suffix and not out.is_dir() and n > 1:
+        raise FaststyleError(f"{out}: {n} images to write, so -o must be a folder")
+    jobs = []
+    for source, root in pairs:
+        for style in styles:
+            name = f"{source.stem}.{style}{_output_suffix(source)}"
+            if out is None:
+                target = source.with_name(name)
+            elif single_file:
+                target = out
+            else:
+                sub = source.parent.relative_to(root) if root is not None else Path()
+                target = out / sub / name
+            problem = None
+            if source.exists() and target.exists() and target.resolve() == source.resolve():
+                problem = f"{source}: output would overwrite the input; choose another -o"
+            jobs.append(Job(source, style, target, problem))
+    return jobs
+
+
+def run_jobs(jobs: list[Job], models: dict, quality: int = 92, **options) -> int:
+    """Runs every job with a progress bar; one line per failure, a summary at the end."""
+    done, failed = [], 0
+    bar = tqdm(jobs, desc="stylize", unit="image", disable=len(jobs) < 2 or None, file=sys.stderr)
+    for job in bar:
+        try:
+            if job.problem:
+                raise FaststyleError(job.problem)
+            stylize_file(job.source, job.target, models[job.style], quality=quality, **options)
+            done.append(job.target)
+        except FaststyleError as exc:
+            failed += 1
+            tqdm.write(f"faststyle: error: {exc}", file=sys.stderr)
+        except MemoryError:
+            failed += 1
+            tqdm.write(f"faststyle: error: {job.source}: out of memory; try --max-size", file=sys.stderr)
+    where = str(done[0]) if len(done) == 1 else (str(Path(*_common_parts(done))) if done else "-")
+    print(f"{len(done)} done, {failed} failed; written to {where}")
+    return 1 if failed else 0
+
+
+def _common_parts(paths: list[Path]) -> tuple[str, ...]:
+    parts = [p.parent.parts for p in paths]
+    common = []
+    for items in zip(*parts):
+        if len(set(items)) != 1:
+            break
+        common.append(items[0])
+    return tuple(common) or (".",)

@@ -1,0 +1,309 @@
+"""The `faststyle` command: a thin shell over the Python API.
+
+Training commands import TensorFlow lazily, so `stylize` works with the base install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from faststyle import __version__
+from faststyle.errors import FaststyleError
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a style network from one painting and a folder of photos")
+    p.add_argument("style_image", help="the painting (any image file)")
+    p.add_argument("--content-dir", help="folder of training photos (searched recursively)")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="leave out photos matching this pattern (relative to --content-dir), e.g. 'val/*'")
+    p.add_argument("--name", help="style name (default: the style image's file name)")
+    p.add_argument("-o", "--output", help="ONNX file to write (default: the user style folder)")
+    p.add_argument("--checkpoint-dir", help="run folder for checkpoints, log and preview (default: runs/NAME)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --checkpoint-dir")
+    p.add_argument("--image-size", type=int, default=256, help="photos' short side is resized to this (default 256)")
+    p.add_argument("--crop-size", type=int, help="random training crop size (default: --image-size)")
+    p.add_argument("--style-size", type=int, default=512, help="long side of the style image (default 512)")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--steps", type=int, default=None, help="total training steps (default 2000)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--content-weight", type=float, default=1.0)
+    p.add_argument("--style-weight", type=float, default=5.0)
+    p.add_argument("--tv-weight", type=float, default=0.2)
+    p.add_argument("--style-layer-weights", type=_floats, help="comma-separated, one per style layer")
+    p.add_argument("--loss-net", choices=["vgg16", "vgg19"], default="vgg16")
+    p.add_argument("--vgg-weights", help="local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)")
+    p.add_argument("--width", type=int, default=32, help="channels of the first conv (default 32)")
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--preview-image", help="photo for the preview (default: the bundled sample)")
+    p.add_argument("--preview-every", type=int, default=100)
+    p.add_argument("--init-from", help="start from a trained style: name, .onnx or checkpoint .npz")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-jit", action="store_true", help="run without XLA compilation (slower)")
+    p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra metadata stored in the model (painting, artist, ...)")
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def run_train(args) -> int:
+    from faststyle.training.train import TrainConfig, load_run_config, train
+
+    if args.resume:
+        if not args.checkpoint_dir and not args.name:
+            raise FaststyleError("--resume needs the run: pass --checkpoint-dir (or --name for runs/NAME)")
+        config = load_run_config(args.checkpoint_dir or Path("runs") / args.name, args.steps)
+    else:
+        if not args.content_dir:
+            raise FaststyleError("--content-dir is required: a folder of photos to train on")
+        meta = dict(item.split("=", 1) for item in args.meta if "=" in item)
+        config = TrainConfig(
+            style_image=args.style_image, content_dir=args.content_dir, exclude=args.exclude,
+            name=args.name or Path(args.style_image).stem, output=args.output,
+            checkpoint_dir=args.checkpoint_dir, image_size=args.image_size, crop_size=args.crop_size, style_size=args.style_size,
+            batch_size=args.batch_size, steps=args.steps or 2000, learning_rate=args.lr,
+            content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
+            style_layer_weights=args.style_layer_weights, loss_net=args.loss_net,
+            vgg_weights=args.vgg_weights, width=args.width, checkpoint_every=args.checkpoint_every,
+            preview_image=args.preview_image, preview_every=args.preview_every,
+            init_from=args.init_from, seed=args.seed, jit_compile=not args.no_jit, metadata=meta,
+        )
+        if not Path(config.style_image).is_file():
+            raise FaststyleError(f"{config.style_image}: style image not found")
+    path = train(config, resume=args.resume)
+    print(f"wrote {path}")
+    return 0
+
+
+def _add_stylize(sub) -> None:
+    p = sub.add_parser("stylize", help="paint photos in a style (files, folders, globs)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive) or globs")
+    _add_style_options(p)
+    p.add_argument("-o", "--output", help="output file (one input) or folder; default: beside each input")
+    p.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality (default 92)")
+
+
+def _add_style_options(p) -> None:
+    p.add_argument("-s", "--style", action="append", required=True,
+                   help="style name or .onnx path; repeat or comma-separate for several, 'all' for every one")
+    p.add_argument("--max-size", type=int, help="downscale the long side to this many pixels first")
+    p.add_argument("--strength", type=float, default=1.0, help="0 keeps the photo, 1 full style (default)")
+    p.add_argument("--preserve-colors", action="store_true", help="keep the photo's colours")
+    p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+
+
+def run_stylize(args) -> int:
+    from faststyle.batch import find_inputs, plan_outputs, run_jobs
+
+    styles = _load_styles(args)
+    inputs = find_inputs(args.inputs)
+    jobs = plan_outputs(inputs, [s.name for s in styles], args.output)
+    return run_jobs(jobs, {s.name: s for s in styles}, quality=args.quality, strength=args.strength,
+                    preserve_colors=args.preserve_colors, max_size=args.max_size)
+
+
+def _load_styles(args) -> list:
+    from faststyle.api import load_style
+    from faststyle.postprocess import check_strength
+    from faststyle.styles import available_styles
+
+    check_strength(args.strength)
+    names = [n.strip() for item in args.style for n in item.split(",") if n.strip()]
+    if "all" in names:
+        names = [s.name for s in available_styles()]
+        if not names:
+            raise FaststyleError("no styles installed; pass a path to an .onnx model with --style")
+    return [load_style(n, args.threads) for n in dict.fromkeys(names)]
+
+
+def run_demo(args) -> int:
+    from faststyle.batch import plan_outputs, run_jobs
+    from faststyle.styles import sample_image_path
+
+    args.style = ["all"]
+    styles = _load_styles(args)
+    jobs = plan_outputs([sample_image_path()], [s.name for s in styles], args.output)
+    return run_jobs(jobs, {s.name: s for s in styles}, quality=92, strength=args.strength,
+                    preserve_colors=args.preserve_colors, max_size=args.max_size)
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="stylize the bundled sample photo with every bundled style")
+    p.add_argument("-o", "--output", default="faststyle-demo", help="output folder (default faststyle-demo)")
+    p.add_argument("--max-size", type=int)
+    p.add_argument("--strength", type=float, default=1.0)
+    p.add_argument("--preserve-colors", action="store_true")
+    p.add_argument("--threads", type=int)
+
+
+def run_styles(args) -> int:
+    from faststyle.styles import available_styles, read_metadata, user_style_dir
+
+    styles = available_styles()
+    for style in styles:
+        meta = read_metadata(style.path)
+        painting = ", ".join(str(meta[k]) for k in ("title", "artist", "year") if meta.get(k))
+        print(f"{style.name:<18} {style.source:<8} {painting or '-'}")
+        if args.verbose:
+            print(f"    path: {style.path}")
+            for key in sorted(meta):
+                print(f"    {key}: {meta[key]}")
+    if not styles:
+        print("no styles found")
+    print(f"(user styles folder: {user_style_dir()})")
+    return 0
+
+
+def _add_styles(sub) -> None:
+    p = sub.add_parser("styles", help="list bundled and user styles with their metadata")
+    p.add_argument("-v", "--verbose", action="store_true", help="show every metadata field")
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="export a training checkpoint to ONNX")
+    p.add_argument("checkpoint", help="a run folder (uses its latest checkpoint) or a ckpt-*.npz file")
+    p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    p.add_argument("--float32", action="store_true", help="store weights as float32 (default float16)")
+
+
+def run_export(args) -> int:
+    from faststyle.training.train import export_checkpoint
+
+    print(f"wrote {export_checkpoint(args.checkpoint, args.output, half=not args.float32)}")
+    return 0
+
+
+def _add_optimize(sub) -> None:
+    p = sub.add_parser("optimize", help="Gatys et al. slow mode: optimise one image's pixels (quality reference)")
+    p.add_argument("content", help="the photo")
+    p.add_argument("style_image", help="the painting")
+    p.add_argument("-o", "--output", required=True, help="image file to write")
+    p.add_argument("--size", type=int, default=512, help="long side of the result (default 512)")
+    p.add_argument("--style-size", type=int, default=512)
+    p.add_argument("--iterations", type=int, default=300)
+    p.add_argument("--method", choices=["lbfgs", "adam"], default="lbfgs")
+    p.add_argument("--init", choices=["content", "noise"], default="content")
+    p.add_argument("--content-weight", type=float, default=1.0)
+    p.add_argument("--style-weight", type=float, default=5.0)
+    p.add_argument("--tv-weight", type=float, default=0.2)
+    p.add_argument("--loss-net", choices=["vgg16", "vgg19"], default="vgg16")
+    p.add_argument("--vgg-weights", help="local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)")
+
+
+def run_optimize(args) -> int:
+    import numpy as np
+    from PIL import Image
+    from tqdm import tqdm
+
+    from faststyle.image_io import load_image, output_format, save_image
+    from faststyle.training.losses import LossWeights, PerceptualLoss
+    from faststyle.training.optimize import optimize_image
+    from faststyle.training.train import _style_tensor
+    from faststyle.training.vgg import LossNetwork
+
+    output_format(args.output)
+    photo = load_image(args.content).convert("RGB")
+    photo.thumbnail((args.size, args.size), Image.LANCZOS)
+    loss = PerceptualLoss(LossNetwork(args.loss_net, args.vgg_weights), _style_tensor(args.style_image, args.style_size),
+                          LossWeights(args.content_weight, args.style_weight, args.tv_weight))
+    with tqdm(total=args.iterations, desc="optimize", unit="it") as bar:
+        image, recorded = optimize_image(np.asarray(photo, np.float32), loss, args.iterations, args.method,
+                                         args.init, record_at=(args.iterations,),
+                                         callback=lambda i, _: bar.update(1))
+    save_image(Image.fromarray(np.clip(image, 0, 255).round().astype(np.uint8)), args.output)
+    terms = recorded[args.iterations]
+    print("loss: " + ", ".join(f"{k} {v:.4g}" for k, v in terms.items()))
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="a style model's loss on photos next to Gatys' after N iterations")
+    p.add_argument("style", help="style name or .onnx path")
+    p.add_argument("photos", help="folder of validation photos")
+    p.add_argument("--style-image", required=True, help="the painting the style was trained on")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--limit", type=int, default=20, help="at most this many photos (default 20)")
+    p.add_argument("--gatys-photos", type=int, default=3, help="photos also optimised by Gatys (default 3)")
+    p.add_argument("--gatys-iterations", type=_ints, default=(50, 100, 300))
+    p.add_argument("--vgg-weights", help="local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)")
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def run_evaluate(args) -> int:
+    from tqdm import tqdm
+
+    from faststyle.api import load_style
+    from faststyle.batch import find_inputs
+    from faststyle.training.evaluate import evaluate, format_report
+
+    model = load_style(args.style)
+    photos = [p for p, _ in find_inputs([args.photos])][: args.limit]
+    with tqdm(total=len(photos), desc=f"evaluate {model.name}", unit="photo") as bar:
+        report = evaluate(model, photos, args.style_image, args.size, args.vgg_weights, args.gatys_iterations,
+                          args.gatys_photos, progress=lambda i, n: bar.update(1))
+    print(format_report(report))
+    return 0
+
+
+def _add_gui(sub) -> None:
+    p = sub.add_parser("gui", help="open the desktop app (needs the [gui] extra)")
+    p.add_argument("image", nargs="?", help="a photo to open")
+
+
+def run_gui(args) -> int:
+    try:
+        from faststyle.gui.app import main as gui_main
+    except ImportError:
+        raise FaststyleError('the desktop app needs PySide6: pip install "faststyle[gui]"') from None
+    return gui_main(["faststyle"] + ([args.image] if args.image else []))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="faststyle", description="Fast neural style transfer.")
+    parser.add_argument("--version", action="version", version=f"faststyle {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_stylize(sub)
+    _add_demo(sub)
+    _add_styles(sub)
+    _add_train(sub)
+    _add_export(sub)
+    _add_optimize(sub)
+    _add_evaluate(sub)
+    _add_gui(sub)
+    return parser
+
+
+COMMANDS = {"stylize": run_stylize, "demo": run_demo, "styles": run_styles, "train": run_train,
+            "export": run_export, "optimize": run_optimize, "evaluate": run_evaluate, "gui": run_gui}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the way
+    try:
+        return COMMANDS[args.command](args)
+    except FaststyleError as exc:
+        print(f"faststyle: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("faststyle: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Pixel-wise finishing of the network output: colour preservation and strength.
+
+Both work on any piece of the image, so tiled runs apply them tile by tile.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Full-range BT.601 (JPEG) conversion between RGB and YCbCr.
+_TO_YCBCR = np.array([[0.299, 0.587, 0.114],
+                      [-0.168736, -0.331264, 0.5],
+                      [0.5, -0.418688, -0.081312]], np.float32)
+_TO_RGB = np.linalg.inv(_TO_YCBCR).astype(np.float32)
+
+
+def preserve_colors(original: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+    """The stylized image's luminance with the original's colour (chroma).
+
+    Gatys et al. 2016, "Preserving Color in Neural Artistic Style Transfer",
+    luminance-only transfer: the painting's strokes, the photo's colours.
+    """
+    luma = stylized.astype(np.float32) @ _TO_YCBCR[0]
+    ycbcr = original.astype(np.float32) @ _TO_YCBCR.T
+    ycbcr[..., 0] = luma
+    return ycbcr @ _TO_RGB.T
+
+
+def finish(original: np.ndarray, stylized: np.ndarray, strength: float = 1.0,
+           keep_colors: bool = False) -> np.ndarray:
+    """Network output (float, any range) -> uint8 image, blended with the original by `strength`."""
+    out = stylized.astype(np.float32, copy=False)
+    if keep_colors:
+        out = preserve_colors(original, out)
+    if strength < 1.0:
+        out = strength * out + (1.0 - strength) * original.astype(np.float32)
+    return np.clip(out, 0, 255).round().astype(np.uint8)
+
+
+def check_strength(strength: float) -> float:
+    from faststyle.errors import FaststyleError
+
+    if not 0.0 <= strength <= 1.0:
+        raise FaststyleError(f"strength must be between 0 and 1, got {strength}")
+    return float(strength)

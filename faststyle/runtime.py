@@ -1,0 +1,183 @@
+"""The network step of the pipeline: a style model run by ONNX Runtime.
+
+Small images run in one pass. Large ones run in overlapping tiles so memory
+stays bounded. Instance normalization would give every tile its own tone, so
+all tiles are normalised with one set of statistics, taken from the whole image
+(downscaled when large); with these shared statistics and a margin wider than
+the network's receptive field, tiles fit together without seams.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+from faststyle.errors import FaststyleError
+from faststyle.styles import read_metadata_from_session, resolve_style
+
+# The network halves the resolution twice, so sizes must be multiples of 4.
+MULTIPLE = 4
+# Below this the image runs in one pass; above, in tiles of TILE x TILE.
+MAX_UNTILED_PIXELS = 1024 * 1024
+TILE = 768
+# Half the receptive field (109 px) rounded up to a multiple of 4: a pixel this far
+# from a tile's edge sees the same context as in the whole image.
+MARGIN = 56
+# Statistics for tiled runs come from the image downscaled to at most this many pixels.
+STATS_PIXELS = 512 * 512
+
+TileHook = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class Cancelled(Exception):
+    """Raised by a run whose CancelToken was cancelled."""
+
+
+class CancelToken:
+    """Lets another thread stop a running stylization, even in the middle of a pass."""
+
+    def __init__(self) -> None:
+        self.run_options = ort.RunOptions()
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.run_options.terminate = True  # ONNX Runtime checks this between nodes
+
+    def check(self) -> None:
+        if self.cancelled:
+            raise Cancelled()
+
+
+def _session_options(threads: int | None) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # the optional statistics inputs make ORT warn on every load
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads or os.cpu_count() or 1
+    # Without the arena, freed activations go back to the system: much lower peak memory,
+    # and every image size gets fresh buffers anyway.
+    options.enable_cpu_mem_arena = False
+    return options
+
+
+def pad_to_multiple(image: np.ndarray, multiple: int = MULTIPLE, minimum: int = 16) -> np.ndarray:
+    """Mirror-pads an HxWxC array at the bottom and right to a size the network accepts."""
+    h, w = image.shape[:2]
+    ph = max(minimum, -(-h // multiple) * multiple) - h
+    pw = max(minimum, -(-w // multiple) * multiple) - w
+    if ph == 0 and pw == 0:
+        return image
+    # "reflect" needs at least two pixels and a pad shorter than the side; tiny images repeat.
+    mode = "reflect" if min(h, w) > 1 and ph < h and pw < w else "edge"
+    return np.pad(image, ((0, ph), (0, pw), (0, 0)), mode=mode)
+
+
+@dataclass
+class StyleModel:
+    """One style: an ONNX Runtime session, created once and reused for many images."""
+
+    path: Path
+    session: ort.InferenceSession
+    metadata: dict
+
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike, threads: int | None = None) -> "StyleModel":
+        path = resolve_style(name_or_path)
+        try:
+            session = ort.InferenceSession(str(path), _session_options(threads),
+                                           providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            first_line = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise FaststyleError(f"{path}: not a valid ONNX style model ({first_line})") from None
+        names = {i.name for i in session.get_inputs()}
+        if "image" not in names or "stylized" not in {o.name for o in session.get_outputs()}:
+            raise FaststyleError(f"{path}: not a faststyle model (needs input 'image' and output 'stylized')")
+        return cls(path, session, read_metadata_from_session(session))
+
+    @property
+    def name(self) -> str:
+        """The file's stem: what users type after --style, and what outputs are named after."""
+        return self.path.stem
+
+    @property
+    def _stat_names(self) -> list[str]:
+        return [o.name for o in self.session.get_outputs() if o.name.endswith(("_mean", "_var"))]
+
+    def _run(self, rgb: np.ndarray, stats: dict[str, np.ndarray] | None = None,
+             cancel: CancelToken | None = None) -> np.ndarray:
+        """One pass over an HxWx3 array whose sides are multiples of 4 -> float HxWx3."""
+        feeds = {"image": rgb[None].astype(np.float32)}
+        if stats:
+            feeds["norm_override"] = np.array(1.0, np.float32)
+            feeds.update({f"{k}_in": v for k, v in stats.items()})
+        return self._session_run(["stylized"], feeds, cancel)[0][0]
+
+    def _session_run(self, names: list[str], feeds: dict, cancel: CancelToken | None) -> list:
+        if cancel is None:
+            return self.session.run(names, feeds)
+        cancel.check()
+        try:
+            return self.session.run(names, feeds, cancel.run_options)
+        except Exception:
+            cancel.check()  # a terminated run surfaces as a generic ORT error
+            raise
+
+    def norm_stats(self, rgb: np.ndarray, cancel: CancelToken | None = None) -> dict[str, np.ndarray]:
+        """Instance-norm statistics of the whole image, from a copy of at most STATS_PIXELS."""
+        h, w = rgb.shape[:2]
+        scale = min(1.0, (STATS_PIXELS / (h * w)) ** 0.5)
+        if scale < 1.0:
+            small = Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                                                Image.BILINEAR)
+            rgb = np.asarray(small)
+        names = self._stat_names
+        if not names:
+            raise FaststyleError(f"{self.path}: model has no normalization outputs, cannot tile; "
+                                 "re-export it with this version of faststyle")
+        values = self._session_run(names, {"image": pad_to_multiple(rgb)[None].astype(np.float32)}, cancel)
+        return dict(zip(names, values))
+
+    def transform(self, rgb: np.ndarray, on_tile: TileHook | None = None,
+                  max_untiled_pixels: int = MAX_UNTILED_PIXELS, tile: int = TILE,
+                  progress: Callable[[int, int], None] | None = None,
+                  cancel: CancelToken | None = None) -> np.ndarray:
+        """Stylizes an HxWx3 uint8 array -> HxWx3 uint8.
+
+        `on_tile(source, stylized_float)` turns each piece into uint8 (default: clip);
+        it lets pixel-wise post-processing run tile by tile, keeping memory bounded.
+        `progress(done, total)` is called after each tile; `cancel` stops the run (Cancelled).
+        """
+        finish = on_tile or (lambda src, out: np.clip(out, 0, 255).round().astype(np.uint8))
+        h, w = rgb.shape[:2]
+        if h * w <= max_untiled_pixels:
+            result = finish(rgb, self._run(pad_to_multiple(rgb), cancel=cancel)[:h, :w])
+            if progress:
+                progress(1, 1)
+            return result
+        if tile % MULTIPLE or tile <= 2 * MARGIN:
+            raise ValueError(f"tile must be a multiple of {MULTIPLE} larger than {2 * MARGIN}")
+        stats = self.norm_stats(rgb, cancel)
+        padded = pad_to_multiple(rgb)
+        ph, pw = padded.shape[:2]
+        step = tile - 2 * MARGIN
+        out = np.empty_like(rgb)
+        origins = [(y, x) for y in range(0, h, step) for x in range(0, w, step)]
+        for i, (y, x) in enumerate(origins):
+            # Tile = core [y, y+step) plus a margin each side, clipped to the image;
+            # all offsets are multiples of 4, so strided convs sample the same grid as a whole run.
+            y0, x0 = max(0, y - MARGIN), max(0, x - MARGIN)
+            y1, x1 = min(ph, y + step + MARGIN), min(pw, x + step + MARGIN)
+            styled = self._run(padded[y0:y1, x0:x1], stats, cancel)
+            cy1, cx1 = min(y + step, h), min(x + step, w)
+            core = styled[y - y0:cy1 - y0, x - x0:cx1 - x0]
+            out[y:cy1, x:cx1] = finish(rgb[y:cy1, x:cx1], core)
+            if progress:
+                progress(i + 1, len(origins))
+        return out
