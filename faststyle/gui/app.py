@@ -1,0 +1,321 @@
+"""The faststyle desktop app (Qt 6 / PySide6): open a photo, pick a style, compare, save.
+
+A thin shell over the Python API: the window keeps state and forwards requests to
+a Stylizer running in a worker thread.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PIL import Image, ImageQt
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QGuiApplication, QIcon, QImage, QKeySequence, QPixmap
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
+                               QListWidget, QListWidgetItem, QMainWindow, QProgressBar, QPushButton,
+                               QSlider, QToolBar, QVBoxLayout, QWidget)
+
+from faststyle import FaststyleError
+from faststyle.gui.compare import SIDE_BY_SIDE, SPLIT, CompareView
+from faststyle.gui.worker import SWATCH_SIZE, Stylizer, SwatchMaker
+from faststyle.image_io import IMAGE_EXTENSIONS, load_image, save_image
+from faststyle.styles import StyleInfo, available_styles, sample_image_path
+
+MAX_SIZES = [("512 px (fastest)", 512), ("1024 px", 1024), ("2048 px", 2048), ("Full size", None)]
+OPEN_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS)) + ");;All files (*)"
+
+
+def _to_qimage(image: Image.Image) -> QImage:
+    return ImageQt.ImageQt(image.convert("RGBA" if image.mode == "RGBA" else "RGB")).copy()
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None, cache_dir: Path | None = None,
+                 load_sample: bool = True):
+        super().__init__()
+        self.setWindowTitle("faststyle")
+        self.settings = settings or QSettings("faststyle", "faststyle")
+        self.photo: Image.Image | None = None
+        self.photo_path: Path | None = None
+        self.result: Image.Image | None = None
+        self.style: str | None = None  # name or .onnx path of the chosen style
+        self.stylizer = Stylizer(self)
+        self.stylizer.finished.connect(self._show_result)
+        self.stylizer.failed.connect(lambda _id, message: self.show_error(message))
+        self.stylizer.busy_changed.connect(self._set_busy)
+        if cache_dir is None:
+            import platformdirs
+
+            cache_dir = Path(platformdirs.user_cache_dir("faststyle")) / "swatches"
+        self.swatches = SwatchMaker(cache_dir, sample_image_path("chelsea"), self)
+        self.swatches.ready.connect(self._set_swatch)
+        self._build()
+        self.setAcceptDrops(True)
+        self.resize(1180, 760)
+        self.refresh_styles()
+        if load_sample:
+            self.open_image(sample_image_path())
+
+    # --- layout -----------------------------------------------------------------------
+    def _build(self) -> None:
+        bar = QToolBar("Main", self)
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(bar)
+        for text, shortcut, slot in [("Open…", QKeySequence.StandardKey.Open, self.choose_image),
+                                     ("Save…", QKeySequence.StandardKey.Save, self.choose_save),
+                                     ("Paste", QKeySequence.StandardKey.Paste, self.paste_image),
+                                     ("Load style…", None, self.choose_style_file)]:
+            action = QAction(text, self)
+            if shortcut is not None:
+                action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            bar.addAction(action)
+        bar.addSeparator()
+        self.view_mode = QComboBox()
+        self.view_mode.addItem("Side by side", SIDE_BY_SIDE)
+        self.view_mode.addItem("Split", SPLIT)
+        self.view_mode.currentIndexChanged.connect(lambda: self.compare.set_mode(self.view_mode.currentData()))
+        bar.addWidget(self.view_mode)
+        self.zoom = QComboBox()
+        self.zoom.addItems(["Fit", "100 %"])
+        self.zoom.currentIndexChanged.connect(lambda i: self.compare.set_fit(i == 0))
+        bar.addWidget(self.zoom)
+
+        self.gallery = QListWidget()
+        self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
+        self.gallery.setIconSize(QSize(SWATCH_SIZE, SWATCH_SIZE))
+        self.gallery.setGridSize(QSize(SWATCH_SIZE + 28, SWATCH_SIZE + 34))
+        self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.gallery.setMovement(QListWidget.Movement.Static)
+        self.gallery.setFixedWidth(2 * (SWATCH_SIZE + 28) + 28)
+        self.gallery.currentItemChanged.connect(self._style_chosen)
+
+        self.compare = CompareView()
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("QLabel { background: #fde8e8; color: #8a1c1c; padding: 8px;"
+                                   " border: 1px solid #e8b4b4; border-radius: 4px; }")
+        self.message.hide()
+
+        self.strength = QSlider(Qt.Orientation.Horizontal)
+        self.strength.setRange(0, 100)
+        self.strength.setValue(100)
+        self.strength_label = QLabel("Strength 100 %")
+        self.strength.valueChanged.connect(lambda v: self.strength_label.setText(f"Strength {v} %"))
+        self.strength.sliderReleased.connect(self.restylize)
+        self.strength.valueChanged.connect(lambda: None if self.strength.isSliderDown() else self._debounce.start())
+        self.preserve = QCheckBox("Preserve colours")
+        self.preserve.toggled.connect(self.restylize)
+        self.max_size = QComboBox()
+        for text, value in MAX_SIZES:
+            self.max_size.addItem(text, value)
+        self.max_size.setCurrentIndex(1)
+        self.max_size.currentIndexChanged.connect(self.restylize)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # indeterminate
+        self.busy.setFixedWidth(120)
+        self.busy.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.status = QLabel()
+        self._debounce = QTimer(self, singleShot=True, interval=250)
+        self._debounce.timeout.connect(self.restylize)
+
+        controls = QHBoxLayout()
+        for w in (self.strength_label, self.strength, self.preserve, QLabel("Resolution"), self.max_size,
+                  self.busy, self.cancel_button):
+            controls.addWidget(w)
+        controls.setStretchFactor(self.strength, 1)
+        right = QVBoxLayout()
+        right.addWidget(self.message)
+        right.addWidget(self.compare, 1)
+        right.addLayout(controls)
+        right.addWidget(self.status)
+        left = QVBoxLayout()
+        left.addWidget(QLabel("Styles"))
+        left.addWidget(self.gallery, 1)
+        root = QHBoxLayout()
+        root.addLayout(left)
+        root.addLayout(right, 1)
+        central = QWidget()
+        central.setLayout(root)
+        self.setCentralWidget(central)
+
+    # --- styles -----------------------------------------------------------------------
+    def refresh_styles(self, extra: list[Path] = ()) -> None:
+        styles = available_styles()
+        self.gallery.blockSignals(True)
+        self.gallery.clear()
+        for style in styles:
+            self._add_style_item(style.name, str(style.path))
+        for path in extra:
+            self._add_style_item(path.stem, str(path))
+        self.gallery.blockSignals(False)
+        self.swatches.make(styles)
+        if self.gallery.count() and self.style is None:
+            self.gallery.setCurrentRow(0)
+
+    def _add_style_item(self, name: str, path: str) -> QListWidgetItem:
+        item = QListWidgetItem(name)
+        item.setData(Qt.ItemDataRole.UserRole, path)
+        item.setToolTip(path)
+        item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
+        placeholder = QPixmap(SWATCH_SIZE, SWATCH_SIZE)
+        placeholder.fill(Qt.GlobalColor.lightGray)
+        item.setIcon(QIcon(placeholder))
+        self.gallery.addItem(item)
+        return item
+
+    def _set_swatch(self, name: str, file: str) -> None:
+        for i in range(self.gallery.count()):
+            item = self.gallery.item(i)
+            if item.text() == name:
+                item.setIcon(QIcon(QPixmap(file)))
+
+    def _style_chosen(self, item: QListWidgetItem | None) -> None:
+        if item is not None:
+            self.style = item.data(Qt.ItemDataRole.UserRole)
+            self.restylize()
+
+    def select_style(self, name: str) -> None:
+        for i in range(self.gallery.count()):
+            if self.gallery.item(i).text() == name:
+                self.gallery.setCurrentRow(i)
+                return
+        raise KeyError(name)
+
+    def choose_style_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load a style model", self._recent_dir(), "ONNX models (*.onnx)")
+        if path:
+            self.load_style_file(Path(path))
+
+    def load_style_file(self, path: Path) -> None:
+        item = self._add_style_item(path.stem, str(path))
+        self.swatches.make([StyleInfo(path.stem, path, "file")])
+        self.gallery.setCurrentItem(item)
+
+    # --- photo in -------------------------------------------------------------------
+    def choose_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a photo", self._recent_dir(), OPEN_FILTER)
+        if path:
+            self.open_image(Path(path))
+
+    def open_image(self, path: Path) -> bool:
+        try:
+            image = load_image(path)
+        except FaststyleError as exc:
+            self.show_error(str(exc))
+            return False
+        self.photo_path = Path(path)
+        self.settings.setValue("recent_dir", str(self.photo_path.parent))
+        self._set_photo(image, self.photo_path.name)
+        return True
+
+    def paste_image(self) -> None:
+        qimage = QGuiApplication.clipboard().image()
+        if qimage.isNull():
+            self.show_error("the clipboard holds no image")
+            return
+        self.photo_path = None
+        self._set_photo(ImageQt.fromqimage(qimage).convert("RGB"), "pasted image")
+
+    def _set_photo(self, image: Image.Image, label: str) -> None:
+        self.photo, self.result = image, None
+        self.hide_error()
+        self.compare.set_images(_to_qimage(image), None)
+        self.setWindowTitle(f"faststyle — {label}")
+        self.restylize()
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.open_image(Path(urls[0].toLocalFile()))
+
+    # --- stylize --------------------------------------------------------------------
+    def restylize(self) -> None:
+        if self.photo is None or self.style is None:
+            return
+        self.hide_error()
+        self.stylizer.submit(self.photo, self.style, strength=self.strength.value() / 100,
+                             preserve_colors=self.preserve.isChecked(), max_size=self.max_size.currentData())
+        self.status.setText(f"Painting in {Path(self.style).stem}…")
+
+    def cancel(self) -> None:
+        self.stylizer.cancel()
+        self.status.setText("Cancelled")
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+
+    def _show_result(self, _request_id: int, image: Image.Image) -> None:
+        self.result = image
+        self.compare.set_images(self.compare.original, _to_qimage(image))
+        self.status.setText(f"{Path(self.style).stem}: {image.width} x {image.height}")
+
+    # --- result out -----------------------------------------------------------------
+    def default_save_name(self) -> str:
+        stem = self.photo_path.stem if self.photo_path else "pasted"
+        return f"{stem}.{Path(self.style or 'style').stem}.png"
+
+    def choose_save(self) -> None:
+        if self.result is None:
+            self.show_error("nothing to save yet: open a photo and pick a style first")
+            return
+        start = str(Path(self._recent_dir()) / self.default_save_name())
+        path, _ = QFileDialog.getSaveFileName(self, "Save the result", start, "PNG (*.png);;JPEG (*.jpg *.jpeg)")
+        if path:
+            self.save_result(Path(path))
+
+    def save_result(self, path: Path) -> bool:
+        if self.result is None:
+            return False
+        if self.photo_path is not None and path.resolve() == self.photo_path.resolve():
+            self.show_error(f"{path}: that is the original photo; choose another name")
+            return False
+        try:
+            save_image(self.result, path)
+        except (FaststyleError, OSError) as exc:
+            self.show_error(str(exc))
+            return False
+        self.status.setText(f"Saved {path}")
+        return True
+
+    # --- messages -------------------------------------------------------------------
+    def show_error(self, message: str) -> None:
+        self.message.setText(message)
+        self.message.show()
+        self.status.setText("Error")
+
+    def hide_error(self) -> None:
+        self.message.hide()
+
+    def _recent_dir(self) -> str:
+        return str(self.settings.value("recent_dir", str(Path.home())))
+
+    def closeEvent(self, event) -> None:
+        self.stylizer.cancel()
+        self.stylizer.wait(5000)
+        super().closeEvent(event)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv if argv is None else argv
+    app = QApplication.instance() or QApplication(argv)
+    app.setApplicationName("faststyle")
+    window = MainWindow()
+    if len(argv) > 1:
+        window.open_image(Path(argv[1]))
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

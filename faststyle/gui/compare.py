@@ -1,0 +1,134 @@
+"""Before/after view: side by side, or one over the other with a draggable split line."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+SIDE_BY_SIDE, SPLIT = "side", "split"
+
+
+class CompareView(QWidget):
+    """Paints the original and the result; zoom to fit or 100 %, pan by dragging at 100 %."""
+
+    split_moved = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.original: QImage | None = None
+        self.result: QImage | None = None
+        self.mode = SIDE_BY_SIDE
+        self.fit = True
+        self.split = 0.5  # position of the split line, 0..1 of the image width
+        self.placeholder = "Open a photo (Ctrl+O) or drop one here"
+        self._offset = QPointF(0, 0)
+        self._drag: str | None = None
+        self._drag_start = QPointF()
+        self.setMinimumSize(320, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMouseTracking(True)
+
+    # --- state ------------------------------------------------------------------------
+    def set_images(self, original: QImage | None, result: QImage | None) -> None:
+        self.original, self.result = original, result
+        self.update()
+
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode
+        self.update()
+
+    def set_fit(self, fit: bool) -> None:
+        self.fit = fit
+        self._offset = QPointF(0, 0)
+        self.update()
+
+    # --- geometry ---------------------------------------------------------------------
+    def _panes(self) -> list[QRectF]:
+        """Screen rectangles of the panes: two for side by side, one for split."""
+        r = QRectF(self.rect()).adjusted(8, 8, -8, -8)
+        if self.mode == SIDE_BY_SIDE and self.result is not None:
+            half = (r.width() - 8) / 2
+            return [QRectF(r.left(), r.top(), half, r.height()), QRectF(r.left() + half + 8, r.top(), half, r.height())]
+        return [r]
+
+    def _image_rect(self, pane: QRectF, image: QImage) -> QRectF:
+        w, h = image.width() / image.devicePixelRatio(), image.height() / image.devicePixelRatio()
+        if self.fit:
+            scale = min(pane.width() / w, pane.height() / h)
+        else:  # 100 %: one image pixel per device pixel
+            scale = 1.0 / self.devicePixelRatioF() * image.devicePixelRatio()
+        size = QRectF(0, 0, w * scale, h * scale)
+        size.moveCenter(pane.center() + (QPointF(0, 0) if self.fit else self._offset))
+        return size
+
+    # --- painting ---------------------------------------------------------------------
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        p.fillRect(self.rect(), self.palette().color(self.backgroundRole()).darker(115))
+        if self.original is None:
+            p.setPen(self.palette().color(self.foregroundRole()))
+            font = p.font()
+            font.setPointSizeF(font.pointSizeF() * 1.3)
+            p.setFont(font)
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+            return
+        panes = self._panes()
+        if self.mode == SIDE_BY_SIDE or self.result is None:
+            for pane, image in zip(panes, [self.original, self.result]):
+                if image is not None:
+                    p.save()
+                    p.setClipRect(pane)
+                    p.drawImage(self._image_rect(pane, image), image)
+                    p.restore()
+            return
+        target = self._image_rect(panes[0], self.original)
+        p.save()
+        p.setClipRect(panes[0])
+        p.drawImage(target, self.result)
+        x = target.left() + target.width() * self.split
+        p.setClipRect(QRectF(target.left(), target.top(), x - target.left(), target.height()).intersected(panes[0]))
+        p.drawImage(target, self.original)
+        p.restore()
+        p.setPen(QPen(QColor(255, 255, 255, 230), 2))
+        p.drawLine(QPointF(x, target.top()), QPointF(x, target.bottom()))
+        p.setBrush(QColor(255, 255, 255, 230))
+        p.drawEllipse(QPointF(x, target.center().y()), 7, 7)
+
+    # --- mouse: drag the split line, or pan at 100 % ---------------------------------
+    def _split_x(self) -> float | None:
+        if self.mode != SPLIT or self.original is None or self.result is None:
+            return None
+        target = self._image_rect(self._panes()[0], self.original)
+        return target.left() + target.width() * self.split
+
+    def mousePressEvent(self, event) -> None:
+        x = self._split_x()
+        if x is not None and abs(event.position().x() - x) < 12:
+            self._drag = "split"
+        elif not self.fit:
+            self._drag = "pan"
+            self._drag_start = event.position() - self._offset
+
+    def mouseMoveEvent(self, event) -> None:
+        x = self._split_x()
+        near = x is not None and abs(event.position().x() - x) < 12
+        self.setCursor(Qt.CursorShape.SplitHCursor if near or self._drag == "split" else Qt.CursorShape.ArrowCursor)
+        if self._drag == "split":
+            self.set_split_at(event.position().x())
+        elif self._drag == "pan":
+            self._offset = event.position() - self._drag_start
+            self.update()
+
+    def mouseReleaseEvent(self, event) -> None:
+        self._drag = None
+
+    def set_split_at(self, x: float) -> None:
+        """Moves the split line to widget x-coordinate `x`."""
+        if self.original is None:
+            return
+        target = self._image_rect(self._panes()[0], self.original)
+        self.split = min(1.0, max(0.0, (x - target.left()) / max(1.0, target.width())))
+        self.split_moved.emit(self.split)
+        self.update()

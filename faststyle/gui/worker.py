@@ -1,0 +1,173 @@
+"""Background work for the window: stylization and swatches, off the UI thread.
+
+Widgets never call the network themselves; they ask a Stylizer and get Qt signals back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+import faststyle
+from faststyle.image_io import save_image
+from faststyle.runtime import Cancelled, CancelToken
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything one stylization needs; the id tells stale results from current ones."""
+
+    id: int
+    image: Image.Image
+    style: str  # name or .onnx path
+    strength: float = 1.0
+    preserve_colors: bool = False
+    max_size: int | None = None
+
+
+class _Signals(QObject):
+    finished = Signal(int, object)  # request id, PIL image
+    failed = Signal(int, str)       # request id, one-line message
+    cancelled = Signal(int)
+
+
+class _Job(QRunnable):
+    def __init__(self, request: Request, token: CancelToken, signals: _Signals):
+        super().__init__()
+        self.request, self.token, self.signals = request, token, signals
+
+    def run(self) -> None:
+        r = self.request
+        try:
+            result = faststyle.stylize(r.image, r.style, r.strength, r.preserve_colors, r.max_size,
+                                       cancel=self.token)
+        except Cancelled:
+            self.signals.cancelled.emit(r.id)
+        except faststyle.FaststyleError as exc:
+            self.signals.failed.emit(r.id, str(exc))
+        except Exception as exc:  # the window must survive anything a model or file throws
+            self.signals.failed.emit(r.id, f"{type(exc).__name__}: {exc}")
+        else:
+            self.signals.finished.emit(r.id, result)
+
+
+class Stylizer(QObject):
+    """Runs one stylization at a time; a new request cancels the one in progress."""
+
+    finished = Signal(int, object)
+    failed = Signal(int, str)
+    cancelled = Signal(int)
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)  # ONNX Runtime already uses every core
+        self._signals = _Signals()
+        self._signals.finished.connect(self._on_finished)
+        self._signals.failed.connect(self._on_failed)
+        self._signals.cancelled.connect(self._on_cancelled)
+        self._current: tuple[int, CancelToken] | None = None
+        self._next_id = 0
+
+    @property
+    def busy(self) -> bool:
+        return self._current is not None
+
+    def submit(self, image: Image.Image, style: str, **options) -> int:
+        self.cancel()
+        self._next_id += 1
+        token = CancelToken()
+        self._current = (self._next_id, token)
+        self.pool.start(_Job(Request(self._next_id, image, style, **options), token, self._signals))
+        self.busy_changed.emit(True)
+        return self._next_id
+
+    def cancel(self) -> None:
+        if self._current:
+            self._current[1].cancel()
+            self.cancelled.emit(self._current[0])
+            self._current = None
+            self.busy_changed.emit(False)
+
+    def _is_current(self, request_id: int) -> bool:
+        return self._current is not None and self._current[0] == request_id
+
+    def _on_finished(self, request_id: int, image) -> None:
+        if self._is_current(request_id):
+            self._current = None
+            self.busy_changed.emit(False)
+            self.finished.emit(request_id, image)
+
+    def _on_failed(self, request_id: int, message: str) -> None:
+        if self._is_current(request_id):
+            self._current = None
+            self.busy_changed.emit(False)
+            self.failed.emit(request_id, message)
+
+    def _on_cancelled(self, request_id: int) -> None:
+        pass  # already reported when cancel() was called
+
+    def wait(self, msecs: int = 30000) -> bool:
+        return self.pool.waitForDone(msecs)
+
+
+# --- swatches -------------------------------------------------------------------------
+
+SWATCH_SIZE = 96
+
+
+def swatch_path(cache_dir: Path, style_path: Path) -> Path:
+    """Cache file for a style's swatch; changes when the model file changes."""
+    stat = style_path.stat()
+    key = hashlib.sha1(f"{style_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    return cache_dir / f"{style_path.stem}-{key}.png"
+
+
+class _SwatchSignals(QObject):
+    ready = Signal(str, str)  # style name, swatch file
+
+
+class _SwatchJob(QRunnable):
+    def __init__(self, styles: list, sample: Path, cache_dir: Path, signals: _SwatchSignals):
+        super().__init__()
+        self.styles, self.sample, self.cache_dir, self.signals = styles, sample, cache_dir, signals
+
+    def run(self) -> None:
+        thumb = Image.open(self.sample).convert("RGB")
+        side = min(thumb.size)
+        thumb = thumb.crop(((thumb.width - side) // 2, (thumb.height - side) // 2,
+                            (thumb.width + side) // 2, (thumb.height + side) // 2))
+        # Stylize at twice the size, then shrink: strokes stay visible in a small swatch.
+        thumb = thumb.resize((SWATCH_SIZE * 2, SWATCH_SIZE * 2), Image.LANCZOS)
+        for style in self.styles:
+            target = swatch_path(self.cache_dir, style.path)
+            try:
+                if not target.exists():
+                    out = faststyle.stylize(thumb, style.path).resize((SWATCH_SIZE, SWATCH_SIZE), Image.LANCZOS)
+                    save_image(out, target)
+            except Exception:
+                continue  # a broken style simply gets no swatch; choosing it shows the error
+            self.signals.ready.emit(style.name, str(target))
+
+
+class SwatchMaker(QObject):
+    """Makes (or loads from cache) a small stylized sample for each style, in the background."""
+
+    ready = Signal(str, str)
+
+    def __init__(self, cache_dir: Path, sample: Path, parent: QObject | None = None):
+        super().__init__(parent)
+        self.cache_dir, self.sample = cache_dir, sample
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self._signals = _SwatchSignals()
+        self._signals.ready.connect(self.ready)
+
+    def make(self, styles: list) -> None:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.pool.start(_SwatchJob(list(styles), self.sample, self.cache_dir, self._signals))

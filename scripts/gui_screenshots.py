@@ -1,0 +1,72 @@
+"""Writes screenshots of the desktop app's main states to PNG (offscreen, no display needed).
+
+    python scripts/gui_screenshots.py [-o docs/screenshots]
+
+States: empty start, result side by side, split view, error message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from faststyle.gui.app import MainWindow  # noqa: E402
+from faststyle.gui.compare import SPLIT  # noqa: E402
+
+
+def settle(app: QApplication, window: MainWindow, timeout: float = 120) -> None:
+    """Processes events until no stylization or swatch is in progress."""
+    end = time.time() + timeout
+    while time.time() < end:
+        app.processEvents()
+        if not window.stylizer.busy and window.swatches.pool.activeThreadCount() == 0:
+            break
+        time.sleep(0.02)
+    for _ in range(5):
+        app.processEvents()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-o", "--output", default="docs/screenshots")
+    args = parser.parse_args()
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication(sys.argv)
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.Format.IniFormat)
+    cache = Path(tempfile.mkdtemp())
+
+    empty = MainWindow(settings, cache, load_sample=False)
+    empty.show()
+    settle(app, empty)
+    empty.grab().save(str(out / "empty.png"))
+
+    window = MainWindow(settings, cache)
+    window.show()
+    settle(app, window)
+    window.grab().save(str(out / "result.png"))
+
+    window.view_mode.setCurrentIndex(window.view_mode.findData(SPLIT))
+    window.compare.set_split_at(window.compare.width() * 0.45)
+    settle(app, window)
+    window.grab().save(str(out / "split.png"))
+
+    broken = Path(tempfile.mkdtemp()) / "holiday.jpg"
+    broken.write_bytes(b"not really a photo")
+    window.open_image(broken)
+    settle(app, window)
+    window.grab().save(str(out / "error.png"))
+    print(f"wrote {', '.join(p.name for p in sorted(out.glob('*.png')))} to {out}")
+
+
+if __name__ == "__main__":
+    main()
