@@ -1,0 +1,74 @@
+"""Shared fixtures: tiny random-weight style models and generated images.
+
+Nothing here needs network access or ../shared; tests that use ../shared are
+marked `shared` and skip without it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+VGG16_WEIGHTS = SHARED / "data" / "vgg16" / "vgg16_imagenet_notop.weights.h5"
+
+
+def random_transform_net(width: int = 4, seed: int = 0):
+    """A transform network with random weights, its norm parameters randomised too."""
+    import keras
+
+    from faststyle.training.network import InstanceNorm, build_transform_net
+
+    keras.utils.set_random_seed(seed)
+    net = build_transform_net(width)
+    rng = np.random.default_rng(seed)
+    for layer in net.layers:
+        if isinstance(layer, InstanceNorm):
+            c = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, c).astype("float32"), rng.normal(0, 0.5, c).astype("float32")])
+    return net
+
+
+@pytest.fixture(scope="session")
+def tiny_net():
+    return random_transform_net()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory, tiny_net) -> Path:
+    """A real faststyle ONNX model (float16 weights) with random weights."""
+    from faststyle.training.export import export_onnx
+
+    path = tmp_path_factory.mktemp("models") / "tiny.onnx"
+    export_onnx(tiny_net, path, {"name": "tiny", "title": "Random test style"})
+    return path
+
+
+@pytest.fixture
+def user_styles(tmp_path, monkeypatch, tiny_model_path) -> Path:
+    """A user style folder holding the tiny model as style 'tiny'."""
+    folder = tmp_path / "user-styles"
+    folder.mkdir()
+    (folder / "tiny.onnx").write_bytes(tiny_model_path.read_bytes())
+    monkeypatch.setenv("FASTSTYLE_STYLE_DIR", str(folder))
+    return folder
+
+
+def photo(h: int = 96, w: int = 128, seed: int = 0) -> np.ndarray:
+    """A smooth, photo-like RGB uint8 image: gradients plus a few shapes."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([x / max(w - 1, 1) * 255, y / max(h - 1, 1) * 255, np.full_like(x, 128)], axis=-1)
+    for _ in range(3):
+        cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(5, max(6, min(h, w) / 3))
+        img[(y - cy) ** 2 + (x - cx) ** 2 < r * r] = rng.uniform(0, 255, 3)
+    return img.astype(np.uint8)
+
+
+needs_shared = pytest.mark.skipif(not VGG16_WEIGHTS.is_file(), reason="../shared (VGG16 weights) not available")

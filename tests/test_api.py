@@ -1,0 +1,85 @@
+"""The Python API: inputs of every kind, strength, colour preservation, alpha."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import faststyle
+from faststyle.postprocess import _TO_YCBCR
+from tests.conftest import photo
+
+
+@pytest.fixture(scope="module")
+def style(tiny_model_path):
+    return faststyle.load_style(tiny_model_path)
+
+
+def test_path_pil_and_array_give_the_same_result(tmp_path, style):
+    image = photo(40, 56)
+    path = tmp_path / "p.png"
+    Image.fromarray(image).save(path)
+    results = [np.asarray(faststyle.stylize(src, style)) for src in (path, Image.fromarray(image), image)]
+    assert results[0].shape == (40, 56, 3)
+    assert np.array_equal(results[0], results[1]) and np.array_equal(results[1], results[2])
+
+
+def test_style_by_name_from_user_folder(user_styles):
+    out = faststyle.stylize(photo(32, 32), "tiny")
+    assert out.size == (32, 32) and out.mode == "RGB"
+
+
+def test_strength_zero_returns_the_photo_and_half_is_halfway(style):
+    image = photo(48, 48)
+    full = np.asarray(faststyle.stylize(image, style), float)
+    none = np.asarray(faststyle.stylize(image, style, strength=0.0), float)
+    half = np.asarray(faststyle.stylize(image, style, strength=0.5), float)
+    assert np.array_equal(none, image)
+    assert np.abs(half - (full + image) / 2).max() <= 1.0
+    assert np.abs(full - image).mean() > 5  # the style does change the picture
+
+
+def test_strength_out_of_range_is_refused(style):
+    with pytest.raises(faststyle.FaststyleError, match="strength"):
+        faststyle.stylize(photo(16, 16), style, strength=1.5)
+
+
+def test_preserve_colors_keeps_the_photos_chroma(style):
+    image = photo(48, 64, seed=3)
+    styled = np.asarray(faststyle.stylize(image, style), np.float32)
+    kept = np.asarray(faststyle.stylize(image, style, preserve_colors=True), np.float32)
+    chroma = lambda a: a @ _TO_YCBCR[1:].T  # noqa: E731
+    luma = lambda a: a @ _TO_YCBCR[0]  # noqa: E731
+    # Where no channel clipped, chroma is the photo's and luminance is the stylized image's.
+    ok = (kept > 2).all(-1) & (kept < 253).all(-1)
+    assert ok.mean() > 0.5
+    assert np.abs(chroma(kept) - chroma(image.astype(np.float32)))[ok].max() < 2.0
+    assert np.abs(luma(kept) - luma(styled))[ok].max() < 2.0
+
+
+def test_alpha_is_kept_as_is(style):
+    rgba = np.dstack([photo(30, 40), np.linspace(0, 255, 30 * 40).reshape(30, 40).astype(np.uint8)])
+    out = faststyle.stylize(Image.fromarray(rgba, "RGBA"), style)
+    assert out.mode == "RGBA"
+    assert np.array_equal(np.asarray(out)[..., 3], rgba[..., 3])
+
+
+def test_max_size_downscales_the_long_side(style):
+    out = faststyle.stylize(photo(100, 200), style, max_size=64)
+    assert out.size == (64, 32)
+
+
+def test_greyscale_and_16bit_and_float_arrays(style):
+    assert faststyle.stylize(photo(20, 20)[..., 0], style).mode == "RGB"
+    sixteen = (photo(20, 20).astype(np.uint16) * 257)
+    assert np.array_equal(np.asarray(faststyle.stylize(sixteen, style)), np.asarray(faststyle.stylize(photo(20, 20), style)))
+    assert faststyle.stylize(photo(20, 20) / 255.0, style).size == (20, 20)
+
+
+def test_stylizing_needs_no_tensorflow(tiny_model_path):
+    code = (f"import sys, faststyle; faststyle.stylize(__import__('numpy').zeros((8, 8, 3), 'uint8'), r'{tiny_model_path}');"
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]

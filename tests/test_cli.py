@@ -1,0 +1,178 @@
+"""The command line, run as a user runs it: in a subprocess, on real files."""
+
+import io
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import photo
+
+
+def faststyle(*args, env_extra=None, cwd=None):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "faststyle", *map(str, args)], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=300)
+
+
+def save(path: Path, array=None, **kw) -> Path:
+    Image.fromarray(photo() if array is None else array).save(path, **kw)
+    return path
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG file whose header claims a huge picture: a decompression bomb."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def files_in(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+def test_stylize_one_file_beside_the_input(tmp_path, tiny_model_path):
+    src = save(tmp_path / "photo.jpg")
+    r = faststyle("stylize", src, "--style", tiny_model_path)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "photo.tiny.jpg"
+    assert Image.open(out).size == Image.open(src).size
+    assert "1 done, 0 failed" in r.stdout
+
+
+def test_folder_recursive_with_several_styles_into_output_dir(tmp_path, tiny_model_path, user_styles):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    save(tmp_path / "in" / "a.png", photo(40, 60))
+    save(tmp_path / "in" / "sub" / "b.jpg", photo(70, 30))
+    r = faststyle("stylize", tmp_path / "in", "--style", "tiny," + str(tiny_model_path), "-o", tmp_path / "out",
+                  env_extra={"FASTSTYLE_STYLE_DIR": str(user_styles)})
+    assert r.returncode == 0, r.stderr
+    assert files_in(tmp_path / "out") == {"a.tiny.png", "sub"}
+    assert files_in(tmp_path / "out" / "sub") == {"b.tiny.jpg"}
+    assert Image.open(tmp_path / "out" / "sub" / "b.tiny.jpg").size == (30, 70)
+
+
+def test_output_format_follows_extension_and_never_overwrites_input(tmp_path, tiny_model_path):
+    src = save(tmp_path / "p.png")
+    before = src.read_bytes()
+    assert faststyle("stylize", src, "-s", tiny_model_path, "-o", tmp_path / "p.webp").returncode == 0
+    assert Image.open(tmp_path / "p.webp").format == "WEBP"
+    r = faststyle("stylize", src, "-s", tiny_model_path, "-o", src)
+    assert r.returncode == 1 and "overwrite the input" in r.stderr
+    assert src.read_bytes() == before
+
+
+def test_globs_are_expanded(tmp_path, tiny_model_path):
+    for name in ("x1.png", "x2.png", "y.png"):
+        save(tmp_path / name, photo(20, 20))
+    r = faststyle("stylize", tmp_path / "x*.png", "-s", tiny_model_path, "-o", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert files_in(tmp_path / "out") == {"x1.tiny.png", "x2.tiny.png"}
+
+
+def _bad_inputs(folder: Path) -> dict[str, Path]:
+    """Every kind of bad or awkward input, generated on the spot."""
+    jpeg = io.BytesIO()
+    Image.fromarray(photo(64, 64)).save(jpeg, "JPEG")
+    png = io.BytesIO()
+    Image.fromarray(photo(64, 64)).save(png, "PNG")
+    cases = {
+        "empty": folder / "empty.jpg",
+        "truncated_jpeg": folder / "truncated.jpg",
+        "truncated_png": folder / "truncated.png",
+        "text": folder / "notes.jpg",
+        "folder": folder / "album.jpg",
+        "bomb": folder / "bomb.png",
+    }
+    cases["empty"].write_bytes(b"")
+    cases["truncated_jpeg"].write_bytes(jpeg.getvalue()[: len(jpeg.getvalue()) // 2])
+    cases["truncated_png"].write_bytes(png.getvalue()[: len(png.getvalue()) // 2])
+    cases["text"].write_text("not a picture\n")
+    cases["folder"].mkdir()
+    cases["bomb"].write_bytes(png_claiming(20000, 20000))
+    return cases
+
+
+@pytest.mark.parametrize("case", ["empty", "truncated_jpeg", "truncated_png", "text", "folder", "bomb"])
+def test_bad_image_gives_one_clear_line_and_no_output(tmp_path, tiny_model_path, case):
+    src = _bad_inputs(tmp_path)[case]
+    out = tmp_path / "out"
+    r = faststyle("stylize", src, "-s", tiny_model_path, "-o", out)
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("faststyle: error:")]
+    assert len(errors) == 1 and str(src) in errors[0]
+    assert not out.exists() or not any(out.rglob("*"))
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can read any file")
+def test_unreadable_file(tmp_path, tiny_model_path):
+    src = save(tmp_path / "secret.png")
+    src.chmod(0)
+    r = faststyle("stylize", src, "-s", tiny_model_path, "-o", tmp_path / "o")
+    assert r.returncode == 1 and "permission denied" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_folder_run_skips_and_counts_bad_files(tmp_path, tiny_model_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    _bad_inputs(folder)
+    save(folder / "good.png", photo(24, 24))
+    r = faststyle("stylize", folder, "-s", tiny_model_path, "-o", tmp_path / "out")
+    assert r.returncode == 1
+    assert "1 done, 5 failed" in r.stdout
+    assert "Traceback" not in r.stderr
+    assert files_in(tmp_path / "out") == {"good.tiny.png"}
+
+
+def test_awkward_but_valid_images(tmp_path, tiny_model_path):
+    """1x1, CMYK, 16-bit, palette with transparency, EXIF-rotated: all come out right."""
+    save(tmp_path / "dot.png", photo(1, 1))
+    Image.fromarray(photo(30, 40)).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    Image.fromarray((photo(30, 40)[..., 0].astype(np.uint16) * 257)).save(tmp_path / "deep.png")
+    pal = Image.fromarray(photo(30, 40)).convert("P", palette=Image.ADAPTIVE, colors=16)
+    pal.info["transparency"] = 0
+    pal.save(tmp_path / "pal.png", transparency=0)
+    rotated = Image.fromarray(photo(30, 40))
+    exif = rotated.getexif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    rotated.save(tmp_path / "rotated.jpg", exif=exif)
+    r = faststyle("stylize", tmp_path, "-s", tiny_model_path, "-o", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out"
+    assert Image.open(out / "dot.tiny.png").size == (1, 1)
+    assert Image.open(out / "cmyk.tiny.jpg").mode == "RGB"
+    assert Image.open(out / "deep.tiny.png").mode == "RGB"
+    assert Image.open(out / "pal.tiny.png").mode == "RGBA"
+    assert Image.open(out / "rotated.tiny.jpg").size == (30, 40)  # upright: 40 wide became 30 wide
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.jpg", "-s", "{model}"], "file not found"),
+    (["{photo}", "-s", "no_such_style"], "unknown style"),
+    (["{photo}", "-s", "{corrupt}"], "not a valid ONNX style model"),
+    (["{photo}", "-s", "{model}", "-o", "{tmp}/x.notaformat"], "cannot write"),
+    (["{photo}", "-s", "{model}", "--strength", "2"], "strength must be between 0 and 1"),
+])
+def test_bad_arguments_give_one_line(tmp_path, tiny_model_path, args, message):
+    corrupt = tmp_path / "broken.onnx"
+    corrupt.write_bytes(b"\x08\x07garbage" * 50)
+    fill = {"model": tiny_model_path, "photo": save(tmp_path / "p.png"), "corrupt": corrupt, "tmp": tmp_path}
+    r = faststyle("stylize", *[a.format(**fill) for a in args], cwd=tmp_path)
+    assert r.returncode != 0
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len([line for line in r.stderr.splitlines() if line.strip()]) == 1
+    assert not (tmp_path / "x.notaformat").exists()
+
+
+def test_styles_lists_user_styles_with_metadata(user_styles):
+    r = faststyle("styles", "-v", env_extra={"FASTSTYLE_STYLE_DIR": str(user_styles)})
+    assert r.returncode == 0
+    assert "tiny" in r.stdout and "Random test style" in r.stdout

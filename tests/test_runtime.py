@@ -1,0 +1,49 @@
+"""ONNX Runtime inference: any size, tiling without seams."""
+
+import numpy as np
+import pytest
+
+from faststyle.runtime import MARGIN, StyleModel, pad_to_multiple
+from tests.conftest import photo
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model_path):
+    return StyleModel.load(tiny_model_path, threads=1)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (17, 31), (64, 64), (99, 130)])
+def test_any_size_comes_back_the_same_size(model, shape):
+    out = model.transform(photo(*shape))
+    assert out.shape == (*shape, 3) and out.dtype == np.uint8
+
+
+def test_padding_reaches_a_multiple_of_four():
+    assert pad_to_multiple(np.zeros((5, 9, 3))).shape == (16, 16, 3)
+    assert pad_to_multiple(np.zeros((33, 18, 3))).shape == (36, 20, 3)
+    assert pad_to_multiple(np.zeros((1, 1, 3))).shape == (16, 16, 3)
+
+
+def test_tiled_result_matches_one_pass(model):
+    image = photo(300, 420, seed=4)
+    whole = model.transform(image)
+    tiled = model.transform(image, max_untiled_pixels=0, tile=2 * MARGIN + 64)
+    diff = np.abs(whole.astype(int) - tiled.astype(int))
+    # Same statistics, margins wider than the receptive field: only float rounding
+    # (summation order) differs, so at most 1-2 grey levels anywhere.
+    assert diff.max() <= 2
+    assert diff.mean() < 0.05
+
+
+def test_naive_tiles_would_differ(model):
+    """Guards the test above: without shared statistics, tiles change tone."""
+    image = photo(300, 420, seed=4)
+    whole = model.transform(image).astype(int)
+    tile = model._run(pad_to_multiple(image[:120, :120]))[:120, :120]
+    assert np.abs(np.clip(tile, 0, 255).round() - whole[:120, :120]).mean() > 1.0
+
+
+def test_progress_reports_every_tile(model):
+    calls = []
+    model.transform(photo(200, 200), max_untiled_pixels=0, tile=2 * MARGIN + 32, progress=lambda i, n: calls.append((i, n)))
+    assert calls[-1][0] == calls[-1][1] > 1

@@ -1,0 +1,132 @@
+"""Training end to end on tiny data with a random-weight VGG: train, kill -9, resume, export."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from PIL import Image
+
+from tests.conftest import VGG16_WEIGHTS, needs_shared, photo
+
+TINY = ["--vgg-weights", "random", "--image-size", "64", "--style-size", "64", "--batch-size", "2",
+        "--width", "4", "--checkpoint-every", "2", "--preview-every", "2", "--no-jit"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    (root / "photos" / "nested").mkdir(parents=True)
+    for i in range(5):
+        Image.fromarray(photo(80 + 8 * i, 96, seed=i)).save(root / "photos" / f"p{i}.jpg")
+    Image.fromarray(photo(90, 70, seed=9)[..., 0]).save(root / "photos" / "nested" / "grey.png")
+    (root / "photos" / "broken.jpg").write_bytes(b"not an image")
+    Image.fromarray(photo(64, 64, seed=7)).save(root / "style.png")
+    return root
+
+
+def train_cmd(data: Path, run: Path, *extra):
+    return [sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--content-dir",
+            str(data / "photos"), "--checkpoint-dir", str(run), "-o", str(run / "model.onnx"), *TINY, *extra]
+
+
+def log_steps(run: Path) -> list[int]:
+    with open(run / "losses.csv") as f:
+        return [int(row["step"]) for row in csv.DictReader(f)]
+
+
+def test_train_exports_a_working_model(data, tmp_path):
+    run = tmp_path / "run"
+    r = subprocess.run(train_cmd(data, run, "--steps", "3", "--name", "tiny"), capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "skipped 1 unreadable" in r.stdout
+    assert log_steps(run) == [1, 2, 3]
+    assert (run / "preview.jpg").is_file()
+    session = ort.InferenceSession(str(run / "model.onnx"), providers=["CPUExecutionProvider"])
+    out = session.run(["stylized"], {"image": np.full((1, 36, 52, 3), 100, np.float32)})[0]
+    assert out.shape == (1, 36, 52, 3)
+    assert -22.5 <= out.min() and out.max() <= 277.5  # tanh * 150 + 127.5
+    meta = session.get_modelmeta().custom_metadata_map["faststyle"]
+    for key in ('"name": "tiny"', '"steps": 3', '"loss_net": "vgg16"', '"style_image": "style.png"', '"final_losses"'):
+        assert key in meta
+
+
+def test_killed_run_resumes_to_the_same_weights(data, tmp_path):
+    """kill -9 mid-run, --resume: same step count and the same weights as an unbroken run."""
+    straight = tmp_path / "straight"
+    subprocess.run(train_cmd(data, straight, "--steps", "6"), check=True, capture_output=True, timeout=600)
+
+    broken = tmp_path / "broken"
+    proc = subprocess.Popen(train_cmd(data, broken, "--steps", "6"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while not (broken / "ckpt-000004.npz").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (broken / "model.onnx").exists(), "the run finished before it could be killed"
+
+    r = subprocess.run([sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--resume",
+                        "--checkpoint-dir", str(broken)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert log_steps(broken) == [1, 2, 3, 4, 5, 6]
+    a = np.load(straight / "ckpt-000006.npz")
+    b = np.load(broken / "ckpt-000006.npz")
+    assert [int(v) for v in a["state"]] == [int(v) for v in b["state"]]
+    for key in a.files:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+def test_existing_run_is_not_overwritten(data, tmp_path):
+    run = tmp_path / "run"
+    subprocess.run(train_cmd(data, run, "--steps", "2"), check=True, capture_output=True, timeout=600)
+    r = subprocess.run(train_cmd(data, run, "--steps", "2"), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and "--resume" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_folder_without_images_is_a_clear_error(data, tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = subprocess.run([sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--content-dir",
+                        str(tmp_path / "empty"), "--vgg-weights", "random"], capture_output=True, text=True)
+    assert r.returncode == 2 and "no images found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_missing_vgg_file_names_the_flag_and_variable(data, tmp_path):
+    r = subprocess.run(train_cmd(data, tmp_path / "r", "--steps", "1") + ["--vgg-weights", str(tmp_path / "nope.h5")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "--vgg-weights" in r.stderr and "FASTSTYLE_VGG_WEIGHTS" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_download_failure_names_the_flag_and_variable(data, tmp_path):
+    """No network: Keras' download of the ImageNet weights fails, and the user is told what to do."""
+    env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras"), "FASTSTYLE_VGG_WEIGHTS": "",
+           "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    args = [a for a in train_cmd(data, tmp_path / "r", "--steps", "1")]
+    i = args.index("random")
+    args[i] = "imagenet"
+    r = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 2
+    assert "could not download" in r.stderr and "--vgg-weights" in r.stderr and "FASTSTYLE_VGG_WEIGHTS" in r.stderr
+
+
+@needs_shared
+def test_real_vgg16_style_loss_decreases(data, tmp_path):
+    from faststyle.training.train import TrainConfig, train
+
+    run = tmp_path / "real"
+    config = TrainConfig(style_image=str(data / "style.png"), content_dir=str(data / "photos"), name="real",
+                         output=str(run / "m.onnx"), checkpoint_dir=str(run), image_size=64, style_size=64,
+                         batch_size=2, steps=12, vgg_weights=str(VGG16_WEIGHTS), width=8, checkpoint_every=100,
+                         preview_every=100, learning_rate=5e-3)
+    train(config, progress=False)
+    with open(run / "losses.csv") as f:
+        style = [float(row["style"]) for row in csv.DictReader(f)]
+    assert np.mean(style[-3:]) < 0.5 * np.mean(style[:3])
