@@ -1,0 +1,73 @@
+"""Re-trains the bundled styles from their recipes (recipes/*.toml), in order, resuming where a run stopped.
+
+    python scripts/train_styles.py --styles-dir PAINTINGS --content-dir PHOTOS --vgg-weights VGG16.h5
+        [--runs-dir runs] [--only wave,starry_night] [--output-dir faststyle/models]
+
+Each style runs `faststyle train` with its recipe; a run folder that already exists
+is resumed (`--resume`), so the command can be stopped and started again at will.
+Styles whose recipe has `init_from` wait for that model to exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ORDER = ["wave", "starry_night", "the_scream", "composition_vii"]
+
+
+def command_for(name: str, recipe: dict, args) -> list[str]:
+    train, painting = recipe["train"], recipe.get("painting", {})
+    run_dir = Path(args.runs_dir) / name
+    cmd = [sys.executable, "-m", "faststyle", "train", str(Path(args.styles_dir) / train["style_image"]),
+           "--checkpoint-dir", str(run_dir), "--steps", str(train["steps"])]
+    if (run_dir / "config.json").exists():
+        return cmd + ["--resume"]
+    cmd += ["--content-dir", args.content_dir, "--name", name, "-o", str(Path(args.output_dir) / f"{name}.onnx"),
+            "--checkpoint-every", "50", "--preview-every", "50"]
+    if args.vgg_weights:
+        cmd += ["--vgg-weights", args.vgg_weights]
+    flags = {"style_size": "--style-size", "image_size": "--image-size", "crop_size": "--crop-size",
+             "batch_size": "--batch-size", "learning_rate": "--lr", "content_weight": "--content-weight",
+             "style_weight": "--style-weight", "tv_weight": "--tv-weight", "seed": "--seed",
+             "init_from": "--init-from"}
+    for key, flag in flags.items():
+        if key in train:
+            cmd += [flag, str(train[key])]
+    for pattern in train.get("exclude", []):
+        cmd += ["--exclude", pattern]
+    for key, value in painting.items():
+        cmd += ["--meta", f"{key}={value}"]
+    return cmd
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--styles-dir", required=True, help="folder with the paintings")
+    parser.add_argument("--content-dir", required=True, help="folder of training photos")
+    parser.add_argument("--vgg-weights", help="local VGG16 weights (default: Keras' download)")
+    parser.add_argument("--runs-dir", default="runs", help="checkpoint folders (default runs/)")
+    parser.add_argument("--output-dir", default=str(ROOT / "faststyle" / "models"))
+    parser.add_argument("--only", help="comma-separated style names")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands only")
+    args = parser.parse_args()
+
+    recipes = {p.stem: tomllib.loads(p.read_text()) for p in sorted((ROOT / "recipes").glob("*.toml"))}
+    names = [n for n in ORDER if n in recipes] + sorted(set(recipes) - set(ORDER))
+    if args.only:
+        names = [n for n in names if n in args.only.split(",")]
+    for name in names:
+        cmd = command_for(name, recipes[name], args)
+        print("$ " + " ".join(cmd), flush=True)
+        if not args.dry_run and subprocess.run(cmd).returncode != 0:
+            print(f"training {name} failed", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
