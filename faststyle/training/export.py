@@ -63,12 +63,8 @@ class _Graph:
 INPUT_SCALE = 1.0 / 255.0
 
 
-def _conv(g: _Graph, x: str, layer, stride: int = 1, scale: float = 1.0, min_out: int = 1) -> str:
+def _conv(g: _Graph, x: str, layer, stride: int = 1, scale: float = 1.0) -> str:
     kernel, bias = layer.get_weights()
-    if kernel.shape[3] < min_out:  # zero filters, sliced off afterwards
-        extra = min_out - kernel.shape[3]
-        kernel = np.concatenate([kernel, np.zeros((*kernel.shape[:3], extra), kernel.dtype)], axis=3)
-        bias = np.concatenate([bias, np.zeros(extra, bias.dtype)])
     k = kernel.shape[0]
     p = k // 2
     x = g.node("Pad", [x, g.const(np.array([0, 0, p, p, 0, 0, p, p], np.int64), "pads")],
@@ -117,10 +113,47 @@ def _conv_norm_relu(g: _Graph, x: str, model, name: str, stride: int = 1, scale:
     return g.node("Relu", [x], f"{name}_relu")
 
 
-def _upsample(g: _Graph, x: str) -> str:
-    scales = g.const(np.array([1, 1, 2, 2], np.float32), "scales")
-    return g.node("Resize", [x, "", scales], "upsample", mode="nearest",
-                  coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+# Nearest 2x upsampling then a reflection-padded 3x3 conv, computed at low resolution:
+# each of the four output phases (row parity a, column parity b) is a 2x2 conv of the
+# edge-padded input, whose taps sum the 3x3 taps that land on the same input pixel.
+# (Reflecting the upsampled image by one pixel repeats its edge, hence edge padding.)
+# Same result, 2.25x fewer multiplications, and no full-resolution Resize or Pad.
+_PHASE_TAPS = [np.array([[1, 0, 0], [0, 1, 1]], np.float32), np.array([[1, 1, 0], [0, 0, 1]], np.float32)]
+
+
+def _phase_map() -> np.ndarray:
+    """The linear map from a 3x3 kernel (9 taps) to its four 2x2 phase kernels (16 taps)."""
+    basis = np.eye(9, dtype=np.float32).reshape(9, 3, 3)
+    return np.stack([np.einsum("ry,kyx,cx->krc", _PHASE_TAPS[a], basis, _PHASE_TAPS[b]).reshape(9, 4)
+                     for a in (0, 1) for b in (0, 1)], axis=1).reshape(9, 16).T
+
+
+def _kernel_from_phases(phases: list[np.ndarray]) -> np.ndarray:
+    """Inverse of the phase split: four (cout, cin, 2, 2) kernels -> a Keras (3, 3, cin, cout) kernel."""
+    stacked = np.stack(phases, axis=2).reshape(*phases[0].shape[:2], 16)
+    taps = stacked @ np.linalg.pinv(_phase_map()).T  # (cout, cin, 9); exact, the map is injective
+    return np.transpose(taps.reshape(*phases[0].shape[:2], 3, 3), (2, 3, 1, 0))
+
+
+def _upsample_conv(g: _Graph, x: str, layer) -> str:
+    kernel, bias = layer.get_weights()  # (3, 3, cin, cout)
+    w = np.transpose(kernel, (3, 2, 0, 1))  # (cout, cin, 3, 3)
+    x = g.node("Pad", [x, g.const(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")],
+               f"{layer.name}_pad", mode="edge")
+    phases = []
+    for a in (0, 1):
+        for b in (0, 1):
+            k = np.einsum("ry,oiyx,cx->oirc", _PHASE_TAPS[a], w, _PHASE_TAPS[b])
+            y = g.node("Conv", [x, g.weight(k, f"{layer.name}/phase{a}{b}"), g.weight(bias, f"{layer.name}/bias{a}{b}")],
+                       f"{layer.name}_phase{a}{b}", kernel_shape=[2, 2])
+            # Phase (a, b) reads the padded input from row a, column b on: its output
+            # is one row and column too big, so drop the far edge (a=0) or the near one (a=1).
+            last = np.iinfo(np.int64).max
+            starts = g.const(np.array([a, b], np.int64), "c")
+            ends = g.const(np.array([last if a else -1, last if b else -1], np.int64), "c")
+            phases.append(g.node("Slice", [y, starts, ends, g.const(np.array([2, 3], np.int64), "c")], "phase"))
+    x = g.node("Concat", phases, f"{layer.name}_phases", axis=1)
+    return g.node("DepthToSpace", [x], layer.name, blocksize=2, mode="DCR")
 
 
 def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True) -> onnx.ModelProto:
@@ -140,14 +173,10 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True)
         y = _instance_norm(g, y, model.get_layer(f"res{i}_b_norm"))
         x = g.node("Add", [x, y], f"res{i}_add")
         i += 1
-    x = _conv_norm_relu(g, _upsample(g, x), model, "up1")
-    x = _conv_norm_relu(g, _upsample(g, x), model, "up2")
-    # ONNX Runtime runs convs fastest in blocks of 8 channels; a 3-channel 9x9 conv falls
-    # back to a slow path (5x slower here), so compute 8 and keep the first 3.
-    x = _conv(g, x, model.get_layer("out"), min_out=8)
-    x = g.node("Slice", [x, g.const(np.array([0], np.int64), "c"), g.const(np.array([3], np.int64), "c"),
-                         g.const(np.array([1], np.int64), "c")], "rgb")
-    x = g.node("Tanh", [x], "tanh")
+    for name in ("up1", "up2"):
+        x = _upsample_conv(g, x, model.get_layer(name))
+        x = g.node("Relu", [_instance_norm(g, x, model.get_layer(f"{name}_norm"))], f"{name}_relu")
+    x = g.node("Tanh", [_conv(g, x, model.get_layer("out"))], "tanh")
     x = g.node("Add", [g.node("Mul", [x, g.const(np.array(150.0, np.float32), "c")], "m"),
                        g.const(np.array(127.5, np.float32), "c")], "pixels")
     g.nodes.append(helper.make_node("Transpose", [x], ["stylized"], name="to_nhwc", perm=[0, 2, 3, 1]))
@@ -173,11 +202,13 @@ def load_onnx_weights(model: keras.Model, path) -> None:
     """Sets a Keras transform network's weights from an ONNX file written by `to_onnx`."""
     stored = {t.name: numpy_helper.to_array(t).astype(np.float32) for t in onnx.load(str(path)).graph.initializer}
     for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            n = layer.filters  # the output conv is stored with extra zero filters
-            kernel = np.transpose(stored[f"{layer.name}/kernel"], (2, 3, 1, 0))[..., :n]
+        if isinstance(layer, keras.layers.Conv2D) and f"{layer.name}/phase00" in stored:
+            phases = [stored[f"{layer.name}/phase{a}{b}"] for a in (0, 1) for b in (0, 1)]
+            layer.set_weights([_kernel_from_phases(phases), stored[f"{layer.name}/bias00"]])
+        elif isinstance(layer, keras.layers.Conv2D):
+            kernel = np.transpose(stored[f"{layer.name}/kernel"], (2, 3, 1, 0))
             if layer.name == "conv1":
                 kernel = kernel / INPUT_SCALE
-            layer.set_weights([kernel, stored[f"{layer.name}/bias"][:n]])
+            layer.set_weights([kernel, stored[f"{layer.name}/bias"]])
         elif isinstance(layer, InstanceNorm):
             layer.set_weights([stored[f"{layer.name}/gamma"].reshape(-1), stored[f"{layer.name}/beta"].reshape(-1)])
