@@ -260,6 +260,36 @@ def run_evaluate(args) -> int:
     return 0
 
 
+def _add_video(sub) -> None:
+    p = sub.add_parser("video", help="paint a video frame by frame (needs the [video] extra)")
+    p.add_argument("input", help="video file")
+    p.add_argument("-o", "--output", required=True, help="video file to write (.mp4, .mov, .mkv)")
+    p.add_argument("-s", "--style", required=True, help="style name or .onnx path")
+    p.add_argument("--max-size", type=int, help="downscale the long side to this many pixels first")
+    p.add_argument("--strength", type=float, default=1.0)
+    p.add_argument("--preserve-colors", action="store_true")
+    p.add_argument("--smoothing", type=float, default=0.9,
+                   help="0..1, steadies the tone between frames (default 0.9)")
+
+
+def run_video(args) -> int:
+    from tqdm import tqdm
+
+    from faststyle.api import load_style
+    from faststyle.video import stylize_video
+
+    style = load_style(args.style)
+    with tqdm(desc="video", unit="frame") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        out = stylize_video(args.input, args.output, style, args.strength, args.preserve_colors,
+                            args.max_size, args.smoothing, progress)
+    print(f"wrote {out}")
+    return 0
+
+
 def _add_gui(sub) -> None:
     p = sub.add_parser("gui", help="open the desktop app (needs the [gui] extra)")
     p.add_argument("image", nargs="?", help="a photo to open")
@@ -284,12 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(sub)
     _add_optimize(sub)
     _add_evaluate(sub)
+    _add_video(sub)
     _add_gui(sub)
     return parser
 
 
 COMMANDS = {"stylize": run_stylize, "demo": run_demo, "styles": run_styles, "train": run_train,
-            "export": run_export, "optimize": run_optimize, "evaluate": run_evaluate, "gui": run_gui}
+            "export": run_export, "optimize": run_optimize, "evaluate": run_evaluate, "gui": run_gui,
+            "video": run_video}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -147,23 +147,25 @@ class StyleModel:
     def transform(self, rgb: np.ndarray, on_tile: TileHook | None = None,
                   max_untiled_pixels: int = MAX_UNTILED_PIXELS, tile: int = TILE,
                   progress: Callable[[int, int], None] | None = None,
-                  cancel: CancelToken | None = None) -> np.ndarray:
+                  cancel: CancelToken | None = None,
+                  stats: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Stylizes an HxWx3 uint8 array -> HxWx3 uint8.
 
         `on_tile(source, stylized_float)` turns each piece into uint8 (default: clip);
         it lets pixel-wise post-processing run tile by tile, keeping memory bounded.
         `progress(done, total)` is called after each tile; `cancel` stops the run (Cancelled).
+        `stats` (from `norm_stats`) normalises with given statistics instead of the image's own.
         """
         finish = on_tile or (lambda src, out: np.clip(out, 0, 255).round().astype(np.uint8))
         h, w = rgb.shape[:2]
         if h * w <= max_untiled_pixels:
-            result = finish(rgb, self._run(pad_to_multiple(rgb), cancel=cancel)[:h, :w])
+            result = finish(rgb, self._run(pad_to_multiple(rgb), stats, cancel)[:h, :w])
             if progress:
                 progress(1, 1)
             return result
         if tile % MULTIPLE or tile <= 2 * MARGIN:
             raise ValueError(f"tile must be a multiple of {MULTIPLE} larger than {2 * MARGIN}")
-        stats = self.norm_stats(rgb, cancel)
+        stats = stats or self.norm_stats(rgb, cancel)
         padded = pad_to_multiple(rgb)
         ph, pw = padded.shape[:2]
         step = tile - 2 * MARGIN

@@ -176,3 +176,39 @@ def test_styles_lists_user_styles_with_metadata(user_styles):
     r = faststyle("styles", "-v", env_extra={"FASTSTYLE_STYLE_DIR": str(user_styles)})
     assert r.returncode == 0
     assert "tiny" in r.stdout and "Random test style" in r.stdout
+
+
+def test_video_keeps_frame_count_and_size(tmp_path, tiny_model_path):
+    ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    src = tmp_path / "clip.mp4"
+    writer = ffmpeg.write_frames(str(src), (64, 48), fps=10, macro_block_size=1, output_params=["-loglevel", "error"])
+    writer.send(None)
+    for i in range(8):
+        frame = np.zeros((48, 64, 3), np.uint8)
+        frame[8:30, i * 6:i * 6 + 12] = 255
+        writer.send(frame)
+    writer.close()
+    r = faststyle("video", src, "-o", tmp_path / "out" / "painted.mp4", "-s", tiny_model_path)
+    assert r.returncode == 0, r.stderr
+    frames = ffmpeg.read_frames(str(tmp_path / "out" / "painted.mp4"))
+    meta = next(frames)
+    assert meta["size"] == (64, 48) and sum(1 for _ in frames) == 8
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["painted.mp4"]  # no temporary left behind
+
+
+def test_video_errors_are_one_line(tmp_path, tiny_model_path):
+    pytest.importorskip("imageio_ffmpeg")
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("no video here")
+    r = faststyle("video", fake, "-o", tmp_path / "o.mp4", "-s", tiny_model_path)
+    assert r.returncode == 2 and "cannot read this video" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_demo_paints_the_sample_with_every_style(tmp_path, user_styles):
+    r = faststyle("demo", "-o", tmp_path / "demo", env_extra={"FASTSTYLE_STYLE_DIR": str(user_styles)})
+    assert r.returncode == 0, r.stderr
+    names = files_in(tmp_path / "demo")
+    assert "astronaut.tiny.jpg" in names
+    from faststyle.styles import bundled_style_names
+    assert names == {f"astronaut.{s}.jpg" for s in [*bundled_style_names(), "tiny"]}

@@ -1,0 +1,132 @@
+"""The desktop app, driven through real Qt widgets offscreen (pytest-qt)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("PySide6")
+from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+
+from faststyle.gui.app import MainWindow  # noqa: E402
+from faststyle.gui.compare import SPLIT  # noqa: E402
+from tests.conftest import photo  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, user_styles):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(settings, cache_dir=tmp_path / "swatches", load_sample=False)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.stylizer.cancel()
+    w.stylizer.wait()
+    w.swatches.pool.waitForDone(10000)
+
+
+def open_photo(window, path, qtbot):
+    assert window.open_image(path)
+    qtbot.waitUntil(lambda: window.result is not None, timeout=30000)
+
+
+def test_open_choose_style_and_see_the_result(window, qtbot, tmp_path):
+    src = tmp_path / "holiday.png"
+    Image.fromarray(photo(60, 80)).save(src)
+    window.select_style("tiny")
+    open_photo(window, src, qtbot)
+    assert window.result.size == (80, 60)
+    assert window.compare.result is not None and window.compare.original is not None
+    assert not window.message.isVisible()
+    assert window.settings.value("recent_dir") == str(tmp_path)
+
+
+def test_strength_and_colours_restylize(window, qtbot, tmp_path):
+    src = tmp_path / "p.png"
+    Image.fromarray(photo(40, 40)).save(src)
+    window.select_style("tiny")
+    open_photo(window, src, qtbot)
+    window.result = None
+    window.strength.setValue(0)
+    qtbot.waitUntil(lambda: window.result is not None, timeout=30000)
+    assert np.array_equal(np.asarray(window.result), photo(40, 40))
+
+
+def test_save_writes_a_valid_image_with_a_sensible_name(window, qtbot, tmp_path):
+    src = tmp_path / "cat.png"
+    Image.fromarray(photo(32, 48)).save(src)
+    window.select_style("tiny")
+    open_photo(window, src, qtbot)
+    assert window.default_save_name() == "cat.tiny.png"
+    target = tmp_path / "out" / window.default_save_name()
+    assert window.save_result(target)
+    assert Image.open(target).size == (48, 32)
+    assert not window.save_result(src)  # never over the original
+    assert window.message.isVisible()
+
+
+def test_bad_file_shows_a_message_not_a_crash(window, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 this is not a jpeg")
+    assert not window.open_image(bad)
+    assert window.message.isVisible()
+    assert "broken.jpg" in window.message.text()
+
+
+def test_bad_model_shows_a_message(window, qtbot, tmp_path):
+    src = tmp_path / "p.png"
+    Image.fromarray(photo(32, 32)).save(src)
+    window.open_image(src)
+    model = tmp_path / "broken.onnx"
+    model.write_bytes(b"garbage")
+    window.load_style_file(model)
+    qtbot.waitUntil(window.message.isVisible, timeout=30000)
+    assert "broken.onnx" in window.message.text()
+
+
+def test_event_loop_runs_while_stylizing_and_cancel_works(window, qtbot, tmp_path):
+    src = tmp_path / "big.png"
+    Image.fromarray(np.tile(photo(300, 400), (6, 6, 1))).save(src)  # 2400 x 1800: tiled, slow
+    window.select_style("tiny")
+    window.max_size.setCurrentIndex(window.max_size.count() - 1)  # full size
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(10)
+    window.open_image(src)
+    assert window.stylizer.busy and window.cancel_button.isVisible()
+    qtbot.wait(300)
+    assert len(ticks) >= 5, "the UI thread was blocked"
+    assert window.result is None
+    window.cancel_button.click()
+    assert not window.stylizer.busy and window.status.text() == "Cancelled"
+    assert window.stylizer.wait(30000)
+    qtbot.wait(100)
+    assert window.result is None  # a cancelled run never shows up
+    timer.stop()
+
+
+def test_new_request_supersedes_running_one(window, qtbot, tmp_path):
+    big, small = tmp_path / "big.png", tmp_path / "small.png"
+    Image.fromarray(np.tile(photo(300, 400), (5, 5, 1))).save(big)
+    Image.fromarray(photo(24, 36)).save(small)
+    window.select_style("tiny")
+    window.max_size.setCurrentIndex(window.max_size.count() - 1)
+    window.open_image(big)
+    window.open_image(small)
+    qtbot.waitUntil(lambda: window.result is not None, timeout=60000)
+    assert window.result.size == (36, 24)
+    window.stylizer.wait(60000)
+    qtbot.wait(100)
+    assert window.result.size == (36, 24)
+
+
+def test_split_view_and_swatches(window, qtbot, tmp_path):
+    src = tmp_path / "p.png"
+    Image.fromarray(photo(50, 50)).save(src)
+    window.select_style("tiny")
+    open_photo(window, src, qtbot)
+    window.view_mode.setCurrentIndex(window.view_mode.findData(SPLIT))
+    window.compare.set_split_at(window.compare.width() * 0.25)
+    assert window.compare.mode == SPLIT and 0.0 <= window.compare.split < 0.5
+    qtbot.waitUntil(lambda: any((tmp_path / "swatches").glob("tiny-*.png")), timeout=30000)
+    assert not window.grab().isNull()
