@@ -30,12 +30,7 @@ def _add_train(sub) -> None:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--steps", type=int, default=None, help="total training steps (default 2000)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--content-weight", type=float, default=1.0)
-    p.add_argument("--style-weight", type=float, default=5.0)
-    p.add_argument("--tv-weight", type=float, default=0.2)
-    p.add_argument("--style-layer-weights", type=_floats, help="comma-separated, one per style layer")
-    p.add_argument("--loss-net", choices=["vgg16", "vgg19"], default="vgg16")
-    p.add_argument("--vgg-weights", help="local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)")
+    _add_loss_options(p)
     p.add_argument("--width", type=int, default=32, help="channels of the first conv (default 32)")
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--preview-image", help="photo for the preview (default: the bundled sample)")
@@ -45,6 +40,16 @@ def _add_train(sub) -> None:
     p.add_argument("--no-jit", action="store_true", help="run without XLA compilation (slower)")
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                    help="extra metadata stored in the model (painting, artist, ...)")
+
+
+def _add_loss_options(p) -> None:
+    """The perceptual loss's settings, shared by train and optimize."""
+    p.add_argument("--content-weight", type=float, default=1.0)
+    p.add_argument("--style-weight", type=float, default=5.0)
+    p.add_argument("--tv-weight", type=float, default=0.2)
+    p.add_argument("--style-layer-weights", type=_floats, help="comma-separated, one per style layer")
+    p.add_argument("--loss-net", choices=["vgg16", "vgg19"], default="vgg16")
+    p.add_argument("--vgg-weights", help="local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)")
 
 
 def _floats(text: str) -> list[float]:
@@ -191,11 +196,7 @@ def _add_optimize(sub) -> None:
     p.add_argument("--iterations", type=int, default=300)
     p.add_argument("--method", choices=["lbfgs", "adam"], default="lbfgs")
     p.add_argument("--init", choices=["content", "noise"], default="content")
-    p.add_argument("--content-weight", type=float, default=1.0)
-    p.add_argument("--style-weight", type=float, default=5.0)
-    p.add_argument("--tv-weight", type=float, default=0.2)
-    p.add_argument("--loss-net", choices=["vgg16", "vgg19"], default="vgg16")
-    p.add_argument("--vgg-weights", help="local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)")
+    _add_loss_options(p)
 
 
 def run_optimize(args) -> int:
@@ -204,16 +205,16 @@ def run_optimize(args) -> int:
     from tqdm import tqdm
 
     from faststyle.image_io import load_image, output_format, save_image
-    from faststyle.training.losses import LossWeights, PerceptualLoss
+    from faststyle.training.losses import LossWeights, PerceptualLoss, style_image_tensor
     from faststyle.training.optimize import optimize_image
-    from faststyle.training.train import _style_tensor
     from faststyle.training.vgg import LossNetwork
 
     output_format(args.output)
     photo = load_image(args.content).convert("RGB")
     photo.thumbnail((args.size, args.size), Image.LANCZOS)
-    loss = PerceptualLoss(LossNetwork(args.loss_net, args.vgg_weights), _style_tensor(args.style_image, args.style_size),
-                          LossWeights(args.content_weight, args.style_weight, args.tv_weight))
+    loss = PerceptualLoss(LossNetwork(args.loss_net, args.vgg_weights),
+                          style_image_tensor(args.style_image, args.style_size),
+                          LossWeights(args.content_weight, args.style_weight, args.tv_weight, args.style_layer_weights))
     with tqdm(total=args.iterations, desc="optimize", unit="it") as bar:
         image, recorded = optimize_image(np.asarray(photo, np.float32), loss, args.iterations, args.method,
                                          args.init, record_at=(args.iterations,),

@@ -130,3 +130,35 @@ def test_real_vgg16_style_loss_decreases(data, tmp_path):
     with open(run / "losses.csv") as f:
         style = [float(row["style"]) for row in csv.DictReader(f)]
     assert np.mean(style[-3:]) < 0.5 * np.mean(style[:3])
+
+
+def test_gatys_optimisation_lowers_the_loss(data):
+    import tensorflow as tf  # noqa: F401
+
+    from faststyle.training.evaluate import square_photo
+    from faststyle.training.losses import LossWeights, PerceptualLoss, style_image_tensor
+    from faststyle.training.optimize import optimize_image
+    from faststyle.training.vgg import LossNetwork
+
+    loss = PerceptualLoss(LossNetwork("vgg16", "random"), style_image_tensor(str(data / "style.png"), 48),
+                          LossWeights())
+    content = square_photo(data / "photos" / "p0.jpg", 48)
+    for method in ("lbfgs", "adam"):
+        image, recorded = optimize_image(content, loss, iterations=10, method=method, record_at=(1, 10))
+        assert image.shape == content.shape and 0 <= image.min() and image.max() <= 255
+        assert recorded[10]["total"] < recorded[1]["total"], method
+
+
+def test_optimize_and_evaluate_commands(data, tmp_path, tiny_model_path):
+    out = tmp_path / "gatys.png"
+    r = subprocess.run([sys.executable, "-m", "faststyle", "optimize", str(data / "photos" / "p1.jpg"),
+                        str(data / "style.png"), "-o", str(out), "--size", "40", "--iterations", "3",
+                        "--vgg-weights", "random"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert Image.open(out).size[0] == 40 and "loss: content" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "faststyle", "evaluate", str(tiny_model_path), str(data / "photos"),
+                        "--style-image", str(data / "style.png"), "--size", "32", "--gatys-photos", "1",
+                        "--gatys-iterations", "2,4", "--vgg-weights", "random"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "Gatys L-BFGS 4 it" in r.stdout and "model (" in r.stdout

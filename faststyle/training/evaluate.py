@@ -14,11 +14,11 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from faststyle.errors import FaststyleError
 from faststyle.image_io import load_image
 from faststyle.runtime import StyleModel
-from faststyle.training.losses import LossWeights, PerceptualLoss
+from faststyle.training.losses import LossWeights, PerceptualLoss, style_image_tensor
 from faststyle.training.optimize import optimize_image
-from faststyle.training.train import _style_tensor
 from faststyle.training.vgg import LossNetwork
 
 TERMS = ("content", "style", "tv", "total")
@@ -38,7 +38,7 @@ def loss_for_model(model: StyleModel, style_image: str, vgg_weights: str | None)
     w = meta.get("weights", {})
     weights = LossWeights(w.get("content", 1.0), w.get("style", 5.0), w.get("tv", 0.2), w.get("style_layers"))
     net = LossNetwork(meta.get("loss_net", "vgg16"), vgg_weights)
-    return PerceptualLoss(net, _style_tensor(style_image, int(meta.get("style_size", 512))), weights)
+    return PerceptualLoss(net, style_image_tensor(style_image, int(meta.get("style_size", 512))), weights)
 
 
 @dataclass
@@ -59,8 +59,15 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
              gatys_photos: int = 3, progress=None) -> Report:
     loss = loss_for_model(model, style_image, vgg_weights)
     model_rows, gatys_rows = [], {n: [] for n in gatys_iterations}
-    for i, path in enumerate(photos):
-        content = square_photo(path, size)
+    contents = []
+    for path in photos:
+        try:
+            contents.append(square_photo(path, size))
+        except FaststyleError:
+            continue  # unreadable photos are left out, as in training
+    if not contents:
+        raise FaststyleError("none of the evaluation photos could be read")
+    for i, content in enumerate(contents):
         stylized = np.clip(model._run(content), 0, 255)  # the uint8 range users get, kept as float
         target = loss.content_targets(tf.constant(content[None]))
         terms = loss.terms(tf.constant(stylized[None]), target)
@@ -71,9 +78,9 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
             for n in gatys_iterations:
                 gatys_rows[n].append(recorded[n])
         if progress:
-            progress(i + 1, len(photos))
-    report = Report(model.name, _mean(model_rows), photos=len(photos),
-                    gatys_photos=min(gatys_photos, len(photos)) if gatys_iterations else 0)
+            progress(i + 1, len(contents))
+    report = Report(model.name, _mean(model_rows), photos=len(contents),
+                    gatys_photos=min(gatys_photos, len(contents)) if gatys_iterations else 0)
     report.gatys = {n: _mean(rows) for n, rows in gatys_rows.items() if rows}
     # The model on the same photos as Gatys, for a like-for-like comparison.
     if report.gatys_photos:

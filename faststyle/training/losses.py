@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import tensorflow as tf
 
 from faststyle.errors import FaststyleError
@@ -25,6 +26,18 @@ class LossWeights:
     # turns each layer's squared Frobenius distance into the mean squared Gram difference
     # of Johnson et al.'s code, so their published weights (1.0 / 5.0) carry over.
     style_layers: list[float] | None = field(default=None)
+
+
+def style_image_tensor(path: str, long_side: int) -> tf.Tensor:
+    """The painting as float RGB 0..255, resized so its long side is `long_side` pixels."""
+    from PIL import Image
+
+    from faststyle.image_io import load_image
+
+    im = load_image(path).convert("RGB")
+    scale = long_side / max(im.size)
+    im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BICUBIC)
+    return tf.constant(np.asarray(im, np.float32))
 
 
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:

@@ -96,15 +96,6 @@ def init_weights(net, source: str) -> None:
         load_onnx_weights(net, resolve_style(source))
 
 
-def _style_tensor(path: str, long_side: int):
-    import tensorflow as tf
-
-    im = load_image(path).convert("RGB")
-    scale = long_side / max(im.size)
-    im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), 3)  # bicubic
-    return tf.constant(np.asarray(im, np.float32))
-
-
 def _write_preview(net, image: np.ndarray, path: Path) -> None:
     from PIL import Image
 
@@ -196,7 +187,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
 
     from faststyle.training.data import PhotoStream, find_images, make_dataset
     from faststyle.training.export import export_onnx
-    from faststyle.training.losses import LossWeights, PerceptualLoss
+    from faststyle.training.losses import LossWeights, PerceptualLoss, style_image_tensor
     from faststyle.training.network import build_transform_net
     from faststyle.training.vgg import LossNetwork
 
@@ -212,7 +203,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
                          config.crop_size or config.image_size, config.seed)
     weights = LossWeights(config.content_weight, config.style_weight, config.tv_weight, config.style_layer_weights)
     loss = PerceptualLoss(LossNetwork(config.loss_net, config.vgg_weights),
-                          _style_tensor(config.style_image, config.style_size), weights)
+                          style_image_tensor(config.style_image, config.style_size), weights)
     net = build_transform_net(config.width)
     opt = keras.optimizers.Adam(config.learning_rate)
     opt.build(net.trainable_variables)

@@ -1,0 +1,39 @@
+"""The styles shipped inside the package: present, documented, compact, and painting."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import faststyle
+from faststyle.styles import bundled_style_names, read_metadata, resolve_style, sample_image_path
+
+BUNDLED = bundled_style_names()
+
+
+def test_at_least_four_styles_ship_with_the_package():
+    assert len(BUNDLED) >= 4, BUNDLED
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_style_has_its_model_card(name):
+    meta = read_metadata(resolve_style(name))
+    for key in ("title", "artist", "year", "licence", "steps", "style_image", "loss_net", "weights",
+                "final_losses", "faststyle_version"):
+        assert meta.get(key) not in (None, ""), key
+    assert "public domain" in meta["licence"]
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_style_is_stored_compactly(name):
+    # float16 weights: 1.7 M parameters in well under 4 MB
+    assert resolve_style(name).stat().st_size < 4_000_000
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_style_paints_the_sample(name):
+    photo = np.asarray(faststyle.stylize(sample_image_path(), name, max_size=256), np.float32)
+    original = np.asarray(Image.open(sample_image_path()).convert("RGB").resize((256, 256)), np.float32)
+    assert photo.shape == original.shape
+    assert np.isfinite(photo).all()
+    assert np.abs(photo - original).mean() > 10  # visibly painted
+    assert photo.std() > 20  # not a flat or blank image
