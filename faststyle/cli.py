@@ -214,7 +214,8 @@ def run_optimize(args) -> int:
     photo.thumbnail((args.size, args.size), Image.LANCZOS)
     loss = PerceptualLoss(LossNetwork(args.loss_net, args.vgg_weights),
                           style_image_tensor(args.style_image, args.style_size),
-                          LossWeights(args.content_weight, args.style_weight, args.tv_weight, args.style_layer_weights))
+                          LossWeights(args.content_weight, args.style_weight, args.tv_weight,
+                                      style_layers=args.style_layer_weights))
     with tqdm(total=args.iterations, desc="optimize", unit="it") as bar:
         image, recorded = optimize_image(np.asarray(photo, np.float32), loss, args.iterations, args.method,
                                          args.init, record_at=(args.iterations,),

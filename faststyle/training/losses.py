@@ -26,6 +26,7 @@ class LossWeights:
     # turns each layer's squared Frobenius distance into the mean squared Gram difference
     # of Johnson et al.'s code, so their published weights (1.0 / 5.0) carry over.
     style_layers: list[float] | None = field(default=None)
+    range: float = 1000.0  # keeps outputs inside 0..255 (see PerceptualLoss.terms)
 
 
 def style_image_tensor(path: str, long_side: int) -> tf.Tensor:
@@ -63,6 +64,12 @@ def style_loss(features: list[tf.Tensor], target_grams: list[tf.Tensor],
     return total
 
 
+def range_loss(images: tf.Tensor) -> tf.Tensor:
+    """Mean squared distance of pixel values outside 0..255, per image -> (N,)."""
+    excess = tf.nn.relu(tf.abs(images - 127.5) - 127.5)
+    return tf.reduce_mean(tf.square(excess), axis=[1, 2, 3])
+
+
 def tv_loss(images: tf.Tensor) -> tf.Tensor:
     """Mean squared difference of neighbouring pixels (0..255 scale), per image -> (N,)."""
     dy = images[:, 1:, :, :] - images[:, :-1, :, :]
@@ -87,13 +94,20 @@ class PerceptualLoss:
         return self.loss_net(content_images)[0]
 
     def terms(self, stylized: tf.Tensor, content_target: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Weighted per-image terms {content, style, tv, total}, each (N,)."""
-        content_feats, style_feats = self.loss_net(stylized)
+        """Weighted per-image terms {content, style, tv, range, total}, each (N,)."""
+        # The loss judges the picture users get: clipped to 0..255. Without the clip the
+        # network learns to push regions past white (the output reaches 277.5), where VGG
+        # sees "brighter than possible" pixels that match the Gram targets cheaply; tanh then
+        # saturates and those regions stay as flat white blobs. The clip passes gradients
+        # straight through, and the range term pulls values back inside 0..255.
+        shown = stylized + tf.stop_gradient(tf.clip_by_value(stylized, 0.0, 255.0) - stylized)
+        content_feats, style_feats = self.loss_net(shown)
         w = self.weights
         out = {
             "content": w.content * content_loss(content_feats, content_target),
             "style": w.style * style_loss(style_feats, self.style_grams, self.layer_weights),
-            "tv": w.tv * tv_loss(stylized),
+            "tv": w.tv * tv_loss(shown),
+            "range": w.range * range_loss(stylized),
         }
-        out["total"] = out["content"] + out["style"] + out["tv"]
+        out["total"] = out["content"] + out["style"] + out["tv"] + out["range"]
         return out

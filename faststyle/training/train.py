@@ -123,7 +123,7 @@ def _open_log(run_dir: Path, start_step: int):
         rows = [r for r in rows if int(r[0]) <= start_step]
     f = open(log_path, "w", newline="")
     writer = csv.writer(f)
-    writer.writerow(["step", "content", "style", "tv", "total", "seconds"])
+    writer.writerow(["step", "content", "style", "tv", "range", "total", "seconds"])
     writer.writerows(rows)
     return f, writer
 
@@ -167,7 +167,7 @@ def _run_metadata(config: TrainConfig) -> dict:
         "style_image": Path(config.style_image).name,
         "loss_net": config.loss_net,
         "weights": {"content": config.content_weight, "style": config.style_weight, "tv": config.tv_weight,
-                    "style_layers": config.style_layer_weights},
+                    "range": 1000.0, "style_layers": config.style_layer_weights},
         "image_size": config.image_size,
         "crop_size": config.crop_size or config.image_size,
         "style_size": config.style_size,
@@ -201,7 +201,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     keras.utils.set_random_seed(config.seed)
     stream = PhotoStream(find_images(config.content_dir, config.exclude), config.image_size,
                          config.crop_size or config.image_size, config.seed)
-    weights = LossWeights(config.content_weight, config.style_weight, config.tv_weight, config.style_layer_weights)
+    weights = LossWeights(config.content_weight, config.style_weight, config.tv_weight,
+                          style_layers=config.style_layer_weights)
     loss = PerceptualLoss(LossNetwork(config.loss_net, config.vgg_weights),
                           style_image_tensor(config.style_image, config.style_size), weights)
     net = build_transform_net(config.width)
@@ -236,7 +237,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
             t0 = time.perf_counter()
             terms = {k: float(v) for k, v in train_step(images).items()}
             step, position = step + 1, int(position_after)
-            log.writerow([step, *(f"{terms[k]:.6g}" for k in ("content", "style", "tv", "total")),
+            log.writerow([step, *(f"{terms[k]:.6g}" for k in ("content", "style", "tv", "range", "total")),
                           f"{time.perf_counter() - t0:.3f}"])
             recent = (recent + [terms])[-50:]
             bar.update(1)
