@@ -23,9 +23,10 @@ from faststyle.styles import read_metadata_from_session, resolve_style
 
 # The network halves the resolution twice, so sizes must be multiples of 4.
 MULTIPLE = 4
-# Below this the image runs in one pass; above, in tiles of TILE x TILE.
+# Below this the image runs in one pass; above, in as few tiles as fit in MAX_TILE_PIXELS.
+# One megapixel takes about 500 MB here, so a 1920x1080 photo runs as two tiles under 1 GB.
 MAX_UNTILED_PIXELS = 1024 * 1024
-TILE = 768
+MAX_TILE_PIXELS = 1200 * 1000
 # Half the receptive field (109 px) rounded up to a multiple of 4: a pixel this far
 # from a tile's edge sees the same context as in the whole image.
 MARGIN = 56
@@ -79,6 +80,34 @@ def pad_to_multiple(image: np.ndarray, multiple: int = MULTIPLE, minimum: int = 
     # "reflect" needs at least two pixels and a pad shorter than the side; tiny images repeat.
     mode = "reflect" if min(h, w) > 1 and ph < h and pw < w else "edge"
     return np.pad(image, ((0, ph), (0, pw), (0, 0)), mode=mode)
+
+
+def _ceil_to(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def _tile_span(core: int, count: int) -> int:
+    """The largest tile side for `count` cores of `core` pixels: edge tiles have one margin, inner ones two."""
+    return core + MARGIN * min(2, count - 1)
+
+
+def tile_grid(h: int, w: int, max_tile_pixels: int) -> tuple[int, int]:
+    """Core tile height and width (multiples of 4) for the fewest tiles whose area with margins fits."""
+    best: tuple[tuple[int, int], tuple[int, int]] | None = None
+    for ny in range(1, h + 1):
+        if best is not None and ny > best[0][0]:
+            break  # more rows cannot mean fewer tiles
+        cy = _ceil_to(-(-h // ny), MULTIPLE)
+        for nx in range(1, w + 1):
+            cx = _ceil_to(-(-w // nx), MULTIPLE)
+            area = _tile_span(cy, ny) * _tile_span(cx, nx)
+            if area <= max_tile_pixels:
+                if best is None or (nx * ny, area) < best[0]:
+                    best = ((nx * ny, area), (cy, cx))
+                break  # more columns only add tiles
+    if best is None:
+        raise ValueError(f"max_tile_pixels must be at least {(2 * MARGIN + MULTIPLE) ** 2}")
+    return best[1]
 
 
 @dataclass
@@ -147,7 +176,7 @@ class StyleModel:
         return dict(zip(names, values))
 
     def transform(self, rgb: np.ndarray, on_tile: TileHook | None = None,
-                  max_untiled_pixels: int = MAX_UNTILED_PIXELS, tile: int = TILE,
+                  max_untiled_pixels: int = MAX_UNTILED_PIXELS, max_tile_pixels: int = MAX_TILE_PIXELS,
                   progress: Callable[[int, int], None] | None = None,
                   cancel: CancelToken | None = None,
                   stats: dict[str, np.ndarray] | None = None) -> np.ndarray:
@@ -165,21 +194,19 @@ class StyleModel:
             if progress:
                 progress(1, 1)
             return result
-        if tile % MULTIPLE or tile <= 2 * MARGIN:
-            raise ValueError(f"tile must be a multiple of {MULTIPLE} larger than {2 * MARGIN}")
         stats = stats or self.norm_stats(rgb, cancel)
         padded = pad_to_multiple(rgb)
         ph, pw = padded.shape[:2]
-        step = tile - 2 * MARGIN
+        step_y, step_x = tile_grid(h, w, max_tile_pixels)
         out = np.empty_like(rgb)
-        origins = [(y, x) for y in range(0, h, step) for x in range(0, w, step)]
+        origins = [(y, x) for y in range(0, h, step_y) for x in range(0, w, step_x)]
         for i, (y, x) in enumerate(origins):
             # Tile = core [y, y+step) plus a margin each side, clipped to the image;
             # all offsets are multiples of 4, so strided convs sample the same grid as a whole run.
             y0, x0 = max(0, y - MARGIN), max(0, x - MARGIN)
-            y1, x1 = min(ph, y + step + MARGIN), min(pw, x + step + MARGIN)
+            y1, x1 = min(ph, y + step_y + MARGIN), min(pw, x + step_x + MARGIN)
             styled = self._run(padded[y0:y1, x0:x1], stats, cancel)
-            cy1, cx1 = min(y + step, h), min(x + step, w)
+            cy1, cx1 = min(y + step_y, h), min(x + step_x, w)
             core = styled[y - y0:cy1 - y0, x - x0:cx1 - x0]
             out[y:cy1, x:cx1] = finish(rgb[y:cy1, x:cx1], core)
             if progress:

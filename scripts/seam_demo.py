@@ -44,7 +44,7 @@ def main() -> None:
     photo = Image.open(sample_image_path()).convert("RGB").resize((1000, 1000), Image.LANCZOS)
     rgb = np.asarray(photo)
     whole = model.transform(rgb)
-    shared = model.transform(rgb, max_untiled_pixels=0, tile=TILE)
+    shared = model.transform(rgb, max_untiled_pixels=0, max_tile_pixels=TILE * TILE)
     naive = naive_tiles(model, rgb)
     for name, img in (("naive tiles", naive), ("shared statistics", shared)):
         print(f"{name}: mean |difference| to one pass = {np.abs(img.astype(int) - whole).mean():.2f} grey levels")

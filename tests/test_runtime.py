@@ -27,7 +27,7 @@ def test_padding_reaches_a_multiple_of_four():
 def test_tiled_result_matches_one_pass(model):
     image = photo(300, 420, seed=4)
     whole = model.transform(image)
-    tiled = model.transform(image, max_untiled_pixels=0, tile=2 * MARGIN + 64)
+    tiled = model.transform(image, max_untiled_pixels=0, max_tile_pixels=(2 * MARGIN + 64) ** 2)
     diff = np.abs(whole.astype(int) - tiled.astype(int))
     # Same statistics, margins wider than the receptive field: only float rounding
     # (summation order) differs, so at most 1-2 grey levels anywhere.
@@ -45,5 +45,16 @@ def test_naive_tiles_would_differ(model):
 
 def test_progress_reports_every_tile(model):
     calls = []
-    model.transform(photo(200, 200), max_untiled_pixels=0, tile=2 * MARGIN + 32, progress=lambda i, n: calls.append((i, n)))
+    model.transform(photo(200, 200), max_untiled_pixels=0, max_tile_pixels=(2 * MARGIN + 32) ** 2, progress=lambda i, n: calls.append((i, n)))
     assert calls[-1][0] == calls[-1][1] > 1
+
+
+def test_tile_grid_uses_few_tiles_within_budget():
+    from faststyle.runtime import MAX_TILE_PIXELS, tile_grid
+
+    cy, cx = tile_grid(1080, 1920, MAX_TILE_PIXELS)
+    assert cy % 4 == 0 and cx % 4 == 0
+    assert -(-1080 // cy) * -(-1920 // cx) == 2  # a full-HD frame: two tiles of 1080 x (960 + margin)
+    assert 1080 * (cx + MARGIN) <= MAX_TILE_PIXELS
+    cy, cx = tile_grid(6000, 8000, MAX_TILE_PIXELS)
+    assert (cy + 2 * MARGIN) * (cx + 2 * MARGIN) <= MAX_TILE_PIXELS
