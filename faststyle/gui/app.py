@@ -303,6 +303,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.stylizer.cancel()
         self.stylizer.wait(5000)
+        self.swatches.pool.waitForDone(5000)
         super().closeEvent(event)
 
 
