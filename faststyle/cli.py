@@ -152,7 +152,9 @@ def _add_demo(sub) -> None:
 def run_styles(args) -> int:
     from faststyle.styles import available_styles, read_metadata, user_style_dir
 
-    styles = available_styles()
+    from faststyle.styles import StyleInfo, resolve_style
+
+    styles = available_styles() + [StyleInfo(Path(p).stem, resolve_style(p), "file") for p in args.paths]
     for style in styles:
         meta = read_metadata(style.path)
         painting = ", ".join(str(meta[k]) for k in ("title", "artist", "year") if meta.get(k))
@@ -169,6 +171,7 @@ def run_styles(args) -> int:
 
 def _add_styles(sub) -> None:
     p = sub.add_parser("styles", help="list bundled and user styles with their metadata")
+    p.add_argument("paths", nargs="*", metavar="MODEL.onnx", help="also show these model files")
     p.add_argument("-v", "--verbose", action="store_true", help="show every metadata field")
 
 

@@ -212,3 +212,10 @@ def test_demo_paints_the_sample_with_every_style(tmp_path, user_styles):
     assert "astronaut.tiny.jpg" in names
     from faststyle.styles import bundled_style_names
     assert names == {f"astronaut.{s}.jpg" for s in [*bundled_style_names(), "tiny"]}
+
+
+def test_styles_shows_any_model_file(tiny_model_path):
+    r = faststyle("styles", "-v", tiny_model_path)
+    assert r.returncode == 0 and "Random test style" in r.stdout and str(tiny_model_path) in r.stdout
+    r = faststyle("styles", "missing.onnx")
+    assert r.returncode == 2 and "not found" in r.stderr

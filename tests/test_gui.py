@@ -130,3 +130,12 @@ def test_split_view_and_swatches(window, qtbot, tmp_path):
     assert window.compare.mode == SPLIT and 0.0 <= window.compare.split < 0.5
     qtbot.waitUntil(lambda: any((tmp_path / "swatches").glob("tiny-*.png")), timeout=30000)
     assert not window.grab().isNull()
+
+
+def test_the_app_needs_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = "import sys, faststyle.gui.app; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
