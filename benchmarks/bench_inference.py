@@ -6,7 +6,7 @@ Each (engine, size) runs in a fresh process, so its peak RSS is its own.
 Engines:
   faststyle   faststyle's StyleModel (tuned session, tiling above 1 megapixel)
   ort-default the same ONNX file in a plain onnxruntime.InferenceSession, one pass
-  keras-tf    the same network in Keras on TensorFlow (weights read from the ONNX file)
+  keras-tf    the same network in Keras on TensorFlow, as a tf.function (weights read from the ONNX file)
 """
 
 from __future__ import annotations
@@ -48,10 +48,13 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
         from faststyle.training.export import load_onnx_weights
         from faststyle.training.network import build_transform_net
 
+        import tensorflow as tf
+
         net = build_transform_net(32)
         load_onnx_weights(net, path)
-        batch = image[None].astype(np.float32)
-        run = lambda: np.asarray(net(batch, training=False))  # noqa: E731
+        batch = tf.constant(image[None].astype(np.float32))
+        graph = tf.function(lambda x: net(x, training=False))  # a traced graph, not eager ops
+        run = lambda: graph(batch).numpy()  # noqa: E731
     run()  # warm-up: session/graph set-up, first allocation
     times = []
     for _ in range(repeats):
