@@ -45,7 +45,7 @@ def _add_train(sub) -> None:
 def _add_loss_options(p) -> None:
     """The perceptual loss's settings, shared by train and optimize."""
     p.add_argument("--content-weight", type=float, default=1.0)
-    p.add_argument("--style-weight", type=float, default=5.0)
+    p.add_argument("--style-weight", type=float, default=2.0)
     p.add_argument("--tv-weight", type=float, default=0.2)
     p.add_argument("--style-layer-weights", type=_floats, help="comma-separated, one per style layer")
     p.add_argument("--loss-net", choices=["vgg16", "vgg19"], default="vgg16")

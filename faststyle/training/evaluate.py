@@ -36,7 +36,7 @@ def loss_for_model(model: StyleModel, style_image: str, vgg_weights: str | None)
     """The loss a model was trained with, rebuilt from its metadata."""
     meta = model.metadata
     w = meta.get("weights", {})
-    weights = LossWeights(w.get("content", 1.0), w.get("style", 5.0), w.get("tv", 0.2),
+    weights = LossWeights(w.get("content", 1.0), w.get("style", 2.0), w.get("tv", 0.2),
                           style_layers=w.get("style_layers"), range=w.get("range", 1000.0))
     net = LossNetwork(meta.get("loss_net", "vgg16"), vgg_weights)
     return PerceptualLoss(net, style_image_tensor(style_image, int(meta.get("style_size", 512))), weights)

@@ -20,7 +20,7 @@ class LossWeights:
     """How much each term counts. See docs/loss-weights.md for how the defaults were chosen."""
 
     content: float = 1.0
-    style: float = 5.0
+    style: float = 2.0
     tv: float = 0.2
     # Per style layer, shallow to deep; None means 1/C^2 for a layer of C channels, which
     # turns each layer's squared Frobenius distance into the mean squared Gram difference

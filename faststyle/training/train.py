@@ -42,7 +42,7 @@ class TrainConfig:
     steps: int = 2000
     learning_rate: float = 1e-3
     content_weight: float = 1.0
-    style_weight: float = 5.0
+    style_weight: float = 2.0
     tv_weight: float = 0.2
     style_layer_weights: list[float] | None = None
     loss_net: str = "vgg16"
