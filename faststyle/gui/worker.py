@@ -32,7 +32,6 @@ class Request:
 class _Signals(QObject):
     finished = Signal(int, object)  # request id, PIL image
     failed = Signal(int, str)       # request id, one-line message
-    cancelled = Signal(int)
 
 
 class _Job(QRunnable):
@@ -46,7 +45,7 @@ class _Job(QRunnable):
             result = faststyle.stylize(r.image, r.style, r.strength, r.preserve_colors, r.max_size,
                                        cancel=self.token)
         except Cancelled:
-            self.signals.cancelled.emit(r.id)
+            return  # the Stylizer reported it when cancel() was called
         except faststyle.FaststyleError as exc:
             self.signals.failed.emit(r.id, str(exc))
         except Exception as exc:  # the window must survive anything a model or file throws
@@ -70,7 +69,6 @@ class Stylizer(QObject):
         self._signals = _Signals()
         self._signals.finished.connect(self._on_finished)
         self._signals.failed.connect(self._on_failed)
-        self._signals.cancelled.connect(self._on_cancelled)
         self._current: tuple[int, CancelToken] | None = None
         self._next_id = 0
 
@@ -108,9 +106,6 @@ class Stylizer(QObject):
             self._current = None
             self.busy_changed.emit(False)
             self.failed.emit(request_id, message)
-
-    def _on_cancelled(self, request_id: int) -> None:
-        pass  # already reported when cancel() was called
 
     def wait(self, msecs: int = 30000) -> bool:
         return self.pool.waitForDone(msecs)
