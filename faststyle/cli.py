@@ -99,6 +99,11 @@ def _add_stylize(sub) -> None:
 def _add_style_options(p) -> None:
     p.add_argument("-s", "--style", action="append", required=True,
                    help="style name or .onnx path; repeat or comma-separate for several, 'all' for every one")
+    _add_finish_options(p)
+
+
+def _add_finish_options(p) -> None:
+    """How a picture is painted: size, strength, colours, threads (stylize and demo)."""
     p.add_argument("--max-size", type=int, help="downscale the long side to this many pixels first")
     p.add_argument("--strength", type=float, default=1.0, help="0 keeps the photo, 1 full style (default)")
     p.add_argument("--preserve-colors", action="store_true", help="keep the photo's colours")
@@ -106,10 +111,15 @@ def _add_style_options(p) -> None:
 
 
 def run_stylize(args) -> int:
-    from faststyle.batch import find_inputs, plan_outputs, run_jobs
+    from faststyle.batch import find_inputs
+
+    return _run_batch(args, find_inputs(args.inputs))
+
+
+def _run_batch(args, inputs: list) -> int:
+    from faststyle.batch import plan_outputs, run_jobs
 
     styles = _load_styles(args)
-    inputs = find_inputs(args.inputs)
     jobs = plan_outputs(inputs, [s.name for s in styles], args.output)
     return run_jobs(jobs, {s.name: s for s in styles}, quality=args.quality, strength=args.strength,
                     preserve_colors=args.preserve_colors, max_size=args.max_size)
@@ -130,23 +140,16 @@ def _load_styles(args) -> list:
 
 
 def run_demo(args) -> int:
-    from faststyle.batch import plan_outputs, run_jobs
     from faststyle.styles import sample_image_path
 
-    args.style = ["all"]
-    styles = _load_styles(args)
-    jobs = plan_outputs([sample_image_path()], [s.name for s in styles], args.output)
-    return run_jobs(jobs, {s.name: s for s in styles}, quality=92, strength=args.strength,
-                    preserve_colors=args.preserve_colors, max_size=args.max_size)
+    return _run_batch(args, [sample_image_path()])
 
 
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="stylize the bundled sample photo with every bundled style")
     p.add_argument("-o", "--output", default="faststyle-demo", help="output folder (default faststyle-demo)")
-    p.add_argument("--max-size", type=int)
-    p.add_argument("--strength", type=float, default=1.0)
-    p.add_argument("--preserve-colors", action="store_true")
-    p.add_argument("--threads", type=int)
+    _add_finish_options(p)
+    p.set_defaults(style=["all"], quality=92)
 
 
 def run_styles(args) -> int:

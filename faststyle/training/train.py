@@ -99,8 +99,10 @@ def init_weights(net, source: str) -> None:
 def _write_preview(net, image: np.ndarray, path: Path) -> None:
     from PIL import Image
 
+    from faststyle.runtime import pad_to_multiple
+
     h, w = image.shape[:2]
-    padded = np.pad(image, ((0, -h % 4), (0, -w % 4), (0, 0)), mode="reflect")
+    padded = pad_to_multiple(image)
     out = np.asarray(net(padded[None], training=False))[0, :h, :w]
     save_image(Image.fromarray(np.clip(out, 0, 255).astype(np.uint8)), path)
 
