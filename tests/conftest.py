@@ -19,20 +19,41 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 VGG16_WEIGHTS = SHARED / "data" / "vgg16" / "vgg16_imagenet_notop.weights.h5"
 
 
-def random_transform_net(width: int = 4, seed: int = 0):
-    """A transform network with random weights, its norm parameters randomised too."""
+def random_transform_net(width: int = 4, seed: int = 0, norm: str = "demod"):
+    """A transform network with random weights, its norm parameters and gains randomised too."""
     import keras
 
-    from faststyle.training.network import InstanceNorm, build_transform_net
+    from faststyle.training.network import DemodConv2D, InstanceNorm, build_transform_net
 
     keras.utils.set_random_seed(seed)
-    net = build_transform_net(width)
+    net = build_transform_net(width, norm)
     rng = np.random.default_rng(seed)
     for layer in net.layers:
         if isinstance(layer, InstanceNorm):
             c = layer.gamma.shape[0]
             layer.set_weights([rng.uniform(0.5, 1.5, c).astype("float32"), rng.normal(0, 0.5, c).astype("float32")])
+        elif isinstance(layer, DemodConv2D):
+            kernel, bias, gain = layer.get_weights()
+            layer.set_weights([kernel, rng.normal(0, 0.3, bias.shape).astype("float32"),
+                               (gain * rng.uniform(0.5, 1.5, gain.shape)).astype("float32")])
     return net
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sandbox(tmp_path_factory):
+    """Every test runs in a scratch folder with a scratch user style folder, so nothing a
+    test writes (runs/, models, outputs) lands in the project root or the user's real styles."""
+    root = tmp_path_factory.mktemp("sandbox")
+    (root / "styles").mkdir()
+    old_cwd, old_dir = os.getcwd(), os.environ.get("FASTSTYLE_STYLE_DIR")
+    os.chdir(root)
+    os.environ["FASTSTYLE_STYLE_DIR"] = str(root / "styles")
+    yield root
+    os.chdir(old_cwd)
+    if old_dir is None:
+        os.environ.pop("FASTSTYLE_STYLE_DIR", None)
+    else:
+        os.environ["FASTSTYLE_STYLE_DIR"] = old_dir
 
 
 @pytest.fixture(scope="session")

@@ -8,16 +8,30 @@ import pytest
 from faststyle.training.export import load_onnx_weights, to_onnx
 from faststyle.training.network import build_transform_net
 
+from tests.conftest import random_transform_net
+
 
 @pytest.mark.parametrize("size", [(64, 64), (37, 53)])
-def test_onnx_matches_keras(tiny_net, size):
-    session = ort.InferenceSession(to_onnx(tiny_net, half=False).SerializeToString(),
+@pytest.mark.parametrize("norm", ["demod", "instance"])
+def test_onnx_matches_keras(size, norm):
+    net = random_transform_net(norm=norm)
+    session = ort.InferenceSession(to_onnx(net, half=False).SerializeToString(),
                                    providers=["CPUExecutionProvider"])
     x = np.random.default_rng(1).uniform(0, 255, (2, *size, 3)).astype(np.float32)
-    expected = np.asarray(tiny_net(x))
+    expected = np.asarray(net(x))
     got = session.run(["stylized"], {"image": x})[0]
     assert got.shape == expected.shape
+    assert expected.std() > 1.0  # a real picture, not a constant that any graph would match
     assert np.abs(got - expected).max() < 0.5
+
+
+def test_demodulated_layers_have_no_instance_norm():
+    demod, instance = build_transform_net(4, "demod"), build_transform_net(4, "instance")
+    names = lambda net: {layer.name for layer in net.layers if layer.name.endswith("_norm")}  # noqa: E731
+    assert names(demod) == {"conv1_norm", "down1_norm", "down2_norm"}
+    assert {"res3_b_norm", "up2_norm"} <= names(instance)
+    with pytest.raises(ValueError, match="norm"):
+        build_transform_net(4, "batch")
 
 
 def test_width_is_a_parameter():
@@ -45,10 +59,12 @@ def test_half_precision_file_is_smaller_and_close(tiny_net):
     assert np.abs(a - b).mean() < 2.0
 
 
-def test_weights_round_trip_through_onnx(tmp_path, tiny_net):
+@pytest.mark.parametrize("norm", ["demod", "instance"])
+def test_weights_round_trip_through_onnx(tmp_path, norm):
+    net = random_transform_net(norm=norm)
     path = tmp_path / "m.onnx"
-    path.write_bytes(to_onnx(tiny_net, half=False).SerializeToString())
-    other = build_transform_net(4)
+    path.write_bytes(to_onnx(net, half=False).SerializeToString())
+    other = build_transform_net(4, norm)
     load_onnx_weights(other, path)
     x = np.random.default_rng(3).uniform(0, 255, (1, 24, 24, 3)).astype(np.float32)
-    assert np.abs(np.asarray(other(x)) - np.asarray(tiny_net(x))).max() < 1e-2
+    assert np.abs(np.asarray(other(x)) - np.asarray(net(x))).max() < 1e-2

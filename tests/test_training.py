@@ -43,19 +43,33 @@ def log_steps(run: Path) -> list[int]:
 
 def test_train_exports_a_working_model(data, tmp_path):
     run = tmp_path / "run"
-    r = subprocess.run(train_cmd(data, run, "--steps", "3", "--name", "tiny"), capture_output=True, text=True,
-                       timeout=600)
+    r = subprocess.run(train_cmd(data, run, "--steps", "3", "--name", "tiny", "--exclude", "p4.jpg"),
+                       capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "skipped 1 unreadable" in r.stdout
     assert log_steps(run) == [1, 2, 3]
+    # The blob measure is logged at every preview, on the held-out photo.
+    with open(run / "quality.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(row["step"]) for row in rows] == [2, 3] and all(row["photos"] == "1" for row in rows)
+    assert all(0.0 <= float(row["blown_white_mean"]) <= float(row["blown_white_max"]) <= 1.0 for row in rows)
+    assert "blown white" in r.stdout + r.stderr
     assert (run / "preview.jpg").is_file()
     session = ort.InferenceSession(str(run / "model.onnx"), providers=["CPUExecutionProvider"])
     out = session.run(["stylized"], {"image": np.full((1, 36, 52, 3), 100, np.float32)})[0]
     assert out.shape == (1, 36, 52, 3)
     assert -22.5 <= out.min() and out.max() <= 277.5  # tanh * 150 + 127.5
     meta = session.get_modelmeta().custom_metadata_map["faststyle"]
-    for key in ('"name": "tiny"', '"steps": 3', '"loss_net": "vgg16"', '"style_image": "style.png"', '"final_losses"'):
+    for key in ('"name": "tiny"', '"steps": 3', '"loss_net": "vgg16"', '"style_image": "style.png"', '"final_losses"',
+                '"norm": "demod"', '"content_layer": "block2_conv2"'):
         assert key in meta
+
+    # `faststyle export` of the same run writes the same model card (but its date).
+    r = subprocess.run([sys.executable, "-m", "faststyle", "export", str(run), "-o", str(run / "again.onnx")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    again = ort.InferenceSession(str(run / "again.onnx"), providers=["CPUExecutionProvider"])
+    assert again.get_modelmeta().custom_metadata_map["faststyle"] == meta
 
 
 def test_killed_run_resumes_to_the_same_weights(data, tmp_path):

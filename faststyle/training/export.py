@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from faststyle.training.network import NORM_EPSILON, InstanceNorm
+from faststyle.training.network import NORM_EPSILON, DemodConv2D, InstanceNorm
 
 OPSET = 17
 
@@ -63,8 +63,20 @@ class _Graph:
 INPUT_SCALE = 1.0 / 255.0
 
 
-def _conv(g: _Graph, x: str, layer, stride: int = 1, scale: float = 1.0) -> str:
+def _kernel_bias(layer) -> tuple[np.ndarray, np.ndarray]:
+    """A conv layer's kernel as an ordinary conv computes it (demodulation folded in), and its bias."""
+    if isinstance(layer, DemodConv2D):
+        return np.asarray(layer.effective_kernel()), np.asarray(layer.bias)
     kernel, bias = layer.get_weights()
+    return kernel, bias
+
+
+def _has_layer(model, name: str) -> bool:
+    return any(layer.name == name for layer in model.layers)
+
+
+def _conv(g: _Graph, x: str, layer, stride: int = 1, scale: float = 1.0) -> str:
+    kernel, bias = _kernel_bias(layer)
     k = kernel.shape[0]
     p = k // 2
     x = g.node("Pad", [x, g.const(np.array([0, 0, p, p, 0, 0, p, p], np.int64), "pads")],
@@ -109,7 +121,8 @@ def _pixel_count(g: _Graph, x: str) -> str:
 
 def _conv_norm_relu(g: _Graph, x: str, model, name: str, stride: int = 1, scale: float = 1.0) -> str:
     x = _conv(g, x, model.get_layer(name), stride, scale)
-    x = _instance_norm(g, x, model.get_layer(f"{name}_norm"))
+    if _has_layer(model, f"{name}_norm"):
+        x = _instance_norm(g, x, model.get_layer(f"{name}_norm"))
     return g.node("Relu", [x], f"{name}_relu")
 
 
@@ -136,7 +149,7 @@ def _kernel_from_phases(phases: list[np.ndarray]) -> np.ndarray:
 
 
 def _upsample_conv(g: _Graph, x: str, layer) -> str:
-    kernel, bias = layer.get_weights()  # (3, 3, cin, cout)
+    kernel, bias = _kernel_bias(layer)  # (3, 3, cin, cout)
     w = np.transpose(kernel, (3, 2, 0, 1))  # (cout, cin, 3, 3)
     x = g.node("Pad", [x, g.const(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")],
                f"{layer.name}_pad", mode="edge")
@@ -167,15 +180,18 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True)
     x = _conv_norm_relu(g, x, model, "down1", stride=2)
     x = _conv_norm_relu(g, x, model, "down2", stride=2)
     i = 1
-    while any(layer.name == f"res{i}_a" for layer in model.layers):
+    while _has_layer(model, f"res{i}_a"):
         y = _conv_norm_relu(g, x, model, f"res{i}_a")
         y = _conv(g, y, model.get_layer(f"res{i}_b"))
-        y = _instance_norm(g, y, model.get_layer(f"res{i}_b_norm"))
+        if _has_layer(model, f"res{i}_b_norm"):
+            y = _instance_norm(g, y, model.get_layer(f"res{i}_b_norm"))
         x = g.node("Add", [x, y], f"res{i}_add")
         i += 1
     for name in ("up1", "up2"):
         x = _upsample_conv(g, x, model.get_layer(name))
-        x = g.node("Relu", [_instance_norm(g, x, model.get_layer(f"{name}_norm"))], f"{name}_relu")
+        if _has_layer(model, f"{name}_norm"):
+            x = _instance_norm(g, x, model.get_layer(f"{name}_norm"))
+        x = g.node("Relu", [x], f"{name}_relu")
     x = g.node("Tanh", [_conv(g, x, model.get_layer("out"))], "tanh")
     x = g.node("Add", [g.node("Mul", [x, g.const(np.array(150.0, np.float32), "c")], "m"),
                        g.const(np.array(127.5, np.float32), "c")], "pixels")
@@ -204,11 +220,19 @@ def load_onnx_weights(model: keras.Model, path) -> None:
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv2D) and f"{layer.name}/phase00" in stored:
             phases = [stored[f"{layer.name}/phase{a}{b}"] for a in (0, 1) for b in (0, 1)]
-            layer.set_weights([_kernel_from_phases(phases), stored[f"{layer.name}/bias00"]])
+            _set_conv(layer, _kernel_from_phases(phases), stored[f"{layer.name}/bias00"])
         elif isinstance(layer, keras.layers.Conv2D):
             kernel = np.transpose(stored[f"{layer.name}/kernel"], (2, 3, 1, 0))
             if layer.name == "conv1":
                 kernel = kernel / INPUT_SCALE
-            layer.set_weights([kernel, stored[f"{layer.name}/bias"]])
+            _set_conv(layer, kernel, stored[f"{layer.name}/bias"])
         elif isinstance(layer, InstanceNorm):
             layer.set_weights([stored[f"{layer.name}/gamma"].reshape(-1), stored[f"{layer.name}/beta"].reshape(-1)])
+
+
+def _set_conv(layer, kernel: np.ndarray, bias: np.ndarray) -> None:
+    """Sets a conv from an ordinary kernel; a demodulated conv stores it as direction and gain."""
+    if isinstance(layer, DemodConv2D):
+        layer.set_weights([kernel, bias, np.sqrt(np.sum(np.square(kernel), axis=(0, 1, 2)) + 1e-8)])
+    else:
+        layer.set_weights([kernel, bias])

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from faststyle.errors import FaststyleError
-from faststyle.training.vgg import LossNetwork
+from faststyle.training.vgg import LossNetwork, default_style_layer_weights
 
 
 @dataclass
@@ -86,7 +86,7 @@ class PerceptualLoss:
         _, style_feats = loss_net(style_image[None])
         self.style_grams = [gram_matrix(f) for f in style_feats]
         n_layers = len(self.style_grams)
-        self.layer_weights = weights.style_layers or [1.0 / int(g.shape[-1]) ** 2 for g in self.style_grams]
+        self.layer_weights = weights.style_layers or default_style_layer_weights(loss_net.spec)
         if len(self.layer_weights) != n_layers:
             raise FaststyleError(f"{n_layers} style layer weights needed, got {len(self.layer_weights)}")
 

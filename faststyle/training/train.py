@@ -48,6 +48,7 @@ class TrainConfig:
     loss_net: str = "vgg16"
     vgg_weights: str | None = None      # None: FASTSTYLE_VGG_WEIGHTS or Keras' download
     width: int = 32
+    norm: str = "demod"                 # after the encoder: "demod" (weights) or "instance" (see network.py)
     checkpoint_every: int = 100
     preview_image: str | None = None    # None: the bundled sample photo
     preview_every: int = 100
@@ -96,15 +97,51 @@ def init_weights(net, source: str) -> None:
         load_onnx_weights(net, resolve_style(source))
 
 
-def _write_preview(net, image: np.ndarray, path: Path) -> None:
-    from PIL import Image
-
+def _stylize(net, image: np.ndarray) -> np.ndarray:
+    """The network's picture of one HxWx3 photo, clipped to 0..255 as users get it."""
     from faststyle.runtime import pad_to_multiple
 
     h, w = image.shape[:2]
-    padded = pad_to_multiple(image)
-    out = np.asarray(net(padded[None], training=False))[0, :h, :w]
-    save_image(Image.fromarray(np.clip(out, 0, 255).astype(np.uint8)), path)
+    out = np.asarray(net(pad_to_multiple(image)[None], training=False))[0, :h, :w]
+    return np.clip(out, 0, 255)
+
+
+def _write_preview(net, image: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    save_image(Image.fromarray(_stylize(net, image).round().astype(np.uint8)), path)
+
+
+VALIDATION_PHOTOS = 8
+
+
+def _validation_photos(config: TrainConfig) -> list[np.ndarray]:
+    """A fixed set of held-out photos (the --exclude matches) at the training size, for the blob log."""
+    import fnmatch
+
+    from faststyle.training.evaluate import square_photo
+
+    folder = Path(config.content_dir)
+    held_out = sorted(p for p in folder.rglob("*") if p.is_file() and any(
+        fnmatch.fnmatch(p.relative_to(folder).as_posix(), pattern) for pattern in config.exclude))
+    photos = []
+    for path in held_out:
+        try:
+            photos.append(square_photo(path, config.image_size))
+        except (FaststyleError, OSError):
+            continue
+        if len(photos) == VALIDATION_PHOTOS:
+            break
+    return photos
+
+
+def _log_quality(net, photos: list[np.ndarray], log, step: int) -> str:
+    """Logs the share of blown-white pixels on the validation photos (quality.csv)."""
+    from faststyle.quality import blown_white_share
+
+    shares = [blown_white_share(_stylize(net, p), p) for p in photos]
+    log.writerow([step, f"{np.mean(shares):.5f}", f"{np.max(shares):.5f}", len(shares)])
+    return f"step {step}: blown white {100 * np.mean(shares):.2f} % mean, {100 * np.max(shares):.2f} % worst"
 
 
 def _preview_array(path: str | None) -> np.ndarray:
@@ -115,17 +152,20 @@ def _preview_array(path: str | None) -> np.ndarray:
     return np.asarray(im, np.float32)
 
 
-def _open_log(run_dir: Path, start_step: int):
-    """losses.csv, cut back to `start_step` so a resumed run does not repeat rows."""
-    log_path = run_dir / "losses.csv"
+LOSS_COLUMNS = ["step", "content", "style", "tv", "range", "total", "seconds"]
+QUALITY_COLUMNS = ["step", "blown_white_mean", "blown_white_max", "photos"]
+
+
+def _open_log(path: Path, columns: list[str], start_step: int):
+    """A CSV log cut back to `start_step`, so a resumed run does not repeat rows; -> (file, writer)."""
     rows = []
-    if log_path.exists():
-        with open(log_path, newline="") as f:
+    if path.exists():
+        with open(path, newline="") as f:
             rows = [r for r in csv.reader(f)][1:]
-        rows = [r for r in rows if int(r[0]) <= start_step]
-    f = open(log_path, "w", newline="")
+        rows = [r for r in rows if r and int(r[0]) <= start_step]
+    f = open(path, "w", newline="")
     writer = csv.writer(f)
-    writer.writerow(["step", "content", "style", "tv", "range", "total", "seconds"])
+    writer.writerow(columns)
     writer.writerows(rows)
     return f, writer
 
@@ -156,20 +196,42 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, half: bool = T
     elif not checkpoint.is_file():
         raise FaststyleError(f"{checkpoint}: checkpoint not found")
     config = load_run_config(run_dir)
-    net = build_transform_net(config.width)
+    net = build_transform_net(config.width, config.norm)
     step, _ = _load_checkpoint(checkpoint, net)
-    export_onnx(net, output, {**config.metadata, **_run_metadata(config), "steps": step}, half)
+    export_onnx(net, output, model_metadata(config, step, _final_losses(run_dir, step)), half)
     return Path(output)
 
 
-def _run_metadata(config: TrainConfig) -> dict:
-    """The model-card fields every export carries."""
+def _final_losses(run_dir: Path, step: int, window: int = 50) -> dict[str, float]:
+    """Mean loss terms over the last `window` logged steps up to `step` (the log's running summary)."""
+    path = run_dir / "losses.csv"
+    if not path.exists():
+        return {}
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step][-window:]
+    terms = ("content", "style", "tv", "range", "total")
+    return {k: float(np.mean([float(r[k]) for r in rows])) for k in terms} if rows else {}
+
+
+def model_metadata(config: TrainConfig, step: int, final_losses: dict[str, float]) -> dict:
+    """The model card every exported model carries, from `train` and `export` alike."""
+    from faststyle.training.vgg import SPECS, default_style_layer_weights
+
+    spec = SPECS[config.loss_net]
     return {
+        **config.metadata,
         "name": config.name,
         "style_image": Path(config.style_image).name,
         "loss_net": config.loss_net,
+        "width": config.width,
+        "norm": config.norm,
         "weights": {"content": config.content_weight, "style": config.style_weight, "tv": config.tv_weight,
-                    "range": 1000.0, "style_layers": config.style_layer_weights},
+                    "range": 1000.0,
+                    "style_layers": config.style_layer_weights or default_style_layer_weights(spec)},
+        "content_layer": spec.content_layer,
+        "style_layers": list(spec.style_layers),
+        "steps": step,
+        "final_losses": final_losses,
         "image_size": config.image_size,
         "crop_size": config.crop_size or config.image_size,
         "style_size": config.style_size,
@@ -207,7 +269,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
                           style_layers=config.style_layer_weights)
     loss = PerceptualLoss(LossNetwork(config.loss_net, config.vgg_weights),
                           style_image_tensor(config.style_image, config.style_size), weights)
-    net = build_transform_net(config.width)
+    net = build_transform_net(config.width, config.norm)
     opt = keras.optimizers.Adam(config.learning_rate)
     opt.build(net.trainable_variables)
 
@@ -217,6 +279,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     elif config.init_from:
         init_weights(net, config.init_from)
     preview = _preview_array(config.preview_image)
+    validation = _validation_photos(config) or [preview]
 
     @tf.function(jit_compile=config.jit_compile)
     def train_step(images):
@@ -228,8 +291,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
         opt.apply_gradients(zip(grads, net.trainable_variables))
         return {k: tf.reduce_mean(v) for k, v in terms.items()}
 
-    log_file, log = _open_log(run_dir, step)
-    recent: list[dict[str, float]] = []
+    log_file, log = _open_log(run_dir / "losses.csv", LOSS_COLUMNS, step)
+    quality_file, quality_log = _open_log(run_dir / "quality.csv", QUALITY_COLUMNS, step)
     bar = tqdm(total=config.steps, initial=step, desc=f"train {config.name}", unit="step",
                disable=not progress, dynamic_ncols=True)
     try:
@@ -241,7 +304,6 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
             step, position = step + 1, int(position_after)
             log.writerow([step, *(f"{terms[k]:.6g}" for k in ("content", "style", "tv", "range", "total")),
                           f"{time.perf_counter() - t0:.3f}"])
-            recent = (recent + [terms])[-50:]
             bar.update(1)
             bar.set_postfix(content=f"{terms['content']:.3g}", style=f"{terms['style']:.3g}",
                             tv=f"{terms['tv']:.3g}", skipped=len(stream.skipped))
@@ -250,22 +312,16 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
                 _save_checkpoint(run_dir, net, opt, step, position)
             if step % config.preview_every == 0 or step == config.steps:
                 _write_preview(net, preview, run_dir / "preview.jpg")
+                bar.write(_log_quality(net, validation, quality_log, step))
+                quality_file.flush()
     finally:
         bar.close()
         log_file.close()
+        quality_file.close()
     if stream.skipped:
         print(f"skipped {len(stream.skipped)} unreadable content image(s)")
 
-    final = {k: float(np.mean([r[k] for r in recent])) for k in recent[0]} if recent else {}
-    metadata = {
-        **config.metadata,
-        **_run_metadata(config),
-        "content_layer": loss.loss_net.spec.content_layer,
-        "style_layers": list(loss.loss_net.spec.style_layers),
-        "steps": step,
-        "final_losses": final,
-    }
-    metadata["weights"]["style_layers"] = loss.layer_weights
+    metadata = model_metadata(config, step, _final_losses(run_dir, step))
     from faststyle.styles import user_style_dir
 
     output = Path(config.output) if config.output else user_style_dir() / f"{config.name}.onnx"

@@ -38,6 +38,12 @@ SPECS = {
 }
 
 
+def default_style_layer_weights(spec: LossNetSpec) -> list[float]:
+    """1/C^2 per style layer (C: its channels), which makes each layer's term a mean over Gram entries."""
+    channels = {"block1": 64, "block2": 128, "block3": 256, "block4": 512, "block5": 512}  # VGG16 and VGG19
+    return [1.0 / channels[name.split("_")[0]] ** 2 for name in spec.style_layers]
+
+
 def resolve_weights(weights: str | None) -> str | None:
     """Picks the weights: an explicit argument, then the environment variable, then 'imagenet'.
 

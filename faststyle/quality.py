@@ -1,0 +1,45 @@
+"""Numbers for what a person sees in a stylized picture (numpy only, no TensorFlow).
+
+- `blown_white_share`: flat white blobs, the artifact users notice first.
+- `tonal_correlation`: whether the picture keeps the photo's light and dark layout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+WHITE_LEVEL = 250  # every channel at or above this counts as blown to white
+TONE_BLOCK = 32    # box size for the tonal layout, in pixels
+
+
+def blown_white_share(stylized: np.ndarray, photo: np.ndarray, level: int = WHITE_LEVEL) -> float:
+    """Share of pixels the model blew to white where the photo itself was not white.
+
+    Both are HxWx3 arrays on the 0..255 scale (the stylized one as users get it, i.e. clipped).
+    """
+    if stylized.shape != photo.shape:
+        raise ValueError(f"shapes differ: stylized {stylized.shape}, photo {photo.shape}")
+    blown = np.all(np.asarray(stylized) >= level, axis=-1)
+    white_in_photo = np.all(np.asarray(photo) >= level, axis=-1)
+    return float(np.mean(blown & ~white_in_photo))
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    return np.asarray(rgb, np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def _box_average(plane: np.ndarray, block: int) -> np.ndarray:
+    h, w = (plane.shape[0] // block) * block, (plane.shape[1] // block) * block
+    return plane[:h, :w].reshape(h // block, block, w // block, block).mean(axis=(1, 3))
+
+
+def tonal_correlation(stylized: np.ndarray, photo: np.ndarray, block: int = TONE_BLOCK) -> float:
+    """Pearson correlation of block-averaged luminance, stylized vs photo (1 = same layout).
+
+    NaN when the photo is too small for two blocks or flat.
+    """
+    a = _box_average(_luminance(stylized), block).ravel()
+    b = _box_average(_luminance(photo), block).ravel()
+    if a.size < 2 or a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])

@@ -1,0 +1,46 @@
+"""The picture measures on constructed images: blown-white blobs and tonal layout."""
+
+import numpy as np
+import pytest
+
+from faststyle.quality import blown_white_share, tonal_correlation
+
+from tests.conftest import photo
+
+
+def test_blob_free_output_scores_zero():
+    source = photo(128, 128)
+    painted = np.clip(source.astype(int) // 2 + 40, 0, 255).astype(np.uint8)  # darker, nowhere white
+    assert blown_white_share(painted, source) == 0.0
+
+
+def test_a_white_blob_is_measured_by_its_area():
+    source = photo(128, 128)
+    painted = np.clip(source.astype(int) // 2, 0, 240).astype(np.uint8)
+    painted[10:26, 40:56] = 255  # a 16x16 blob: 256 of 16384 pixels
+    assert blown_white_share(painted, source) == pytest.approx(256 / 128 ** 2)
+    painted[30:32, 0:10] = [255, 255, 200]  # bright but not white in every channel
+    assert blown_white_share(painted, source) == pytest.approx(256 / 128 ** 2)
+
+
+def test_white_already_in_the_photo_is_not_a_blob():
+    source = photo(64, 64)
+    source[:32] = 255  # an overcast sky
+    painted = source.copy()
+    assert blown_white_share(painted, source) == 0.0
+    painted[40:48, 40:48] = 255
+    assert blown_white_share(painted, source) == pytest.approx(64 / 64 ** 2)
+
+
+def test_shapes_must_match():
+    with pytest.raises(ValueError, match="shapes differ"):
+        blown_white_share(np.zeros((8, 8, 3)), np.zeros((8, 9, 3)))
+
+
+def test_tonal_correlation_tells_kept_layout_from_lost():
+    source = photo(256, 256)
+    tinted = np.clip(source * 0.6 + np.array([60, 20, 0]), 0, 255)  # same light and dark, other colours
+    flipped = source[::-1, ::-1]
+    assert tonal_correlation(tinted, source) > 0.95
+    assert tonal_correlation(flipped, source) < 0.5
+    assert np.isnan(tonal_correlation(source[:16, :16], source[:16, :16]))  # smaller than two blocks
