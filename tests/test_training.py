@@ -171,8 +171,11 @@ def test_optimize_and_evaluate_commands(data, tmp_path, tiny_model_path):
     assert r.returncode == 0, r.stderr
     assert Image.open(out).size[0] == 40 and "loss: content" in r.stdout
     r = subprocess.run([sys.executable, "-m", "faststyle", "evaluate", str(tiny_model_path), str(data / "photos"),
-                        "--style-image", str(data / "style.png"), "--size", "32", "--gatys-photos", "1",
+                        "--style-image", str(data / "style.png"), "--size", "30", "--gatys-photos", "1",
                         "--gatys-iterations", "2,4", "--vgg-weights", "random"], capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stderr
     assert "Gatys L-BFGS 4 it" in r.stdout and "model (" in r.stdout
+    # 30 px is not a multiple of 4: the model's padded output must still be scored at the photo's size.
+    assert "blown white (model, 6 photos)" in r.stdout and "at 1024 px" in r.stdout
+    assert "tonal layout kept" in r.stdout

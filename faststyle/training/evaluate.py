@@ -16,12 +16,14 @@ from PIL import Image
 
 from faststyle.errors import FaststyleError
 from faststyle.image_io import load_image
+from faststyle.quality import blown_white_share, tonal_correlation
 from faststyle.runtime import StyleModel
 from faststyle.training.losses import LossWeights, PerceptualLoss, style_image_tensor
 from faststyle.training.optimize import optimize_image
 from faststyle.training.vgg import LossNetwork
 
 TERMS = ("content", "style", "tv", "range", "total")
+LARGE_SIZE = 1024  # blobs are also counted with the photo's long side at this size
 
 
 def square_photo(path: Path, size: int) -> np.ndarray:
@@ -42,6 +44,14 @@ def loss_for_model(model: StyleModel, style_image: str, vgg_weights: str | None)
     return PerceptualLoss(net, style_image_tensor(style_image, int(meta.get("style_size", 512))), weights)
 
 
+def long_side_photo(path: Path, size: int) -> np.ndarray:
+    """The whole photo, resized so its long side is `size` pixels, as uint8 RGB."""
+    im = load_image(path).convert("RGB")
+    scale = size / max(im.size)
+    im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BICUBIC)
+    return np.asarray(im)
+
+
 @dataclass
 class Report:
     style: str
@@ -49,6 +59,11 @@ class Report:
     gatys: dict[int, dict[str, float]] = field(default_factory=dict)
     photos: int = 0
     gatys_photos: int = 0
+    # Share of blown-white pixels per photo, at the evaluation size and at LARGE_SIZE.
+    blown: list[float] = field(default_factory=list)
+    blown_large: list[float] = field(default_factory=list)
+    tone: list[float] = field(default_factory=list)        # tonal_correlation, model vs photo
+    gatys_tone: list[float] = field(default_factory=list)  # the same for Gatys' images
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -57,36 +72,49 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
 
 def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int = 256,
              vgg_weights: str | None = None, gatys_iterations: tuple[int, ...] = (50, 100, 300),
-             gatys_photos: int = 3, progress=None) -> Report:
+             gatys_photos: int = 3, progress=None, large_size: int = LARGE_SIZE) -> Report:
     loss = loss_for_model(model, style_image, vgg_weights)
     model_rows, gatys_rows = [], {n: [] for n in gatys_iterations}
-    contents = []
+    readable = []
     for path in photos:
         try:
-            contents.append(square_photo(path, size))
+            readable.append((path, square_photo(path, size)))
         except FaststyleError:
             continue  # unreadable photos are left out, as in training
-    if not contents:
+    if not readable:
         raise FaststyleError("none of the evaluation photos could be read")
-    for i, content in enumerate(contents):
-        stylized = np.clip(model._run(content), 0, 255)  # the uint8 range users get, kept as float
+    blown, blown_large, tone, gatys_tone = [], [], [], []
+    for i, (path, content) in enumerate(readable):
+        stylized = model.transform(content.astype(np.uint8)).astype(np.float32)  # what users get
         target = loss.content_targets(tf.constant(content[None]))
         terms = loss.terms(tf.constant(stylized[None]), target)
         model_rows.append({k: float(v[0]) for k, v in terms.items()})
+        blown.append(blown_white_share(stylized, content))
+        tone.append(tonal_correlation(stylized, content))
+        large = long_side_photo(path, large_size)
+        blown_large.append(blown_white_share(model.transform(large), large))
         if i < gatys_photos and gatys_iterations:
-            _, recorded = optimize_image(content, loss, iterations=max(gatys_iterations),
-                                         record_at=tuple(gatys_iterations))
+            image, recorded = optimize_image(content, loss, iterations=max(gatys_iterations),
+                                             record_at=tuple(gatys_iterations))
+            gatys_tone.append(tonal_correlation(np.clip(image, 0, 255), content))
             for n in gatys_iterations:
                 gatys_rows[n].append(recorded[n])
         if progress:
-            progress(i + 1, len(contents))
-    report = Report(model.name, _mean(model_rows), photos=len(contents),
-                    gatys_photos=min(gatys_photos, len(contents)) if gatys_iterations else 0)
+            progress(i + 1, len(readable))
+    report = Report(model.name, _mean(model_rows), photos=len(readable),
+                    gatys_photos=min(gatys_photos, len(readable)) if gatys_iterations else 0,
+                    blown=blown, blown_large=blown_large, tone=tone, gatys_tone=gatys_tone)
     report.gatys = {n: _mean(rows) for n, rows in gatys_rows.items() if rows}
     # The model on the same photos as Gatys, for a like-for-like comparison.
     if report.gatys_photos:
         report.gatys[0] = _mean(model_rows[:report.gatys_photos])
     return report
+
+
+def _nanmean(values: list[float]) -> float:
+    """Mean of the defined values (photos too small for two tone blocks are NaN); NaN if none."""
+    defined = [v for v in values if not np.isnan(v)]
+    return float(np.mean(defined)) if defined else float("nan")
 
 
 def format_report(report: Report) -> str:
@@ -102,4 +130,12 @@ def format_report(report: Report) -> str:
         lines.append(row(f"model ({report.gatys_photos} Gatys photos)", report.gatys[0]))
     for n in sorted(k for k in report.gatys if k):
         lines.append(row(f"Gatys L-BFGS {n} it", report.gatys[n]))
+    lines.append(f"blown white (model, {report.photos} photos): "
+                 f"{100 * np.mean(report.blown):.2f} % mean, {100 * np.max(report.blown):.2f} % worst at the evaluation size; "
+                 f"{100 * np.mean(report.blown_large):.2f} % mean, {100 * np.max(report.blown_large):.2f} % worst "
+                 f"at {LARGE_SIZE} px")
+    tone = f"tonal layout kept (correlation with the photo): model {_nanmean(report.tone):.2f}"
+    if report.gatys_tone:
+        tone += f", Gatys ({len(report.gatys_tone)} photos) {_nanmean(report.gatys_tone):.2f}"
+    lines.append(tone)
     return "\n".join(lines)
