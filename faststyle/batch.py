@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,8 +62,10 @@ def plan_outputs(inputs: list, styles: list[str], output: str | None) -> list[Jo
     pairs = [(p if isinstance(p, tuple) else (Path(p), None)) for p in inputs]
     n = len(pairs) * len(styles)
     out = Path(output) if output else None
-    single_file = out is not None and n == 1 and out.suffix != "" and not out.is_dir()
-    if out is not None and out.suffix and not out.is_dir() and n > 1:
+    # A trailing slash always means a folder, even for a new one named like "out.v2/".
+    as_folder = out is not None and (out.is_dir() or output.endswith(("/", os.sep)) or out.suffix == "")
+    single_file = out is not None and n == 1 and not as_folder
+    if out is not None and not as_folder and n > 1:
         raise FaststyleError(f"{out}: {n} images to write, so -o must be a folder")
     jobs = []
     for source, root in pairs:

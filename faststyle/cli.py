@@ -24,19 +24,22 @@ def _add_train(sub) -> None:
     p.add_argument("-o", "--output", help="ONNX file to write (default: the user style folder)")
     p.add_argument("--checkpoint-dir", help="run folder for checkpoints, log and preview (default: runs/NAME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --checkpoint-dir")
-    p.add_argument("--image-size", type=int, default=256, help="photos' short side is resized to this (default 256)")
-    p.add_argument("--crop-size", type=int, help="random training crop size (default: --image-size)")
-    p.add_argument("--style-size", type=int, default=512, help="long side of the style image (default 512)")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--steps", type=int, default=None, help="total training steps (default 2000)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--image-size", type=_at_least(16), default=256, help="photos' short side is resized to this (default 256)")
+    p.add_argument("--crop-size", type=_at_least(16), help="random training crop size (default: --image-size)")
+    p.add_argument("--style-size", type=_at_least(16), default=512, help="long side of the style image (default 512)")
+    p.add_argument("--batch-size", type=_at_least(1), default=4)
+    p.add_argument("--steps", type=_at_least(1), default=None, help="total training steps (default 2000)")
+    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
     _add_loss_options(p)
-    p.add_argument("--width", type=int, default=32, help="channels of the first conv (default 32)")
-    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--width", type=_at_least(1), default=32, help="channels of the first conv (default 32)")
+    p.add_argument("--norm", choices=["demod", "instance"], default="demod",
+                   help="normalisation after the encoder: demod (weights; no white blobs) or instance "
+                        "(the paper's; default demod)")
+    p.add_argument("--checkpoint-every", type=_at_least(1), default=100)
     p.add_argument("--preview-image", help="photo for the preview (default: the bundled sample)")
-    p.add_argument("--preview-every", type=int, default=100)
+    p.add_argument("--preview-every", type=_at_least(1), default=100)
     p.add_argument("--init-from", help="start from a trained style: name, .onnx or checkpoint .npz")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_at_least(0), default=0)
     p.add_argument("--no-jit", action="store_true", help="run without XLA compilation (slower)")
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                    help="extra metadata stored in the model (painting, artist, ...)")
@@ -44,12 +47,51 @@ def _add_train(sub) -> None:
 
 def _add_loss_options(p) -> None:
     """The perceptual loss's settings, shared by train and optimize."""
-    p.add_argument("--content-weight", type=float, default=1.0)
-    p.add_argument("--style-weight", type=float, default=2.0)
-    p.add_argument("--tv-weight", type=float, default=0.2)
+    p.add_argument("--content-weight", type=_non_negative_float, default=1.0)
+    p.add_argument("--style-weight", type=_non_negative_float, default=2.0)
+    p.add_argument("--tv-weight", type=_non_negative_float, default=0.2)
     p.add_argument("--style-layer-weights", type=_floats, help="comma-separated, one per style layer")
     p.add_argument("--loss-net", choices=["vgg16", "vgg19"], default="vgg16")
     p.add_argument("--vgg-weights", help="local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)")
+
+
+def _at_least(minimum: int):
+    """An argparse type: an integer >= minimum, else one clear error line."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
+
+
+def _int_between(low: int, high: int):
+    def parse(text: str) -> int:
+        value = _at_least(low)(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
+        return value
+    return parse
+
+
+def _float_where(check, what: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not check(value):  # NaN fails every check
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+    return parse
+
+
+_positive_float = _float_where(lambda v: 0 < v < float("inf"), "a positive number")
+_non_negative_float = _float_where(lambda v: 0 <= v < float("inf"), "zero or more")
+_fraction = _float_where(lambda v: 0 <= v <= 1, "between 0 and 1")
 
 
 def _floats(text: str) -> list[float]:
@@ -74,10 +116,10 @@ def run_train(args) -> int:
             style_image=args.style_image, content_dir=args.content_dir, exclude=args.exclude,
             name=args.name or Path(args.style_image).stem, output=args.output,
             checkpoint_dir=args.checkpoint_dir, image_size=args.image_size, crop_size=args.crop_size, style_size=args.style_size,
-            batch_size=args.batch_size, steps=args.steps or 2000, learning_rate=args.lr,
+            batch_size=args.batch_size, steps=args.steps if args.steps is not None else 2000, learning_rate=args.lr,
             content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
             style_layer_weights=args.style_layer_weights, loss_net=args.loss_net,
-            vgg_weights=args.vgg_weights, width=args.width, checkpoint_every=args.checkpoint_every,
+            vgg_weights=args.vgg_weights, width=args.width, norm=args.norm, checkpoint_every=args.checkpoint_every,
             preview_image=args.preview_image, preview_every=args.preview_every,
             init_from=args.init_from, seed=args.seed, jit_compile=not args.no_jit, metadata=meta,
         )
@@ -93,21 +135,22 @@ def _add_stylize(sub) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive) or globs")
     _add_style_options(p)
     p.add_argument("-o", "--output", help="output file (one input) or folder; default: beside each input")
-    p.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality (default 92)")
+    p.add_argument("--quality", type=_int_between(1, 100), default=92, help="JPEG/WebP quality (default 92)")
 
 
 def _add_style_options(p) -> None:
     p.add_argument("-s", "--style", action="append", required=True,
-                   help="style name or .onnx path; repeat or comma-separate for several, 'all' for every one")
+                   help="style name or .onnx path; repeat or comma-separate for several; "
+                        "'all' for every bundled and user style (see 'faststyle styles')")
     _add_finish_options(p)
 
 
 def _add_finish_options(p) -> None:
     """How a picture is painted: size, strength, colours, threads (stylize and demo)."""
-    p.add_argument("--max-size", type=int, help="downscale the long side to this many pixels first")
-    p.add_argument("--strength", type=float, default=1.0, help="0 keeps the photo, 1 full style (default)")
+    p.add_argument("--max-size", type=_at_least(16), help="downscale the long side to this many pixels first")
+    p.add_argument("--strength", type=_fraction, default=1.0, help="0 keeps the photo, 1 full style (default)")
     p.add_argument("--preserve-colors", action="store_true", help="keep the photo's colours")
-    p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    p.add_argument("--threads", type=_at_least(1), help="CPU threads (default: all cores)")
 
 
 def run_stylize(args) -> int:
@@ -140,8 +183,9 @@ def _load_styles(args) -> list:
 
 
 def run_demo(args) -> int:
-    from faststyle.styles import sample_image_path
+    from faststyle.styles import bundled_style_names, sample_image_path
 
+    args.style = bundled_style_names()  # the demo shows what ships, not the user's own experiments
     return _run_batch(args, [sample_image_path()])
 
 
@@ -149,7 +193,7 @@ def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="stylize the bundled sample photo with every bundled style")
     p.add_argument("-o", "--output", default="faststyle-demo", help="output folder (default faststyle-demo)")
     _add_finish_options(p)
-    p.set_defaults(style=["all"], quality=92)
+    p.set_defaults(quality=92)
 
 
 def run_styles(args) -> int:
@@ -197,9 +241,9 @@ def _add_optimize(sub) -> None:
     p.add_argument("content", help="the photo")
     p.add_argument("style_image", help="the painting")
     p.add_argument("-o", "--output", required=True, help="image file to write")
-    p.add_argument("--size", type=int, default=512, help="long side of the result (default 512)")
-    p.add_argument("--style-size", type=int, default=512)
-    p.add_argument("--iterations", type=int, default=300)
+    p.add_argument("--size", type=_at_least(16), default=512, help="long side of the result (default 512)")
+    p.add_argument("--style-size", type=_at_least(16), default=512)
+    p.add_argument("--iterations", type=_at_least(1), default=300)
     p.add_argument("--method", choices=["lbfgs", "adam"], default="lbfgs")
     p.add_argument("--init", choices=["content", "noise"], default="content")
     _add_loss_options(p)
@@ -238,9 +282,9 @@ def _add_evaluate(sub) -> None:
     p.add_argument("style", help="style name or .onnx path")
     p.add_argument("photos", help="folder of validation photos")
     p.add_argument("--style-image", required=True, help="the painting the style was trained on")
-    p.add_argument("--size", type=int, default=256)
-    p.add_argument("--limit", type=int, default=20, help="at most this many photos (default 20)")
-    p.add_argument("--gatys-photos", type=int, default=3, help="photos also optimised by Gatys (default 3)")
+    p.add_argument("--size", type=_at_least(16), default=256)
+    p.add_argument("--limit", type=_at_least(1), default=20, help="at most this many photos (default 20)")
+    p.add_argument("--gatys-photos", type=_at_least(0), default=3, help="photos also optimised by Gatys (default 3)")
     p.add_argument("--gatys-iterations", type=_ints, default=(50, 100, 300))
     p.add_argument("--vgg-weights", help="local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)")
 
@@ -273,10 +317,10 @@ def _add_video(sub) -> None:
     p.add_argument("input", help="video file")
     p.add_argument("-o", "--output", required=True, help="video file to write (.mp4, .mov, .mkv)")
     p.add_argument("-s", "--style", required=True, help="style name or .onnx path")
-    p.add_argument("--max-size", type=int, help="downscale the long side to this many pixels first")
-    p.add_argument("--strength", type=float, default=1.0)
+    p.add_argument("--max-size", type=_at_least(16), help="downscale the long side to this many pixels first")
+    p.add_argument("--strength", type=_fraction, default=1.0)
     p.add_argument("--preserve-colors", action="store_true")
-    p.add_argument("--smoothing", type=float, default=0.9,
+    p.add_argument("--smoothing", type=_fraction, default=0.9,
                    help="0..1, steadies the tone between frames (default 0.9)")
 
 
@@ -311,8 +355,15 @@ def run_gui(args) -> int:
     return gui_main(["faststyle"] + ([args.image] if args.image else []))
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes get one line and a pointer to --help, not the whole usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="faststyle", description="Fast neural style transfer.")
+    parser = _Parser(prog="faststyle", description="Fast neural style transfer.")
     parser.add_argument("--version", action="version", version=f"faststyle {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_stylize(sub)
@@ -332,11 +383,23 @@ COMMANDS = {"stylize": run_stylize, "demo": run_demo, "styles": run_styles, "tra
             "video": run_video}
 
 
+# Packages of the optional extras -> the extra that installs them.
+TRAINING_MODULES = {"tensorflow": "train", "keras": "train", "onnx": "train", "scipy": "train",
+                    "PySide6": "gui", "imageio_ffmpeg": "video"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the way
     try:
         return COMMANDS[args.command](args)
+    except ModuleNotFoundError as exc:
+        extra = TRAINING_MODULES.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"faststyle: error: '{args.command}' needs {exc.name}, which is not installed: "
+              f'pip install "faststyle[{extra}]"', file=sys.stderr)
+        return 2
     except FaststyleError as exc:
         print(f"faststyle: error: {exc}", file=sys.stderr)
         return 2

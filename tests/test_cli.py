@@ -205,13 +205,61 @@ def test_video_errors_are_one_line(tmp_path, tiny_model_path):
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_demo_paints_the_sample_with_every_style(tmp_path, user_styles):
+def test_demo_paints_the_sample_with_every_bundled_style_only(tmp_path, user_styles):
     r = faststyle("demo", "-o", tmp_path / "demo", env_extra={"FASTSTYLE_STYLE_DIR": str(user_styles)})
     assert r.returncode == 0, r.stderr
-    names = files_in(tmp_path / "demo")
-    assert "astronaut.tiny.jpg" in names
     from faststyle.styles import bundled_style_names
-    assert names == {f"astronaut.{s}.jpg" for s in [*bundled_style_names(), "tiny"]}
+    assert len(bundled_style_names()) >= 4
+    # The user's own (here: a random test model) stays out of the demo.
+    assert files_in(tmp_path / "demo") == {f"astronaut.{s}.jpg" for s in bundled_style_names()}
+
+
+@pytest.mark.parametrize("command, option, value, message", [
+    ("stylize", "--max-size", "-5", "--max-size: must be at least 16"),
+    ("stylize", "--quality", "200", "--quality: must be between 1 and 100"),
+    ("stylize", "--threads", "0", "--threads: must be at least 1"),
+    ("stylize", "--strength", "nan", "--strength: must be between 0 and 1"),
+    ("video", "--smoothing", "5", "--smoothing: must be between 0 and 1"),
+    ("train", "--steps", "0", "--steps: must be at least 1"),
+    ("train", "--steps", "-3", "--steps: must be at least 1"),
+    ("train", "--batch-size", "0", "--batch-size: must be at least 1"),
+    ("train", "--lr", "-1", "--lr: must be a positive number"),
+    ("optimize", "--iterations", "0", "--iterations: must be at least 1"),
+    ("evaluate", "--size", "x", "--size: expected a whole number"),
+])
+def test_numeric_options_are_range_checked_in_one_line(tmp_path, command, option, value, message):
+    required = {"stylize": ["p.jpg", "-s", "wave"], "video": ["c.mp4", "-o", "o.mp4", "-s", "wave"],
+                "train": ["style.jpg", "--content-dir", "photos"], "optimize": ["p.jpg", "s.jpg", "-o", "o.png"],
+                "evaluate": ["wave", "photos", "--style-image", "s.jpg"]}[command]
+    r = faststyle(command, *required, option, value, cwd=tmp_path)
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # nothing started, nothing written
+
+
+def test_a_trailing_slash_means_a_new_folder_even_with_a_dot(tmp_path, tiny_model_path):
+    for name in ("a.png", "b.png"):
+        save(tmp_path / name)
+    r = faststyle("stylize", tmp_path / "a.png", tmp_path / "b.png", "-s", tiny_model_path,
+                  "-o", f"{tmp_path / 'new.v2'}/")
+    assert r.returncode == 0, r.stderr
+    assert files_in(tmp_path / "new.v2") == {"a.tiny.png", "b.tiny.png"}
+
+
+def test_training_commands_without_the_extra_name_the_install_line(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    # Stands in for a machine without TensorFlow: importing it fails the way a missing package does.
+    (blocker / "tensorflow.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'tensorflow'\", name='tensorflow')\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(blocker), os.environ.get("PYTHONPATH", "")])}
+    save(tmp_path / "p.png")
+    for args in (["optimize", tmp_path / "p.png", tmp_path / "p.png", "-o", tmp_path / "o.png"],
+                 ["evaluate", "wave", tmp_path, "--style-image", tmp_path / "p.png"]):
+        r = faststyle(*args, env_extra=env)
+        assert r.returncode == 2, r.stderr
+        assert 'pip install "faststyle[train]"' in r.stderr and "Traceback" not in r.stderr
 
 
 def test_styles_shows_any_model_file(tiny_model_path):
