@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import sys
@@ -86,10 +87,14 @@ def plan_outputs(inputs: list, styles: list[str], output: str | None) -> list[Jo
 
 
 def run_jobs(jobs: list[Job], models: dict, quality: int = 92, **options) -> int:
-    """Runs every job with a progress bar; one line per failure, a summary at the end."""
-    done, failed = [], 0
+    """Runs every job with a progress bar; one line per failure, a summary at the end.
+
+    A file that cannot be written is counted and the run goes on; a full disk stops the run,
+    since every later write would fail too.
+    """
+    done, failed, not_tried = [], 0, 0
     bar = tqdm(jobs, desc="stylize", unit="image", disable=len(jobs) < 2 or None, file=sys.stderr)
-    for job in bar:
+    for i, job in enumerate(bar):
         try:
             if job.problem:
                 raise FaststyleError(job.problem)
@@ -101,8 +106,20 @@ def run_jobs(jobs: list[Job], models: dict, quality: int = 92, **options) -> int
         except MemoryError:
             failed += 1
             tqdm.write(f"faststyle: error: {job.source}: out of memory; try --max-size", file=sys.stderr)
+        except OSError as exc:
+            failed += 1
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                not_tried = len(jobs) - i - 1
+                tqdm.write(f"faststyle: error: {job.target}: no space left on the disk; stopping "
+                           f"(free some space and run again)", file=sys.stderr)
+                break
+            reason = exc.strerror or type(exc).__name__
+            tqdm.write(f"faststyle: error: {job.target}: cannot write ({reason}); "
+                       f"choose another output folder with -o", file=sys.stderr)
+    bar.close()
     where = str(done[0]) if len(done) == 1 else (str(Path(*_common_parts(done))) if done else "-")
-    print(f"{len(done)} done, {failed} failed; written to {where}")
+    skipped = f", {not_tried} not tried" if not_tried else ""
+    print(f"{len(done)} done, {failed} failed{skipped}; written to {where}")
     return 1 if failed else 0
 
 

@@ -267,3 +267,50 @@ def test_styles_shows_any_model_file(tiny_model_path):
     assert r.returncode == 0 and "Random test style" in r.stdout and str(tiny_model_path) in r.stdout
     r = faststyle("styles", "missing.onnx")
     assert r.returncode == 2 and "not found" in r.stderr
+
+
+def test_write_failures_are_counted_and_a_full_disk_stops_the_run(tmp_path, tiny_model_path, monkeypatch, capsys):
+    import errno
+
+    from faststyle import batch
+    from faststyle.api import load_style
+
+    sources = [save(tmp_path / f"p{i}.png") for i in range(4)]
+    jobs = batch.plan_outputs(sources, ["tiny"], str(tmp_path / "out"))
+    models = {"tiny": load_style(tiny_model_path)}
+    real = batch.stylize_file
+
+    def failing(errno_code, on):
+        def stylize_file(source, target, *args, **kwargs):
+            if Path(source).name in on:
+                raise OSError(errno_code, os.strerror(errno_code), str(target))
+            return real(source, target, *args, **kwargs)
+        return stylize_file
+
+    # A folder that refuses one file: counted, the others still written.
+    monkeypatch.setattr(batch, "stylize_file", failing(errno.EACCES, {"p1.png"}))
+    assert batch.run_jobs(jobs, models) == 1
+    out = capsys.readouterr()
+    assert "p1.tiny.png: cannot write (Permission denied)" in out.err and "3 done, 1 failed" in out.out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0.tiny.png", "p2.tiny.png", "p3.tiny.png"]
+
+    # A full disk after the second file: one line, the rest not tried, a non-zero exit.
+    for p in (tmp_path / "out").iterdir():
+        p.unlink()
+    monkeypatch.setattr(batch, "stylize_file", failing(errno.ENOSPC, {"p2.png", "p3.png"}))
+    assert batch.run_jobs(jobs, models) == 1
+    out = capsys.readouterr()
+    assert out.err.count("no space left") == 1 and "2 done, 1 failed, 1 not tried" in out.out
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_output_folder_is_one_line_per_file(tmp_path, tiny_model_path):
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        r = faststyle("stylize", save(tmp_path / "a.png"), save(tmp_path / "b.png"), "-s", tiny_model_path, "-o", out)
+    finally:
+        out.chmod(0o755)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.count("cannot write") == 2 and "0 done, 2 failed" in r.stdout
