@@ -110,6 +110,20 @@ def tile_grid(h: int, w: int, max_tile_pixels: int) -> tuple[int, int]:
     return best[1]
 
 
+def _check_signature(path: Path, session: ort.InferenceSession) -> None:
+    """A model must take and give float NHWC RGB images, or running it would fail inside ONNX Runtime."""
+    inputs = {i.name: i for i in session.get_inputs()}
+    outputs = {o.name: o for o in session.get_outputs()}
+    if "image" not in inputs or "stylized" not in outputs:
+        raise FaststyleError(f"{path}: not a faststyle model (needs input 'image' and output 'stylized')")
+    for kind, arg in (("input", inputs["image"]), ("output", outputs["stylized"])):
+        shape = arg.shape
+        channels_ok = len(shape) == 4 and (shape[-1] == 3 or not isinstance(shape[-1], int))  # 3 or dynamic
+        if arg.type != "tensor(float)" or not channels_ok:
+            raise FaststyleError(f"{path}: not a faststyle model: its {kind} '{arg.name}' is {arg.type} of shape "
+                                 f"{shape}, expected float images (batch, height, width, 3)")
+
+
 @dataclass
 class StyleModel:
     """One style: an ONNX Runtime session, created once and reused for many images."""
@@ -127,9 +141,7 @@ class StyleModel:
         except Exception as exc:
             first_line = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
             raise FaststyleError(f"{path}: not a valid ONNX style model ({first_line})") from None
-        names = {i.name for i in session.get_inputs()}
-        if "image" not in names or "stylized" not in {o.name for o in session.get_outputs()}:
-            raise FaststyleError(f"{path}: not a faststyle model (needs input 'image' and output 'stylized')")
+        _check_signature(path, session)
         return cls(path, session, read_metadata_from_session(session))
 
     @property
