@@ -34,7 +34,7 @@ def command_for(name: str, recipe: dict, args) -> list[str]:
     flags = {"style_size": "--style-size", "image_size": "--image-size", "crop_size": "--crop-size",
              "batch_size": "--batch-size", "learning_rate": "--lr", "content_weight": "--content-weight",
              "style_weight": "--style-weight", "tv_weight": "--tv-weight", "seed": "--seed",
-             "init_from": "--init-from"}
+             "init_from": "--init-from", "norm": "--norm"}
     for key, flag in flags.items():
         if key in train:
             cmd += [flag, str(train[key])]
