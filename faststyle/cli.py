@@ -175,11 +175,18 @@ def _load_styles(args) -> list:
 
     check_strength(args.strength)
     names = [n.strip() for item in args.style for n in item.split(",") if n.strip()]
+    styles = []
     if "all" in names:
-        names = [s.name for s in available_styles()]
-        if not names:
+        names.remove("all")
+        for info in available_styles():
+            try:
+                styles.append(load_style(info.path, args.threads))
+            except FaststyleError as exc:  # 'all' means every style that works
+                print(f"faststyle: warning: skipping style {info.name}: {exc}", file=sys.stderr)
+        if not styles:
             raise FaststyleError("no styles installed; pass a path to an .onnx model with --style")
-    return [load_style(n, args.threads) for n in dict.fromkeys(names)]
+    styles += [load_style(n, args.threads) for n in dict.fromkeys(names)]
+    return list({s.name: s for s in styles}.values())
 
 
 def run_demo(args) -> int:
@@ -202,8 +209,14 @@ def run_styles(args) -> int:
     from faststyle.styles import StyleInfo, resolve_style
 
     styles = available_styles() + [StyleInfo(Path(p).stem, resolve_style(p), "file") for p in args.paths]
+    broken = 0
     for style in styles:
-        meta = read_metadata(style.path)
+        try:
+            meta = read_metadata(style.path)
+        except FaststyleError as exc:  # one bad file in the folder must not hide the others
+            broken += 1
+            print(f"{style.name:<18} {style.source:<8} BROKEN: {exc}")
+            continue
         painting = ", ".join(str(meta[k]) for k in ("title", "artist", "year") if meta.get(k))
         print(f"{style.name:<18} {style.source:<8} {painting or '-'}")
         if args.verbose:
@@ -213,7 +226,7 @@ def run_styles(args) -> int:
     if not styles:
         print("no styles found")
     print(f"(user styles folder: {user_style_dir()})")
-    return 0
+    return 1 if broken else 0
 
 
 def _add_styles(sub) -> None:

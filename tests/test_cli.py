@@ -314,3 +314,15 @@ def test_read_only_output_folder_is_one_line_per_file(tmp_path, tiny_model_path)
         out.chmod(0o755)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stderr.count("cannot write") == 2 and "0 done, 2 failed" in r.stdout
+
+
+def test_a_broken_user_model_is_listed_as_broken_and_skipped_by_all(tmp_path, user_styles):
+    (user_styles / "zz_broken.onnx").write_bytes(b"\x08\x07garbage" * 50)
+    env = {"FASTSTYLE_STYLE_DIR": str(user_styles)}
+    r = faststyle("styles", env_extra=env)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "zz_broken" in r.stdout and "BROKEN" in r.stdout and "tiny" in r.stdout  # the others still listed
+    r = faststyle("stylize", save(tmp_path / "p.png"), "-s", "all", "-o", tmp_path / "out", env_extra=env)
+    assert r.returncode == 0, r.stderr
+    assert "skipping style zz_broken" in r.stderr
+    assert "p.tiny.png" in files_in(tmp_path / "out") and not any("zz_broken" in n for n in files_in(tmp_path / "out"))
