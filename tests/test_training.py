@@ -179,3 +179,31 @@ def test_optimize_and_evaluate_commands(data, tmp_path, tiny_model_path):
     # 30 px is not a multiple of 4: the model's padded output must still be scored at the photo's size.
     assert "blown white (model, 6 photos)" in r.stdout and "at 1024 px" in r.stdout
     assert "tonal layout kept" in r.stdout
+
+
+def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(data, tmp_path):
+    run = tmp_path / "run"
+    subprocess.run(train_cmd(data, run, "--steps", "4"), check=True, capture_output=True, timeout=600)
+    latest = run / "ckpt-000004.npz"
+    latest.write_bytes(latest.read_bytes()[:1000])  # a write cut short by a full disk or a crash
+    (run / ".ckpt-000006.npz.abcd.part").write_bytes(b"half")  # what a killed run leaves
+
+    r = subprocess.run([sys.executable, "-m", "faststyle", "export", str(run), "-o", str(tmp_path / "m.onnx")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "ckpt-000004.npz is damaged" in r.stdout and "using ckpt-000002.npz" in r.stdout
+    assert '"steps": 2' in ort.InferenceSession(str(tmp_path / "m.onnx")).get_modelmeta().custom_metadata_map["faststyle"]
+
+    r = subprocess.run([sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--resume",
+                        "--checkpoint-dir", str(run), "--steps", "5"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "using ckpt-000002.npz" in r.stdout and "removed 1 unfinished checkpoint" in r.stdout
+    assert log_steps(run) == [1, 2, 3, 4, 5]
+    assert not list(run.glob(".*.part"))
+
+
+def test_export_of_a_folder_that_is_no_run_says_so(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "faststyle", "export", str(tmp_path), "-o", str(tmp_path / "m.onnx")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "not a faststyle training run folder" in r.stderr

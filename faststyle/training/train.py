@@ -75,13 +75,42 @@ def _save_checkpoint(run_dir: Path, net, opt, step: int, position: int) -> None:
         old.unlink()
 
 
-def _load_checkpoint(path: Path, net, opt=None) -> tuple[int, int]:
-    with np.load(path) as data:
-        net.set_weights([data[f"w{i}"] for i in range(len(net.get_weights()))])
-        if opt is not None:
-            for i, v in enumerate(opt.variables):
-                v.assign(data[f"o{i}"])
-        step, position = (int(v) for v in data["state"])
+def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a checkpoint, read in full: the zip's CRC-32 of each array catches damage."""
+    try:
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files}
+    except Exception as exc:  # truncated or overwritten files fail in zipfile, numpy or pickle
+        raise FaststyleError(f"{path.name} is damaged ({type(exc).__name__}: {str(exc)[:80]})") from None
+    if "state" not in arrays:
+        raise FaststyleError(f"{path.name} is damaged (no training state in it)")
+    return arrays
+
+
+def _latest_intact_checkpoint(run_dir: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    """The newest checkpoint that reads back whole; damaged newer ones are named and passed over."""
+    problems = []
+    for path in reversed(_checkpoints(run_dir)):
+        try:
+            arrays = _read_checkpoint(path)
+        except FaststyleError as exc:
+            problems.append(str(exc))
+            continue
+        if problems:
+            print(f"faststyle: warning: {'; '.join(problems)}; using {path.name} instead")
+        return path, arrays
+    if problems:
+        raise FaststyleError(f"{run_dir}: no intact checkpoint ({'; '.join(problems)})")
+    raise FaststyleError(f"{run_dir}: no ckpt-*.npz checkpoint in this folder")
+
+
+def _load_checkpoint(data: dict[str, np.ndarray], net, opt=None) -> tuple[int, int]:
+    """Sets weights (and optimizer state) from checkpoint arrays; -> (step, stream position)."""
+    net.set_weights([data[f"w{i}"] for i in range(len(net.get_weights()))])
+    if opt is not None:
+        for i, v in enumerate(opt.variables):
+            v.assign(data[f"o{i}"])
+    step, position = (int(v) for v in data["state"])
     return step, position
 
 
@@ -92,7 +121,7 @@ def init_weights(net, source: str) -> None:
 
     path = Path(source)
     if path.suffix == ".npz" and path.is_file():
-        _load_checkpoint(path, net)
+        _load_checkpoint(_read_checkpoint(path), net)
     else:
         load_onnx_weights(net, resolve_style(source))
 
@@ -174,7 +203,7 @@ def load_run_config(run_dir: str | Path, steps: int | None = None) -> TrainConfi
     """The settings of an earlier run, to resume it (optionally with a new step count)."""
     path = Path(run_dir) / "config.json"
     if not path.exists():
-        raise FaststyleError(f"nothing to resume in {run_dir}: no config.json there")
+        raise FaststyleError(f"{run_dir}: no config.json here, so this is not a faststyle training run folder")
     config = TrainConfig(**json.loads(path.read_text()))
     config.checkpoint_dir = str(run_dir)
     if steps is not None:
@@ -189,15 +218,15 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, half: bool = T
 
     checkpoint = Path(checkpoint)
     run_dir = checkpoint if checkpoint.is_dir() else checkpoint.parent
+    config = load_run_config(run_dir)  # the architecture and the model card come from the run's settings
     if checkpoint.is_dir():
-        if not _checkpoints(run_dir):
-            raise FaststyleError(f"{run_dir}: no ckpt-*.npz checkpoint in this folder")
-        checkpoint = _checkpoints(run_dir)[-1]
-    elif not checkpoint.is_file():
+        checkpoint, arrays = _latest_intact_checkpoint(run_dir)
+    elif checkpoint.is_file():
+        arrays = _read_checkpoint(checkpoint)
+    else:
         raise FaststyleError(f"{checkpoint}: checkpoint not found")
-    config = load_run_config(run_dir)
     net = build_transform_net(config.width, config.norm)
-    step, _ = _load_checkpoint(checkpoint, net)
+    step, _ = _load_checkpoint(arrays, net)
     export_onnx(net, output, model_metadata(config, step, _final_losses(run_dir, step)), half)
     return Path(output)
 
@@ -260,6 +289,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
         raise FaststyleError(f"{run_dir} already holds a training run; add --resume to continue it "
                              "or choose another --checkpoint-dir")
     run_dir.mkdir(parents=True, exist_ok=True)
+    stale = list(run_dir.glob(".ckpt-*.part"))  # checkpoints a killed run was writing
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        print(f"removed {len(stale)} unfinished checkpoint file(s) left by an interrupted run")
     atomic_write_bytes(run_dir / "config.json", json.dumps(dataclasses.asdict(config), indent=2).encode())
 
     keras.utils.set_random_seed(config.seed)
@@ -275,7 +309,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
 
     step, position = 0, 0
     if resume and _checkpoints(run_dir):
-        step, position = _load_checkpoint(_checkpoints(run_dir)[-1], net, opt)
+        step, position = _load_checkpoint(_latest_intact_checkpoint(run_dir)[1], net, opt)
     elif config.init_from:
         init_weights(net, config.init_from)
     preview = _preview_array(config.preview_image)
