@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from faststyle.api import stylize_file
 from faststyle.errors import FaststyleError
-from faststyle.image_io import IMAGE_EXTENSIONS
+from faststyle.image_io import IMAGE_EXTENSIONS, remove_stale_temp_files
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,10 @@ def plan_outputs(inputs: list, styles: list[str], output: str | None) -> list[Jo
     n = len(pairs) * len(styles)
     out = Path(output) if output else None
     # A trailing slash always means a folder, even for a new one named like "out.v2/".
-    as_folder = out is not None and (out.is_dir() or output.endswith(("/", os.sep)) or out.suffix == "")
+    # So does a name without an image extension ("out", "run.v2") when there are several outputs.
+    looks_like_image = out is not None and out.suffix.lower() in IMAGE_EXTENSIONS
+    as_folder = out is not None and (out.is_dir() or output.endswith(("/", os.sep)) or out.suffix == ""
+                                     or (n > 1 and not looks_like_image and not out.is_file()))
     single_file = out is not None and n == 1 and not as_folder
     if out is not None and not as_folder and n > 1:
         raise FaststyleError(f"{out}: {n} images to write, so -o must be a folder")
@@ -93,6 +96,9 @@ def run_jobs(jobs: list[Job], models: dict, quality: int = 92, **options) -> int
     since every later write would fail too.
     """
     done, failed, not_tried = [], 0, 0
+    stale = sum(remove_stale_temp_files(folder) for folder in {job.target.parent for job in jobs if job.target})
+    if stale:
+        print(f"removed {stale} unfinished output file(s) left by an interrupted run", file=sys.stderr)
     bar = tqdm(jobs, desc="stylize", unit="image", disable=len(jobs) < 2 or None, file=sys.stderr)
     for i, job in enumerate(bar):
         try:

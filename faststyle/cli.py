@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from faststyle import __version__
@@ -401,8 +403,18 @@ TRAINING_MODULES = {"tensorflow": "train", "keras": "train", "onnx": "train", "s
                     "PySide6": "gui", "imageio_ffmpeg": "video"}
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that temporary files are cleaned up as on Ctrl-C."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the way
     try:
         return COMMANDS[args.command](args)
@@ -419,6 +431,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("faststyle: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("faststyle: terminated", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Union
@@ -121,11 +122,45 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
 
 
 def temp_file_beside(path: Path, suffix: str) -> tuple[int, str]:
-    """A hidden temporary file in `path`'s folder (same file system, so renaming is atomic)."""
+    """A hidden temporary file in `path`'s folder (same file system, so renaming is atomic).
+
+    Its name carries the writer's process id, `.NAME.fsPID.XXXXXXXX.SUFFIX`, so a later run
+    can tell files left by a killed process from files another live run is still writing.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.fs{os.getpid()}.", suffix=suffix, dir=path.parent)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get the usual mode
     return fd, tmp
+
+
+_TEMP_NAME = re.compile(r"^\..+\.fs(\d+)\.[A-Za-z0-9_]{8}\.[A-Za-z0-9]+$")
+
+
+def remove_stale_temp_files(folder: str | os.PathLike) -> int:
+    """Deletes temporary files of faststyle's naming whose writing process is gone; -> how many."""
+    folder = Path(folder)
+    removed = 0
+    for path in folder.glob(".*.fs*") if folder.is_dir() else []:
+        match = _TEMP_NAME.match(path.name)
+        if match and path.is_file() and not _process_alive(int(match.group(1))):
+            try:
+                path.unlink()
+                removed += 1
+            except OSError:
+                pass  # not ours to remove after all (permissions): leave it
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def _umask() -> int:

@@ -16,7 +16,7 @@ from PIL import Image
 
 from faststyle.api import StyleLike, _as_model
 from faststyle.errors import FaststyleError
-from faststyle.image_io import temp_file_beside
+from faststyle.image_io import remove_stale_temp_files, temp_file_beside
 from faststyle.postprocess import check_strength, finish
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif"}
@@ -57,7 +57,12 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
     scale = min(1.0, max_size / max(w, h)) if max_size else 1.0
     out_w, out_h = (round(w * scale) // 2 * 2, round(h * scale) // 2 * 2)  # H.264 wants even sides
     total = int(round(meta.get("fps", 0) * meta.get("duration", 0))) or 0
-    fd, tmp = temp_file_beside(target, target.suffix)  # ffmpeg picks the format from the suffix
+    remove_stale_temp_files(target.parent)  # half-written videos of killed runs
+    try:
+        fd, tmp = temp_file_beside(target, target.suffix)  # ffmpeg picks the format from the suffix
+    except OSError as exc:
+        raise FaststyleError(f"{target}: cannot write ({exc.strerror or type(exc).__name__}); "
+                             "choose another output folder with -o") from None
     os.close(fd)
     writer = ffmpeg.write_frames(tmp, (out_w, out_h), fps=meta.get("fps") or 25, quality=8, macro_block_size=2,
                                  audio_path=str(source) if meta.get("audio_codec") else None,

@@ -5,6 +5,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -326,3 +327,47 @@ def test_a_broken_user_model_is_listed_as_broken_and_skipped_by_all(tmp_path, us
     assert r.returncode == 0, r.stderr
     assert "skipping style zz_broken" in r.stderr
     assert "p.tiny.png" in files_in(tmp_path / "out") and not any("zz_broken" in n for n in files_in(tmp_path / "out"))
+
+
+def _pid_of_a_finished_process() -> int:
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)
+
+
+def test_sigterm_mid_run_cleans_up_and_exits_143(tmp_path, tiny_model_path):
+    """SIGTERM at several moments of a folder run: never a half-written image, exit 143."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(12):
+        save(src / f"p{i:02d}.png", photo(600, 800, seed=i))
+    for delay in (0.0, 0.2, 0.7):
+        out = tmp_path / f"out{delay}"
+        proc = subprocess.Popen([sys.executable, "-m", "faststyle", "stylize", str(src), "-s", str(tiny_model_path),
+                                 "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 120
+        while not (out.exists() and any(out.iterdir())) and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.01)  # until the first output is being written
+        time.sleep(delay)
+        proc.terminate()
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 143, err
+        assert "faststyle: terminated" in err and "Traceback" not in err
+        left = list(out.iterdir())
+        assert not [p for p in left if p.name.startswith(".")], left  # no temporary left behind
+        assert len(left) < 12
+        for p in left:
+            assert Image.open(p).size == (800, 600)  # every file there is whole
+
+
+def test_stale_temporary_files_of_dead_runs_are_removed(tmp_path, tiny_model_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = out / f".p.tiny.png.fs{_pid_of_a_finished_process()}.abcd1234.part"
+    live = out / f".q.tiny.png.fs{os.getpid()}.abcd1234.part"  # another run, still writing
+    foreign = out / ".notes.txt.part"  # not faststyle's naming
+    for p in (dead, live, foreign):
+        p.write_bytes(b"partial")
+    r = faststyle("stylize", save(tmp_path / "p.png"), "-s", tiny_model_path, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert "removed 1 unfinished output file" in r.stderr
+    assert not dead.exists() and live.exists() and foreign.exists()

@@ -186,7 +186,8 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(data, tmp_pa
     subprocess.run(train_cmd(data, run, "--steps", "4"), check=True, capture_output=True, timeout=600)
     latest = run / "ckpt-000004.npz"
     latest.write_bytes(latest.read_bytes()[:1000])  # a write cut short by a full disk or a crash
-    (run / ".ckpt-000006.npz.abcd.part").write_bytes(b"half")  # what a killed run leaves
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (run / f".ckpt-000006.npz.fs{dead.stdout.strip()}.abcd1234.part").write_bytes(b"half")  # a killed run's
 
     r = subprocess.run([sys.executable, "-m", "faststyle", "export", str(run), "-o", str(tmp_path / "m.onnx")],
                        capture_output=True, text=True, timeout=300)

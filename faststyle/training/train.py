@@ -22,7 +22,7 @@ import numpy as np
 
 from faststyle import __version__
 from faststyle.errors import FaststyleError
-from faststyle.image_io import atomic_write, atomic_write_bytes, load_image, save_image
+from faststyle.image_io import atomic_write, atomic_write_bytes, load_image, remove_stale_temp_files, save_image
 
 KEEP_CHECKPOINTS = 2
 
@@ -289,11 +289,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
         raise FaststyleError(f"{run_dir} already holds a training run; add --resume to continue it "
                              "or choose another --checkpoint-dir")
     run_dir.mkdir(parents=True, exist_ok=True)
-    stale = list(run_dir.glob(".ckpt-*.part"))  # checkpoints a killed run was writing
-    for path in stale:
-        path.unlink(missing_ok=True)
+    stale = remove_stale_temp_files(run_dir)  # checkpoints a killed run was writing
     if stale:
-        print(f"removed {len(stale)} unfinished checkpoint file(s) left by an interrupted run")
+        print(f"removed {stale} unfinished checkpoint file(s) left by an interrupted run")
     atomic_write_bytes(run_dir / "config.json", json.dumps(dataclasses.asdict(config), indent=2).encode())
 
     keras.utils.set_random_seed(config.seed)
