@@ -14,7 +14,9 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from faststyle.image_io import ImageLike, load_image, output_format, save_image
+from faststyle.errors import FaststyleError
+from faststyle.image_io import (MULTI_FRAME_FORMATS, ImageLike, frame_count, load_image, output_format, read_frames,
+                                save_frames, save_image)
 from faststyle.postprocess import check_strength, finish
 from faststyle.runtime import CancelToken, StyleModel
 from faststyle.styles import resolve_style
@@ -67,6 +69,18 @@ def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_
 
 def stylize_file(source: str | os.PathLike, target: str | os.PathLike, style: StyleLike,
                  quality: int = 92, **options) -> Path:
-    """Stylizes an image file into `target` (format from its extension), never half-written."""
-    output_format(target)  # fail on a bad extension before the slow part
-    return save_image(stylize(source, style, **options), target, quality)
+    """Stylizes an image file into `target` (format from its extension), never half-written.
+
+    Animated images (GIF, APNG, WebP) and multi-page TIFFs are painted frame by frame, with their
+    timing kept, when the target format holds several frames; otherwise they are refused.
+    """
+    fmt = output_format(target)  # fail on a bad extension before the slow part
+    frames = frame_count(source)
+    if frames == 1:
+        return save_image(stylize(source, style, **options), target, quality)
+    if fmt not in MULTI_FRAME_FORMATS:
+        raise FaststyleError(f"{source}: has {frames} frames and {Path(target).suffix} holds one; "
+                             "write to .gif, .png, .webp or .tiff to keep them all")
+    images, durations, loop = read_frames(source)
+    model = _as_model(style)
+    return save_frames([stylize(im, model, **options) for im in images], target, durations, loop, quality)

@@ -85,6 +85,46 @@ def load_image(source: ImageLike) -> Image.Image:
     raise TypeError(f"expected a path, PIL image or numpy array, got {type(source).__name__}")
 
 
+# Formats Pillow writes with several frames (animation or pages).
+MULTI_FRAME_FORMATS = frozenset({"GIF", "PNG", "WEBP", "TIFF"})
+
+
+def frame_count(path: str | os.PathLike) -> int:
+    """How many frames (animation) or pages (TIFF) an image file holds; 1 if it cannot say."""
+    try:
+        with Image.open(path) as im:
+            return int(getattr(im, "n_frames", 1))
+    except Exception:
+        return 1  # unreadable files are reported by open_image with a proper message
+
+
+def read_frames(path: str | os.PathLike) -> tuple[list[Image.Image], list[int], int]:
+    """Every frame of an animated or multi-page image as 8-bit RGB(A) -> (frames, durations in ms, loop)."""
+    open_image(path)  # the usual checks and messages for missing, damaged or huge files
+    frames, durations = [], []
+    with Image.open(path) as im:
+        loop = int(im.info.get("loop", 0))
+        for i in range(int(getattr(im, "n_frames", 1))):
+            im.seek(i)
+            durations.append(int(im.info.get("duration", 100)))
+            frames.append(_to_8bit_rgb(im.convert("RGBA") if im.mode == "P" else im.copy()))
+    return frames, durations, loop
+
+
+def save_frames(frames: list[Image.Image], path: str | os.PathLike, durations: list[int], loop: int = 0,
+                quality: int = 92) -> Path:
+    """Writes an animation (or a multi-page TIFF) atomically, keeping each frame's duration."""
+    path = Path(path)
+    fmt = output_format(path)
+    if fmt not in MULTI_FRAME_FORMATS:
+        raise FaststyleError(f"{path}: {fmt} holds one picture; use .gif, .png, .webp or .tiff for {len(frames)} frames")
+    options = {"quality": quality} if fmt == "WEBP" else {}
+    if fmt != "TIFF":
+        options.update(duration=durations, loop=loop)
+    return atomic_write(path, lambda f: frames[0].save(f, format=fmt, save_all=True, append_images=frames[1:],
+                                                       **options))
+
+
 def output_format(path: str | os.PathLike) -> str:
     """The Pillow format name for an output path, from its extension."""
     ext = Path(path).suffix.lower()
@@ -112,7 +152,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     path = Path(path)
     fd, tmp = temp_file_beside(path, ".part")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "w+b") as f:  # readable too: multi-page TIFF writers seek back and read
             write(f)
         os.replace(tmp, path)
     except BaseException:

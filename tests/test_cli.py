@@ -371,3 +371,32 @@ def test_stale_temporary_files_of_dead_runs_are_removed(tmp_path, tiny_model_pat
     assert r.returncode == 0, r.stderr
     assert "removed 1 unfinished output file" in r.stderr
     assert not dead.exists() and live.exists() and foreign.exists()
+
+
+def test_animated_gif_is_painted_frame_by_frame_with_its_timing(tmp_path, tiny_model_path):
+    frames = [Image.fromarray(photo(48, 64, seed=i)) for i in range(3)]
+    src = tmp_path / "anim.gif"
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=[80, 120, 200], loop=0)
+    r = faststyle("stylize", src, "-s", tiny_model_path)
+    assert r.returncode == 0, r.stderr
+    with Image.open(tmp_path / "anim.tiny.gif") as out:
+        assert out.n_frames == 3 and out.size == (64, 48)
+        durations = []
+        for i in range(3):
+            out.seek(i)
+            durations.append(out.info["duration"])
+    assert durations == [80, 120, 200]
+    # A format that holds one picture: refused in one line, nothing written.
+    r = faststyle("stylize", src, "-s", tiny_model_path, "-o", tmp_path / "still.jpg")
+    assert r.returncode == 1 and "has 3 frames" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "still.jpg").exists()
+
+
+def test_multi_page_tiff_keeps_every_page(tmp_path, tiny_model_path):
+    pages = [Image.fromarray(photo(40, 40, seed=i)) for i in range(2)]
+    src = tmp_path / "scan.tif"
+    pages[0].save(src, save_all=True, append_images=pages[1:])
+    r = faststyle("stylize", src, "-s", tiny_model_path)
+    assert r.returncode == 0, r.stderr
+    with Image.open(tmp_path / "scan.tiny.tif") as out:
+        assert out.n_frames == 2
