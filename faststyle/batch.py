@@ -8,6 +8,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from PIL import Image
 from tqdm import tqdm
@@ -25,12 +26,17 @@ class Job:
     problem: str | None = None  # known before running: reported as this job's error
 
 
-def find_inputs(patterns: list[str]) -> list[tuple[Path, Path | None]]:
-    """Files, folders (recursive) and globs -> [(file, folder it was found in or None)].
+def find_inputs(patterns: list[str], skip: Callable[[Path], bool] | None = None
+                ) -> tuple[list[tuple[Path, Path | None]], int]:
+    """Files, folders (recursive) and globs -> ([(file, folder it was found in or None)], files skipped).
 
-    Missing paths are kept, so they are reported as failed jobs with their name.
+    Files found by searching a folder or a glob are left out when `skip(file)` says so
+    (earlier outputs of faststyle); files named one by one are always kept. Missing paths are
+    kept, so they are reported as failed jobs with their name.
     """
     found: list[tuple[Path, Path | None]] = []
+    skip = skip or (lambda path: False)
+    skipped = 0
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir() and path.suffix.lower() not in IMAGE_EXTENSIONS:
@@ -38,15 +44,31 @@ def find_inputs(patterns: list[str]) -> list[tuple[Path, Path | None]]:
                             if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
             if not images:
                 raise FaststyleError(f"{path}: no images in this folder")
-            found += [(p, path) for p in images]
+            kept = [p for p in images if not skip(p)]
+            skipped += len(images) - len(kept)
+            found += [(p, path) for p in kept]
         elif not path.exists() and glob.has_magic(pattern):
             matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
             if not matches:
                 raise FaststyleError(f"{pattern}: no files match")
-            found += [(p, None) for p in matches]
+            kept = [p for p in matches if not skip(p)]
+            skipped += len(matches) - len(kept)
+            found += [(p, None) for p in kept]
         else:
             found.append((path, None))
-    return list(dict.fromkeys(found))
+    return list(dict.fromkeys(found)), skipped
+
+
+def is_output_of(path: Path, style_names: set[str]) -> bool:
+    """Whether a file is named like a faststyle output, NAME.STYLE.EXT, for one of these styles."""
+    parts = path.stem.rsplit(".", 1)
+    return len(parts) == 2 and parts[1] in style_names
+
+
+def skip_existing(jobs: list[Job]) -> tuple[list[Job], int]:
+    """Leaves out jobs whose output is already there -> (jobs to run, how many were left out)."""
+    todo = [job for job in jobs if job.problem or job.target is None or not job.target.exists()]
+    return todo, len(jobs) - len(todo)
 
 
 def _output_suffix(source: Path) -> str:

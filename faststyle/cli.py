@@ -138,6 +138,8 @@ def _add_stylize(sub) -> None:
     _add_style_options(p)
     p.add_argument("-o", "--output", help="output file (one input) or folder; default: beside each input")
     p.add_argument("--quality", type=_int_between(1, 100), default=92, help="JPEG/WebP quality (default 92)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo outputs that already exist (default: skip them, so a re-run finishes the rest)")
 
 
 def _add_style_options(p) -> None:
@@ -156,16 +158,31 @@ def _add_finish_options(p) -> None:
 
 
 def run_stylize(args) -> int:
-    from faststyle.batch import find_inputs
-
-    return _run_batch(args, find_inputs(args.inputs))
-
-
-def _run_batch(args, inputs: list) -> int:
-    from faststyle.batch import plan_outputs, run_jobs
+    from faststyle.batch import find_inputs, is_output_of
+    from faststyle.styles import available_styles
 
     styles = _load_styles(args)
+    names = {s.name for s in available_styles()} | {s.name for s in styles}
+    inputs, own = find_inputs(args.inputs, skip=lambda path: is_output_of(path, names))
+    if own:
+        print(f"skipped {own} earlier faststyle output(s) found among the inputs (NAME.STYLE.EXT)", file=sys.stderr)
+    if not inputs:
+        raise FaststyleError("nothing to stylize: every image found is an earlier faststyle output")
+    return _run_batch(args, inputs, styles, overwrite=args.overwrite)
+
+
+def _run_batch(args, inputs: list, styles: list, overwrite: bool) -> int:
+    from faststyle.batch import plan_outputs, run_jobs, skip_existing
+
     jobs = plan_outputs(inputs, [s.name for s in styles], args.output)
+    if not overwrite:
+        jobs, existing = skip_existing(jobs)
+        if existing:
+            print(f"skipped {existing} image(s) whose output already exists (--overwrite redoes them)",
+                  file=sys.stderr)
+        if not jobs:
+            print("0 done, 0 failed; every output already exists")
+            return 0
     return run_jobs(jobs, {s.name: s for s in styles}, quality=args.quality, strength=args.strength,
                     preserve_colors=args.preserve_colors, max_size=args.max_size)
 
@@ -195,7 +212,7 @@ def run_demo(args) -> int:
     from faststyle.styles import bundled_style_names, sample_image_path
 
     args.style = bundled_style_names()  # the demo shows what ships, not the user's own experiments
-    return _run_batch(args, [sample_image_path()])
+    return _run_batch(args, [sample_image_path()], _load_styles(args), overwrite=True)
 
 
 def _add_demo(sub) -> None:
@@ -319,7 +336,7 @@ def run_evaluate(args) -> int:
     from faststyle.training.evaluate import evaluate, format_report
 
     model = load_style(args.style)
-    photos = [p for p, _ in find_inputs([args.photos])][: args.limit]
+    photos = [p for p, _ in find_inputs([args.photos])[0]][: args.limit]
     with tqdm(total=len(photos), desc=f"evaluate {model.name}", unit="photo") as bar:
         report = evaluate(model, photos, args.style_image, args.size, args.vgg_weights, args.gatys_iterations,
                           args.gatys_photos, progress=lambda i, n: bar.update(1))

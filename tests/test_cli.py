@@ -160,7 +160,7 @@ def test_awkward_but_valid_images(tmp_path, tiny_model_path):
     (["{photo}", "-s", "no_such_style"], "unknown style"),
     (["{photo}", "-s", "{corrupt}"], "not a valid ONNX style model"),
     (["{photo}", "-s", "{model}", "-o", "{tmp}/x.notaformat"], "cannot write"),
-    (["{photo}", "-s", "{model}", "--strength", "2"], "strength must be between 0 and 1"),
+    (["{photo}", "-s", "{model}", "--strength", "2"], "--strength: must be between 0 and 1"),
 ])
 def test_bad_arguments_give_one_line(tmp_path, tiny_model_path, args, message):
     corrupt = tmp_path / "broken.onnx"
@@ -400,3 +400,26 @@ def test_multi_page_tiff_keeps_every_page(tmp_path, tiny_model_path):
     assert r.returncode == 0, r.stderr
     with Image.open(tmp_path / "scan.tiny.tif") as out:
         assert out.n_frames == 2
+
+
+def test_a_rerun_skips_its_own_outputs_and_finished_work(tmp_path, tiny_model_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        save(folder / name)
+    r = faststyle("stylize", folder, "-s", tiny_model_path)
+    assert r.returncode == 0 and "2 done" in r.stdout
+    assert files_in(folder) == {"a.png", "b.png", "a.tiny.png", "b.tiny.png"}
+
+    save(folder / "c.png")
+    before = (folder / "a.tiny.png").stat().st_mtime_ns
+    r = faststyle("stylize", folder, "-s", tiny_model_path)
+    assert r.returncode == 0, r.stderr
+    assert "skipped 2 earlier faststyle output(s)" in r.stderr  # no a.tiny.tiny.png
+    assert "skipped 2 image(s) whose output already exists" in r.stderr and "1 done" in r.stdout
+    assert files_in(folder) == {"a.png", "b.png", "c.png", "a.tiny.png", "b.tiny.png", "c.tiny.png"}
+    assert (folder / "a.tiny.png").stat().st_mtime_ns == before
+
+    r = faststyle("stylize", folder, "-s", tiny_model_path, "--overwrite")
+    assert r.returncode == 0 and "3 done" in r.stdout
+    assert (folder / "a.tiny.png").stat().st_mtime_ns != before
