@@ -111,7 +111,7 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
     return report
 
 
-def _nanmean(values: list[float]) -> float:
+def nanmean(values: list[float]) -> float:
     """Mean of the defined values (photos too small for two tone blocks are NaN); NaN if none."""
     defined = [v for v in values if not np.isnan(v)]
     return float(np.mean(defined)) if defined else float("nan")
@@ -134,8 +134,8 @@ def format_report(report: Report) -> str:
                  f"{100 * np.mean(report.blown):.2f} % mean, {100 * np.max(report.blown):.2f} % worst at the evaluation size; "
                  f"{100 * np.mean(report.blown_large):.2f} % mean, {100 * np.max(report.blown_large):.2f} % worst "
                  f"at {LARGE_SIZE} px")
-    tone = f"tonal layout kept (correlation with the photo): model {_nanmean(report.tone):.2f}"
+    tone = f"tonal layout kept (correlation with the photo): model {nanmean(report.tone):.2f}"
     if report.gatys_tone:
-        tone += f", Gatys ({len(report.gatys_tone)} photos) {_nanmean(report.gatys_tone):.2f}"
+        tone += f", Gatys ({len(report.gatys_tone)} photos) {nanmean(report.gatys_tone):.2f}"
     lines.append(tone)
     return "\n".join(lines)

@@ -1,0 +1,74 @@
+"""Measures every bundled style on held-out photos and prints the STYLES.md quality tables.
+
+    python scripts/evaluate_styles.py --photos "PHOTOS/val_*.jpg" --styles-dir PAINTINGS \\
+        --vgg-weights VGG16.h5 [--limit 100] [--gatys-photos 3] [--json results.json]
+
+Per style: the training loss of the model and of Gatys after 50/100/300 L-BFGS iterations
+(`faststyle evaluate`), the share of blown-white pixels at 256 px and at 1024 px, and the
+tonal layout kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from faststyle.api import load_style
+from faststyle.batch import find_inputs
+from faststyle.styles import bundled_style_names
+from faststyle.training.evaluate import LARGE_SIZE, nanmean, evaluate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", required=True, help="folder or glob of validation photos")
+    parser.add_argument("--styles-dir", required=True, help="folder with the paintings")
+    parser.add_argument("--vgg-weights")
+    parser.add_argument("--limit", type=int, default=100)
+    parser.add_argument("--gatys-photos", type=int, default=3)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--only", help="comma-separated style names")
+    parser.add_argument("--json", help="also write every number to this file")
+    args = parser.parse_args()
+
+    photos = [p for p, _ in find_inputs([args.photos])[0]][: args.limit]
+    names = args.only.split(",") if args.only else bundled_style_names()
+    reports = {}
+    for name in names:
+        recipe = tomllib.loads((ROOT / "recipes" / f"{name}.toml").read_text())
+        painting = Path(args.styles_dir) / recipe["train"]["style_image"]
+        with tqdm(total=len(photos), desc=name, unit="photo", file=sys.stderr) as bar:
+            reports[name] = evaluate(load_style(name), photos, str(painting), args.size, args.vgg_weights,
+                                     (50, 100, 300), args.gatys_photos, progress=lambda i, n: bar.update(1))
+    print(f"| style | blown white {args.size} px: mean / worst | {LARGE_SIZE} px: mean / worst "
+          f"| tonal layout: model / Gatys |")
+    print("|---|---:|---:|---:|")
+    for name, r in reports.items():
+        print(f"| `{name}` | {100 * np.mean(r.blown):.2f} % / {100 * np.max(r.blown):.2f} % "
+              f"| {100 * np.mean(r.blown_large):.2f} % / {100 * np.max(r.blown_large):.2f} % "
+              f"| {nanmean(r.tone):.2f} / {nanmean(r.gatys_tone):.2f} |")
+    print()
+    print(f"| style | model, {len(photos)} photos: content / style / total | model, Gatys photos: total "
+          "| Gatys 50 it | Gatys 100 it | Gatys 300 it | model / Gatys 100 |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name, r in reports.items():
+        m, g = r.model, r.gatys
+        print(f"| `{name}` | {m['content']:.3g} / {m['style']:.3g} / {m['total']:.3g} | {g[0]['total']:.3g} "
+              f"| {g[50]['total']:.3g} | {g[100]['total']:.3g} | {g[300]['total']:.3g} "
+              f"| {g[0]['total'] / g[100]['total']:.2f}x |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({n: dataclasses.asdict(r) for n, r in reports.items()}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
