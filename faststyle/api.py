@@ -34,7 +34,8 @@ def _cached_style(path: Path) -> StyleModel:
     return StyleModel.load(path)
 
 
-def _as_model(style: StyleLike) -> StyleModel:
+def as_model(style: StyleLike) -> StyleModel:
+    """A loaded style as it is; a name or path loaded once and kept (the last few are cached)."""
     return style if isinstance(style, StyleModel) else _cached_style(resolve_style(style).resolve())
 
 
@@ -57,7 +58,7 @@ def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_
     cancel: a CancelToken another thread may cancel (raises Cancelled).
     """
     strength = check_strength(strength)
-    model = _as_model(style)
+    model = as_model(style)
     rgb, alpha = preprocess(load_image(image), max_size)
     out = model.transform(rgb, lambda src, styl: finish(src, styl, strength, preserve_colors),
                           progress=progress, cancel=cancel)
@@ -82,5 +83,5 @@ def stylize_file(source: str | os.PathLike, target: str | os.PathLike, style: St
         raise FaststyleError(f"{source}: has {frames} frames and {Path(target).suffix} holds one; "
                              "write to .gif, .png, .webp or .tiff to keep them all")
     images, durations, loop = read_frames(source)
-    model = _as_model(style)
+    model = as_model(style)
     return save_frames([stylize(im, model, **options) for im in images], target, durations, loop, quality)

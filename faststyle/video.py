@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from faststyle.api import StyleLike, _as_model
+from faststyle.api import StyleLike, as_model
 from faststyle.errors import FaststyleError
 from faststyle.image_io import remove_stale_temp_files, temp_file_beside
 from faststyle.postprocess import check_strength, finish
@@ -47,7 +47,7 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
         raise FaststyleError(f"{target}: use a video extension such as .mp4, .mov or .mkv")
     if target.exists() and target.resolve() == source.resolve():
         raise FaststyleError(f"{source}: output would overwrite the input; choose another -o")
-    model = _as_model(style)
+    model = as_model(style)
     try:
         reader = ffmpeg.read_frames(str(source))
         meta = next(reader)

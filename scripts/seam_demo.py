@@ -29,9 +29,9 @@ def naive_tiles(model, rgb: np.ndarray) -> np.ndarray:
         for x in range(0, w, step):
             y0, x0 = max(0, y - MARGIN), max(0, x - MARGIN)
             tile = padded[y0:y + step + MARGIN, x0:x + step + MARGIN]
-            styled = model._run(tile)  # statistics of this tile only
+            styled = model.transform(tile, max_untiled_pixels=tile.shape[0] * tile.shape[1])  # this tile's statistics
             cy1, cx1 = min(y + step, h), min(x + step, w)
-            out[y:cy1, x:cx1] = np.clip(styled[y - y0:cy1 - y0, x - x0:cx1 - x0], 0, 255).round()
+            out[y:cy1, x:cx1] = styled[y - y0:cy1 - y0, x - x0:cx1 - x0]
     return out
 
 
