@@ -37,3 +37,21 @@ def test_bundled_style_paints_the_sample(name):
     assert np.isfinite(photo).all()
     assert np.abs(photo - original).mean() > 10  # visibly painted
     assert photo.std() > 20  # not a flat or blank image
+
+
+SAMPLES = sorted(sample_image_path().parent.glob("*.jpg"))
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_style_blows_no_white_blobs_on_the_sample_photos(name):
+    """The artifact users noticed first (docs/white-blobs.md): the old models blew 0.25-2.6 % of
+    each sample photo to flat white at 512 px; photos themselves are allowed their own white."""
+    from faststyle.quality import blown_white_share
+
+    model = faststyle.load_style(name)
+    assert len(SAMPLES) >= 3
+    for path in SAMPLES:
+        image = Image.open(path).convert("RGB")
+        image.thumbnail((512, 512))
+        rgb = np.asarray(image)
+        assert blown_white_share(model.transform(rgb), rgb) < 0.002, path.name

@@ -66,8 +66,10 @@ def _load_backbone(name: str, weights: str | None) -> keras.Model:
         return app(include_top=False, weights=weights, input_shape=(None, None, 3))
     except Exception as exc:  # download failures come as several exception types
         if weights == "imagenet":
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            reason = reason if len(reason) <= 160 else "..." + reason[-120:]  # the end says what failed
             raise FaststyleError(
-                f"could not download the ImageNet {name.upper()} weights ({type(exc).__name__}). "
+                f"could not download the ImageNet {name.upper()} weights ({reason}). "
                 f"Without network access, pass a local weights file with --vgg-weights PATH "
                 f"or set {WEIGHTS_ENV}."
             ) from None
