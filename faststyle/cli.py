@@ -26,22 +26,23 @@ def _add_train(sub) -> None:
     p.add_argument("-o", "--output", help="ONNX file to write (default: the user style folder)")
     p.add_argument("--checkpoint-dir", help="run folder for checkpoints, log and preview (default: runs/NAME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --checkpoint-dir")
-    p.add_argument("--image-size", type=_at_least(16), default=256, help="photos' short side is resized to this (default 256)")
+    p.add_argument("--image-size", type=_at_least(16), default=256, help="photos' short side is resized to this")
     p.add_argument("--crop-size", type=_at_least(16), help="random training crop size (default: --image-size)")
-    p.add_argument("--style-size", type=_at_least(16), default=512, help="long side of the style image (default 512)")
-    p.add_argument("--batch-size", type=_at_least(1), default=4)
-    p.add_argument("--steps", type=_at_least(1), default=None, help="total training steps (default 2000)")
-    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--style-size", type=_at_least(16), default=512, help="long side of the style image")
+    p.add_argument("--batch-size", type=_at_least(1), default=4, help="photos per step")
+    p.add_argument("--steps", type=_at_least(1), default=None, help="total training steps (default: 2000; on --resume: the run's own)")
+    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
     _add_loss_options(p)
-    p.add_argument("--width", type=_at_least(1), default=32, help="channels of the first conv (default 32)")
+    p.add_argument("--width", type=_at_least(1), default=32, help="channels of the first conv")
     p.add_argument("--norm", choices=["demod", "instance"], default="demod",
                    help="normalisation after the encoder: demod (weights; no white blobs) or instance "
                         "(the paper's; default demod)")
-    p.add_argument("--checkpoint-every", type=_at_least(1), default=100)
+    p.add_argument("--checkpoint-every", type=_at_least(1), default=100, help="steps between checkpoints")
     p.add_argument("--preview-image", help="photo for the preview (default: the bundled sample)")
-    p.add_argument("--preview-every", type=_at_least(1), default=100)
+    p.add_argument("--preview-every", type=_at_least(1), default=100,
+                   help="steps between previews and blob measurements")
     p.add_argument("--init-from", help="start from a trained style: name, .onnx or checkpoint .npz")
-    p.add_argument("--seed", type=_at_least(0), default=0)
+    p.add_argument("--seed", type=_at_least(0), default=0, help="seed of the weights and the photo order")
     p.add_argument("--no-jit", action="store_true", help="run without XLA compilation (slower)")
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                    help="extra metadata stored in the model (painting, artist, ...)")
@@ -49,11 +50,12 @@ def _add_train(sub) -> None:
 
 def _add_loss_options(p) -> None:
     """The perceptual loss's settings, shared by train and optimize."""
-    p.add_argument("--content-weight", type=_non_negative_float, default=1.0)
-    p.add_argument("--style-weight", type=_non_negative_float, default=2.0)
-    p.add_argument("--tv-weight", type=_non_negative_float, default=0.2)
+    p.add_argument("--content-weight", type=_non_negative_float, default=1.0, help="weight of the content loss")
+    p.add_argument("--style-weight", type=_non_negative_float, default=2.0,
+                   help="weight of the Gram style loss (docs/loss-weights.md)")
+    p.add_argument("--tv-weight", type=_non_negative_float, default=0.2, help="weight of the total-variation loss")
     p.add_argument("--style-layer-weights", type=_floats, help="comma-separated, one per style layer")
-    p.add_argument("--loss-net", choices=["vgg16", "vgg19"], default="vgg16")
+    p.add_argument("--loss-net", choices=["vgg16", "vgg19"], default="vgg16", help="ImageNet loss network")
     p.add_argument("--vgg-weights", help="local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)")
 
 
@@ -137,7 +139,7 @@ def _add_stylize(sub) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive) or globs")
     _add_style_options(p)
     p.add_argument("-o", "--output", help="output file (one input) or folder; default: beside each input")
-    p.add_argument("--quality", type=_int_between(1, 100), default=92, help="JPEG/WebP quality (default 92)")
+    p.add_argument("--quality", type=_int_between(1, 100), default=92, help="JPEG/WebP quality")
     p.add_argument("--overwrite", action="store_true",
                    help="redo outputs that already exist (default: skip them, so a re-run finishes the rest)")
 
@@ -152,7 +154,7 @@ def _add_style_options(p) -> None:
 def _add_finish_options(p) -> None:
     """How a picture is painted: size, strength, colours, threads (stylize and demo)."""
     p.add_argument("--max-size", type=_at_least(16), help="downscale the long side to this many pixels first")
-    p.add_argument("--strength", type=_fraction, default=1.0, help="0 keeps the photo, 1 full style (default)")
+    p.add_argument("--strength", type=_fraction, default=1.0, help="0 keeps the photo, 1 full style")
     p.add_argument("--preserve-colors", action="store_true", help="keep the photo's colours")
     p.add_argument("--threads", type=_at_least(1), help="CPU threads (default: all cores)")
 
@@ -217,7 +219,7 @@ def run_demo(args) -> int:
 
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="stylize the bundled sample photo with every bundled style")
-    p.add_argument("-o", "--output", default="faststyle-demo", help="output folder (default faststyle-demo)")
+    p.add_argument("-o", "--output", default="faststyle-demo", help="output folder")
     _add_finish_options(p)
     p.set_defaults(quality=92)
 
@@ -258,7 +260,7 @@ def _add_export(sub) -> None:
     p = sub.add_parser("export", help="export a training checkpoint to ONNX")
     p.add_argument("checkpoint", help="a run folder (uses its latest checkpoint) or a ckpt-*.npz file")
     p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
-    p.add_argument("--float32", action="store_true", help="store weights as float32 (default float16)")
+    p.add_argument("--float32", action="store_true", help="store weights as float32 instead of float16")
 
 
 def run_export(args) -> int:
@@ -273,11 +275,11 @@ def _add_optimize(sub) -> None:
     p.add_argument("content", help="the photo")
     p.add_argument("style_image", help="the painting")
     p.add_argument("-o", "--output", required=True, help="image file to write")
-    p.add_argument("--size", type=_at_least(16), default=512, help="long side of the result (default 512)")
-    p.add_argument("--style-size", type=_at_least(16), default=512)
-    p.add_argument("--iterations", type=_at_least(1), default=300)
-    p.add_argument("--method", choices=["lbfgs", "adam"], default="lbfgs")
-    p.add_argument("--init", choices=["content", "noise"], default="content")
+    p.add_argument("--size", type=_at_least(16), default=512, help="long side of the result")
+    p.add_argument("--style-size", type=_at_least(16), default=512, help="long side of the painting, pixels")
+    p.add_argument("--iterations", type=_at_least(1), default=300, help="optimisation steps")
+    p.add_argument("--method", choices=["lbfgs", "adam"], default="lbfgs", help="optimiser")
+    p.add_argument("--init", choices=["content", "noise"], default="content", help="start from the photo or from noise")
     _add_loss_options(p)
 
 
@@ -314,10 +316,11 @@ def _add_evaluate(sub) -> None:
     p.add_argument("style", help="style name or .onnx path")
     p.add_argument("photos", help="folder of validation photos")
     p.add_argument("--style-image", required=True, help="the painting the style was trained on")
-    p.add_argument("--size", type=_at_least(16), default=256)
-    p.add_argument("--limit", type=_at_least(1), default=20, help="at most this many photos (default 20)")
-    p.add_argument("--gatys-photos", type=_at_least(0), default=3, help="photos also optimised by Gatys (default 3)")
-    p.add_argument("--gatys-iterations", type=_ints, default=(50, 100, 300))
+    p.add_argument("--size", type=_at_least(16), default=256, help="photos are centre-cropped squares of this size")
+    p.add_argument("--limit", type=_at_least(1), default=20, help="at most this many photos")
+    p.add_argument("--gatys-photos", type=_at_least(0), default=3, help="photos also optimised by Gatys")
+    p.add_argument("--gatys-iterations", type=_ints, default=(50, 100, 300),
+                   help="comma-separated L-BFGS iteration counts to report")
     p.add_argument("--vgg-weights", help="local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)")
 
 
@@ -350,10 +353,10 @@ def _add_video(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="video file to write (.mp4, .mov, .mkv)")
     p.add_argument("-s", "--style", required=True, help="style name or .onnx path")
     p.add_argument("--max-size", type=_at_least(16), help="downscale the long side to this many pixels first")
-    p.add_argument("--strength", type=_fraction, default=1.0)
-    p.add_argument("--preserve-colors", action="store_true")
+    p.add_argument("--strength", type=_fraction, default=1.0, help="0 keeps the frame, 1 full style")
+    p.add_argument("--preserve-colors", action="store_true", help="keep the video's colours")
     p.add_argument("--smoothing", type=_fraction, default=0.9,
-                   help="0..1, steadies the tone between frames (default 0.9)")
+                   help="0..1, steadies the tone between frames")
 
 
 def run_video(args) -> int:
@@ -387,8 +390,24 @@ def run_gui(args) -> int:
     return gui_main(["faststyle"] + ([args.image] if args.image else []))
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows each option's default after its help, where it has a meaningful one."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (not action.option_strings or "%(default)" in text or "default" in text
+                or action.default is None or action.default is False or action.default == []
+                or action.default == argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage mistakes get one line and a pointer to --help, not the whole usage block."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
@@ -397,7 +416,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="faststyle", description="Fast neural style transfer.")
     parser.add_argument("--version", action="version", version=f"faststyle {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     _add_stylize(sub)
     _add_demo(sub)
     _add_styles(sub)
@@ -429,7 +448,11 @@ def _on_sigterm(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # plain `faststyle`: show what it can do
+        parser.print_help(sys.stderr)
+        return 2
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the way

@@ -423,3 +423,23 @@ def test_a_rerun_skips_its_own_outputs_and_finished_work(tmp_path, tiny_model_pa
     r = faststyle("stylize", folder, "-s", tiny_model_path, "--overwrite")
     assert r.returncode == 0 and "3 done" in r.stdout
     assert (folder / "a.tiny.png").stat().st_mtime_ns != before
+
+
+def test_help_shows_every_option_with_its_default():
+    import argparse
+
+    from faststyle.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in sub.choices.items():
+        text = command.format_help()
+        for action in command._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+            if action.option_strings and isinstance(action.default, (int, float)) and not isinstance(action.default, bool):
+                flag = action.option_strings[-1]
+                body = text.split("options:", 1)[1]
+                after = body.split(flag, 1)[1].split("\n  -", 1)[0]
+                assert "default" in after, f"{name} {flag} does not show its default"
+    r = faststyle()
+    assert r.returncode == 2 and "commands:" in r.stderr and "stylize" in r.stderr and "train" in r.stderr
