@@ -111,7 +111,7 @@ def run_train(args) -> int:
     if args.resume:
         if not args.checkpoint_dir and not args.name:
             raise FaststyleError("--resume needs the run: pass --checkpoint-dir (or --name for runs/NAME)")
-        config = load_run_config(args.checkpoint_dir or Path("runs") / args.name, args.steps)
+        config = _resumed_config(args, load_run_config(args.checkpoint_dir or Path("runs") / args.name, args.steps))
     else:
         if not args.content_dir:
             raise FaststyleError("--content-dir is required: a folder of photos to train on")
@@ -132,6 +132,42 @@ def run_train(args) -> int:
     path = train(config, resume=args.resume)
     print(f"wrote {path}")
     return 0
+
+
+# What a resumed run takes from today's command line, and what it cannot change mid-run
+# (the checkpoints were trained for it). Names: (argparse dest, TrainConfig field).
+RESUME_MAY_CHANGE = [("output", "output"), ("vgg_weights", "vgg_weights"), ("checkpoint_every", "checkpoint_every"),
+                     ("preview_every", "preview_every"), ("preview_image", "preview_image")]
+RESUME_FIXED = [("content_weight", "content_weight"), ("style_weight", "style_weight"), ("tv_weight", "tv_weight"),
+                ("style_layer_weights", "style_layer_weights"), ("loss_net", "loss_net"), ("width", "width"),
+                ("norm", "norm"), ("image_size", "image_size"), ("crop_size", "crop_size"),
+                ("style_size", "style_size"), ("batch_size", "batch_size"), ("lr", "learning_rate"),
+                ("content_dir", "content_dir"), ("seed", "seed")]
+
+
+def _resumed_config(args, config):
+    """The run's own settings, updated with what may change today; refuses what may not."""
+    defaults = vars(build_parser().parse_args(["train", "x"]))
+    given = {dest for dest, _ in RESUME_MAY_CHANGE + RESUME_FIXED if getattr(args, dest) != defaults[dest]}
+    for dest, field in RESUME_MAY_CHANGE:
+        if dest in given:
+            setattr(config, field, getattr(args, dest))
+    if args.no_jit:
+        config.jit_compile = False
+    changed = [f"--{dest.replace('_', '-')} (run: {getattr(config, field)}, now: {getattr(args, dest)})"
+               for dest, field in RESUME_FIXED
+               if dest in given and getattr(args, dest) != getattr(config, field)]
+    old, new = Path(config.style_image), Path(args.style_image)
+    if old.is_file() and new.is_file() and old.read_bytes() != new.read_bytes():
+        changed.append(f"the painting (run: {old}, now: {new})")
+    elif not old.is_file():
+        if not new.is_file():
+            raise FaststyleError(f"{new}: style image not found (the run's own, {old}, is gone too)")
+        config.style_image = str(new)  # the run moved to another machine: take the painting given today
+    if changed:
+        raise FaststyleError("a resumed run keeps what its checkpoints were trained with; cannot change "
+                             + "; ".join(changed) + ". Start a new run with another --checkpoint-dir instead")
+    return config
 
 
 def _add_stylize(sub) -> None:

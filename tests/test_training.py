@@ -209,3 +209,22 @@ def test_export_of_a_folder_that_is_no_run_says_so(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "not a faststyle training run folder" in r.stderr
+
+
+def test_resume_honours_todays_output_and_refuses_changes_it_cannot_make(data, tmp_path):
+    run = tmp_path / "run"
+    subprocess.run(train_cmd(data, run, "--steps", "2"), check=True, capture_output=True, timeout=600)
+    resume = [sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--resume", "--checkpoint-dir",
+              str(run)]
+    r = subprocess.run(resume + ["--steps", "3", "-o", str(tmp_path / "today.onnx")], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "today.onnx").is_file() and log_steps(run) == [1, 2, 3]
+
+    other = tmp_path / "other.png"
+    Image.fromarray(photo(64, 64, seed=99)).save(other)
+    r = subprocess.run([*resume[:4], str(other), *resume[5:], "--steps", "4", "--style-weight", "9"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "--style-weight (run: 2.0, now: 9.0)" in r.stderr and "the painting" in r.stderr
+    assert log_steps(run) == [1, 2, 3]
