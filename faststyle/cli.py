@@ -30,7 +30,8 @@ def _add_train(sub) -> None:
     p.add_argument("--crop-size", type=_at_least(16), help="random training crop size (default: --image-size)")
     p.add_argument("--style-size", type=_at_least(16), default=512, help="long side of the style image")
     p.add_argument("--batch-size", type=_at_least(1), default=4, help="photos per step")
-    p.add_argument("--steps", type=_at_least(1), default=None, help="total training steps (default: 2000; on --resume: the run's own)")
+    p.add_argument("--steps", type=_at_least(1), default=None,
+                   help="total training steps (default: 2000; on --resume: the run's own)")
     p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
     _add_loss_options(p)
     p.add_argument("--width", type=_at_least(1), default=32, help="channels of the first conv")
@@ -119,7 +120,8 @@ def run_train(args) -> int:
         config = TrainConfig(
             style_image=args.style_image, content_dir=args.content_dir, exclude=args.exclude,
             name=args.name or Path(args.style_image).stem, output=args.output,
-            checkpoint_dir=args.checkpoint_dir, image_size=args.image_size, crop_size=args.crop_size, style_size=args.style_size,
+            checkpoint_dir=args.checkpoint_dir, image_size=args.image_size, crop_size=args.crop_size,
+            style_size=args.style_size,
             batch_size=args.batch_size, steps=args.steps if args.steps is not None else 2000, learning_rate=args.lr,
             content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
             style_layer_weights=args.style_layer_weights, loss_net=args.loss_net,

@@ -117,7 +117,8 @@ def save_frames(frames: list[Image.Image], path: str | os.PathLike, durations: l
     path = Path(path)
     fmt = output_format(path)
     if fmt not in MULTI_FRAME_FORMATS:
-        raise FaststyleError(f"{path}: {fmt} holds one picture; use .gif, .png, .webp or .tiff for {len(frames)} frames")
+        raise FaststyleError(f"{path}: {fmt} holds one picture; use .gif, .png, .webp or .tiff "
+                             f"for {len(frames)} frames")
     options = {"quality": quality} if fmt == "WEBP" else {}
     if fmt != "TIFF":
         options.update(duration=durations, loop=loop)

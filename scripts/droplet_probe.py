@@ -83,7 +83,8 @@ def main() -> None:
     print(f"\n{len(rows)} photos with blobs; per layer, mean over them of the channel with most variance in the blob:")
     print("| layer | variance share in blob area | peak z |\n|---|---:|---:|")
     for layer in rows[0]:
-        print(f"| {layer} | {100 * np.mean([r[layer][0] for r in rows]):.0f} % | {np.mean([r[layer][1] for r in rows]):.1f} |")
+        share, peak = (np.mean([r[layer][k] for r in rows]) for k in (0, 1))
+        print(f"| {layer} | {100 * share:.0f} % | {peak:.1f} |")
 
 
 if __name__ == "__main__":

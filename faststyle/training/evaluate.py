@@ -131,7 +131,8 @@ def format_report(report: Report) -> str:
     for n in sorted(k for k in report.gatys if k):
         lines.append(row(f"Gatys L-BFGS {n} it", report.gatys[n]))
     lines.append(f"blown white (model, {report.photos} photos): "
-                 f"{100 * np.mean(report.blown):.2f} % mean, {100 * np.max(report.blown):.2f} % worst at the evaluation size; "
+                 f"{100 * np.mean(report.blown):.2f} % mean, {100 * np.max(report.blown):.2f} % worst "
+                 f"at the evaluation size; "
                  f"{100 * np.mean(report.blown_large):.2f} % mean, {100 * np.max(report.blown_large):.2f} % worst "
                  f"at {LARGE_SIZE} px")
     tone = f"tonal layout kept (correlation with the photo): model {nanmean(report.tone):.2f}"
