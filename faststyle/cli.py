@@ -338,7 +338,7 @@ def run_optimize(args) -> int:
                           style_image_tensor(args.style_image, args.style_size),
                           LossWeights(args.content_weight, args.style_weight, args.tv_weight,
                                       style_layers=args.style_layer_weights))
-    with tqdm(total=args.iterations, desc="optimize", unit="it") as bar:
+    with tqdm(total=args.iterations, desc="optimize", unit="it", disable=None) as bar:  # bars on terminals only
         image, recorded = optimize_image(np.asarray(photo, np.float32), loss, args.iterations, args.method,
                                          args.init, record_at=(args.iterations,),
                                          callback=lambda i, _: bar.update(1))
@@ -378,7 +378,7 @@ def run_evaluate(args) -> int:
 
     model = load_style(args.style)
     photos = [p for p, _ in find_inputs([args.photos])[0]][: args.limit]
-    with tqdm(total=len(photos), desc=f"evaluate {model.name}", unit="photo") as bar:
+    with tqdm(total=len(photos), desc=f"evaluate {model.name}", unit="photo", disable=None) as bar:
         report = evaluate(model, photos, args.style_image, args.size, args.vgg_weights, args.gatys_iterations,
                           args.gatys_photos, progress=lambda i, n: bar.update(1))
     print(format_report(report))
@@ -404,7 +404,7 @@ def run_video(args) -> int:
     from faststyle.video import stylize_video
 
     style = load_style(args.style)
-    with tqdm(desc="video", unit="frame") as bar:
+    with tqdm(desc="video", unit="frame", disable=None) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 import pytest
 from PIL import Image
@@ -115,6 +116,33 @@ def test_stale_temporary_files_of_dead_runs_are_removed(tmp_path, tiny_model_pat
     assert "removed 1 unfinished output file" in r.stderr
     assert not dead.exists() and live.exists() and foreign.exists()
 
+
+
+def _tiny_clip(path: Path) -> Path:
+    ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    writer = ffmpeg.write_frames(str(path), (32, 32), fps=5, macro_block_size=1, output_params=["-loglevel", "error"])
+    writer.send(None)
+    for i in range(3):
+        writer.send(np.full((32, 32, 3), 60 * i, np.uint8))
+    writer.close()
+    return path
+
+
+def test_video_removes_a_dead_runs_half_video_and_refuses_unwritable_targets(tmp_path, tiny_model_path):
+    clip = _tiny_clip(tmp_path / "clip.mp4")
+    out = tmp_path / "out"
+    out.mkdir()
+    half = out / f".painted.mp4.fs{_pid_of_a_finished_process()}.abcd1234.mp4"  # what kill -9 left
+    half.write_bytes(b"\x00" * 100)
+    r = faststyle("video", clip, "-o", out / "painted.mp4", "-s", tiny_model_path)
+    assert r.returncode == 0, r.stderr
+    assert files_in(out) == {"painted.mp4"}
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    r = faststyle("video", clip, "-o", blocker / "painted.mp4", "-s", tiny_model_path)
+    assert r.returncode == 2 and "cannot write" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
 
 # 3. Damaged checkpoints.
 
