@@ -38,6 +38,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--only", help="comma-separated style names")
     parser.add_argument("--json", help="also write every number to this file")
+    parser.add_argument("--cache-dir", help="keep Gatys results here (they depend on the loss, not the model)")
     args = parser.parse_args()
 
     photos = [p for p, _ in find_inputs([args.photos])[0]][: args.limit]
@@ -48,7 +49,8 @@ def main() -> int:
         painting = Path(args.styles_dir) / recipe["train"]["style_image"]
         with tqdm(total=len(photos), desc=name, unit="photo", file=sys.stderr) as bar:
             reports[name] = evaluate(load_style(name), photos, str(painting), args.size, args.vgg_weights,
-                                     (50, 100, 300), args.gatys_photos, progress=lambda i, n: bar.update(1))
+                                     (50, 100, 300), args.gatys_photos, progress=lambda i, n: bar.update(1),
+                                     cache_dir=args.cache_dir)
     print(f"| style | blown white {args.size} px: mean / worst | {LARGE_SIZE} px: mean / worst "
           f"| tonal layout: model / Gatys |")
     print("|---|---:|---:|---:|")

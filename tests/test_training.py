@@ -199,3 +199,18 @@ def test_resume_honours_todays_output_and_refuses_changes_it_cannot_make(data, t
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "--style-weight (run: 2.0, now: 9.0)" in r.stderr and "the painting" in r.stderr
     assert log_steps(run) == [1, 2, 3]
+
+
+def test_gatys_reference_is_cached_by_what_it_depends_on(data, tmp_path, tiny_model_path):
+    from faststyle.api import load_style
+    from faststyle.training.evaluate import evaluate
+
+    photos = sorted((data / "photos").glob("p*.jpg"))[:2]
+    args = dict(style_image=str(data / "style.png"), size=32, vgg_weights="random", gatys_iterations=(2, 4),
+                gatys_photos=1, cache_dir=tmp_path / "cache")
+    first = evaluate(load_style(tiny_model_path), photos, **args)
+    assert len(list((tmp_path / "cache").glob("gatys-*.json"))) == 1
+    again = evaluate(load_style(tiny_model_path), photos, **args)
+    assert again.gatys == first.gatys and again.gatys_tone == first.gatys_tone
+    other = evaluate(load_style(tiny_model_path), photos, **{**args, "size": 28})  # another photo size: new result
+    assert len(list((tmp_path / "cache").glob("gatys-*.json"))) == 2 and other.photos == 2

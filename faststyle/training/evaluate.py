@@ -52,6 +52,37 @@ def long_side_photo(path: Path, size: int) -> np.ndarray:
     return np.asarray(im)
 
 
+def _gatys_key(photo: Path, size: int, style_image: str, metadata: dict, iterations) -> str:
+    """What a Gatys result depends on: the photo, the painting, the loss and the iterations."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256()
+    for path in (photo, style_image):
+        digest.update(Path(path).read_bytes())
+    loss_fields = {k: metadata.get(k) for k in ("weights", "loss_net", "style_size", "content_layer", "style_layers")}
+    digest.update(json.dumps([size, loss_fields, sorted(iterations)], sort_keys=True).encode())
+    return digest.hexdigest()[:32]
+
+
+def _gatys(content: np.ndarray, loss: PerceptualLoss, iterations: tuple[int, ...], cache_dir: Path | None,
+           key: str) -> tuple[dict[int, dict[str, float]], float]:
+    """Gatys' loss terms after each of `iterations`, and the tonal layout it kept; cached when asked."""
+    import json
+
+    cached = Path(cache_dir) / f"gatys-{key}.json" if cache_dir else None
+    if cached and cached.is_file():
+        data = json.loads(cached.read_text())
+        return {int(n): terms for n, terms in data["recorded"].items()}, data["tone"]
+    image, recorded = optimize_image(content, loss, iterations=max(iterations), record_at=iterations)
+    tone = tonal_correlation(np.clip(image, 0, 255), content)
+    if cached:
+        from faststyle.image_io import atomic_write_bytes
+
+        atomic_write_bytes(cached, json.dumps({"recorded": recorded, "tone": tone}).encode())
+    return recorded, tone
+
+
 @dataclass
 class Report:
     style: str
@@ -72,7 +103,9 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
 
 def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int = 256,
              vgg_weights: str | None = None, gatys_iterations: tuple[int, ...] = (50, 100, 300),
-             gatys_photos: int = 3, progress=None, large_size: int = LARGE_SIZE) -> Report:
+             gatys_photos: int = 3, progress=None, large_size: int = LARGE_SIZE,
+             cache_dir: Path | None = None) -> Report:
+    """Scores `model` on `photos`; `cache_dir` keeps Gatys results, which depend on the loss only."""
     loss = loss_for_model(model, style_image, vgg_weights)
     model_rows, gatys_rows = [], {n: [] for n in gatys_iterations}
     readable = []
@@ -94,9 +127,9 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
         large = long_side_photo(path, large_size)
         blown_large.append(blown_white_share(model.transform(large), large))
         if i < gatys_photos and gatys_iterations:
-            image, recorded = optimize_image(content, loss, iterations=max(gatys_iterations),
-                                             record_at=tuple(gatys_iterations))
-            gatys_tone.append(tonal_correlation(np.clip(image, 0, 255), content))
+            recorded, gatys_tone_i = _gatys(content, loss, tuple(gatys_iterations), cache_dir,
+                                            _gatys_key(path, size, style_image, model.metadata, gatys_iterations))
+            gatys_tone.append(gatys_tone_i)
             for n in gatys_iterations:
                 gatys_rows[n].append(recorded[n])
         if progress:
