@@ -211,6 +211,8 @@ def test_gatys_reference_is_cached_by_what_it_depends_on(data, tmp_path, tiny_mo
     first = evaluate(load_style(tiny_model_path), photos, **args)
     assert len(list((tmp_path / "cache").glob("gatys-*.json"))) == 1
     again = evaluate(load_style(tiny_model_path), photos, **args)
-    assert again.gatys == first.gatys and again.gatys_tone == first.gatys_tone
+    # (gatys[0] is the model's own loss on those photos: "random" VGG weights differ per run)
+    assert {n: again.gatys[n] for n in (2, 4)} == {n: first.gatys[n] for n in (2, 4)}
+    assert again.gatys_tone == first.gatys_tone
     other = evaluate(load_style(tiny_model_path), photos, **{**args, "size": 28})  # another photo size: new result
     assert len(list((tmp_path / "cache").glob("gatys-*.json"))) == 2 and other.photos == 2
