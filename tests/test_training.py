@@ -213,6 +213,6 @@ def test_gatys_reference_is_cached_by_what_it_depends_on(data, tmp_path, tiny_mo
     again = evaluate(load_style(tiny_model_path), photos, **args)
     # (gatys[0] is the model's own loss on those photos: "random" VGG weights differ per run)
     assert {n: again.gatys[n] for n in (2, 4)} == {n: first.gatys[n] for n in (2, 4)}
-    assert again.gatys_tone == first.gatys_tone
+    np.testing.assert_equal(again.gatys_tone, first.gatys_tone)  # NaN at this size: too small for two blocks
     other = evaluate(load_style(tiny_model_path), photos, **{**args, "size": 28})  # another photo size: new result
     assert len(list((tmp_path / "cache").glob("gatys-*.json"))) == 2 and other.photos == 2
