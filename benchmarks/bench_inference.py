@@ -45,12 +45,14 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
         feed = {"image": image[None].astype(np.float32)}
         run = lambda: session.run(["stylized"], feed)  # noqa: E731
     else:
+        from faststyle.styles import read_metadata
         from faststyle.training.export import load_onnx_weights
         from faststyle.training.network import build_transform_net
 
         import tensorflow as tf
 
-        net = build_transform_net(32)
+        meta = read_metadata(path)  # models from before "norm" was recorded use instance norm throughout
+        net = build_transform_net(meta.get("width", 32), meta.get("norm", "instance"))
         load_onnx_weights(net, path)
         batch = tf.constant(image[None].astype(np.float32))
         graph = tf.function(lambda x: net(x, training=False))  # a traced graph, not eager ops
@@ -63,6 +65,21 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
         times.append(time.perf_counter() - t0)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"engine": engine, "size": f"{w}x{h}", "median_s": statistics.median(times), "peak_rss_mb": peak_mb}
+
+
+def cpu_summary() -> str:
+    """The CPU model and the vector extensions that decide which kernels run (times compare only on one host)."""
+    model, flags = "unknown CPU", set()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    wanted = ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "avx_vnni"]
+    return f"{model}; " + " ".join(f for f in wanted if f in flags)
 
 
 def main() -> None:
@@ -92,7 +109,8 @@ def main() -> None:
 
     import os
 
-    print(f"\nstyle {args.style}, {os.cpu_count()} CPU cores, median of {args.repeats} runs after a warm-up\n")
+    print(f"\nstyle {args.style}, {os.cpu_count()} CPU cores, median of {args.repeats} runs after a warm-up")
+    print(f"CPU: {cpu_summary()}\n")
     print(f"| {'size':<10} | {'engine':<12} | {'time (s)':>8} | {'peak RSS (MB)':>13} | {'vs keras-tf':>11} |")
     print(f"|{'-' * 12}|{'-' * 14}|{'-' * 10}|{'-' * 15}|{'-' * 13}|")
     for h, w in SIZES:
