@@ -388,13 +388,16 @@ def run_evaluate(args) -> int:
 def _add_video(sub) -> None:
     p = sub.add_parser("video", help="paint a video frame by frame (needs the [video] extra)")
     p.add_argument("input", help="video file")
-    p.add_argument("-o", "--output", required=True, help="video file to write (.mp4, .mov, .mkv)")
-    p.add_argument("-s", "--style", required=True, help="style name or .onnx path")
+    p.add_argument("-o", "--output", required=True,
+                   help="video file to write (.mp4, .mov, .mkv); a folder for several styles")
+    p.add_argument("-s", "--style", required=True, help="style name or .onnx path; comma-separate for several")
     p.add_argument("--max-size", type=_at_least(16), help="downscale the long side to this many pixels first")
     p.add_argument("--strength", type=_fraction, default=1.0, help="0 keeps the frame, 1 full style")
     p.add_argument("--preserve-colors", action="store_true", help="keep the video's colours")
     p.add_argument("--smoothing", type=_fraction, default=0.9,
                    help="0..1, steadies the tone between frames")
+    p.add_argument("--crf", type=_int_between(0, 51), default=23,
+                   help="H.264 quality: lower is better and bigger, 18 looks lossless")
 
 
 def run_video(args) -> int:
@@ -403,15 +406,24 @@ def run_video(args) -> int:
     from faststyle.api import load_style
     from faststyle.video import stylize_video
 
-    style = load_style(args.style)
-    with tqdm(desc="video", unit="frame", disable=None) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
+    styles = [load_style(n.strip()) for n in args.style.split(",") if n.strip()]
+    styles = list({style.name: style for style in styles}.values())  # outputs are named by style
+    out = Path(args.output)
+    if len(styles) == 1 and out.suffix and not args.output.endswith(("/", os.sep)):
+        targets = [(styles[0], out)]
+    elif out.suffix and not out.is_dir() and not args.output.endswith(("/", os.sep)):
+        raise FaststyleError(f"{out}: {len(styles)} videos to write, so -o must be a folder")
+    else:  # a folder: one NAME.STYLE.mp4 per style
+        targets = [(style, out / f"{Path(args.input).stem}.{style.name}.mp4") for style in styles]
+    for style, target in targets:
+        with tqdm(desc=f"video {style.name}", unit="frame", disable=None) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
 
-        out = stylize_video(args.input, args.output, style, args.strength, args.preserve_colors,
-                            args.max_size, args.smoothing, progress)
-    print(f"wrote {out}")
+            written = stylize_video(args.input, target, style, args.strength, args.preserve_colors,
+                                    args.max_size, args.smoothing, progress, crf=args.crf)
+        print(f"wrote {written}")
     return 0
 
 

@@ -20,6 +20,8 @@ from faststyle.image_io import remove_stale_temp_files, temp_file_beside
 from faststyle.postprocess import check_strength, finish
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif"}
+# Constant-quality encoding: the size follows the picture instead of a fixed high bitrate.
+DEFAULT_CRF = 23
 
 
 def _ffmpeg():
@@ -32,17 +34,22 @@ def _ffmpeg():
 
 def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: StyleLike,
                   strength: float = 1.0, preserve_colors: bool = False, max_size: int | None = None,
-                  smoothing: float = 0.9, progress: Callable[[int, int], None] | None = None) -> Path:
+                  smoothing: float = 0.9, progress: Callable[[int, int], None] | None = None,
+                  crf: int = DEFAULT_CRF) -> Path:
     """Writes `target` (format from its extension), keeping the source's frame rate and audio.
 
     smoothing: weight of the past in the running average of normalisation statistics
     (0 = every frame on its own, closer to 1 = steadier).
+    crf: H.264 constant rate factor, 0 (lossless) to 51; 23 is ffmpeg's own default.
     """
     ffmpeg = _ffmpeg()
     strength = check_strength(strength)
     source, target = Path(source), Path(target)
     if not source.is_file():
         raise FaststyleError(f"{source}: file not found")
+    if source.suffix.lower() not in VIDEO_EXTENSIONS:
+        raise FaststyleError(f"{source}: not a video file ({', '.join(sorted(VIDEO_EXTENSIONS))}); "
+                             "for pictures use 'faststyle stylize'")
     if target.suffix.lower() not in VIDEO_EXTENSIONS - {".gif"}:
         raise FaststyleError(f"{target}: use a video extension such as .mp4, .mov or .mkv")
     if target.exists() and target.resolve() == source.resolve():
@@ -64,9 +71,9 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
         raise FaststyleError(f"{target}: cannot write ({exc.strerror or type(exc).__name__}); "
                              "choose another output folder with -o") from None
     os.close(fd)
-    writer = ffmpeg.write_frames(tmp, (out_w, out_h), fps=meta.get("fps") or 25, quality=8, macro_block_size=2,
+    writer = ffmpeg.write_frames(tmp, (out_w, out_h), fps=meta.get("fps") or 25, quality=None, macro_block_size=2,
                                  audio_path=str(source) if meta.get("audio_codec") else None,
-                                 output_params=["-loglevel", "error"])
+                                 output_params=["-loglevel", "error", "-crf", str(crf)])
     writer.send(None)
     stats = None
     try:

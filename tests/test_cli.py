@@ -278,3 +278,31 @@ def test_help_shows_every_option_with_its_default():
                 assert "default" in after, f"{name} {flag} does not show its default"
     r = faststyle()
     assert r.returncode == 2 and "commands:" in r.stderr and "stylize" in r.stderr and "train" in r.stderr
+
+
+def _clip(path: Path, frames: int = 6) -> Path:
+    ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    writer = ffmpeg.write_frames(str(path), (64, 48), fps=10, macro_block_size=1, output_params=["-loglevel", "error"])
+    writer.send(None)
+    for i in range(frames):
+        writer.send(photo(48, 64, seed=i))
+    writer.close()
+    return path
+
+
+def test_video_with_several_styles_writes_one_file_each_and_crf_sets_the_size(tmp_path, tiny_model_path, user_styles):
+    clip = _clip(tmp_path / "clip.mp4")
+    env = {"FASTSTYLE_STYLE_DIR": str(user_styles)}
+    r = faststyle("video", clip, "-o", tmp_path / "out", "-s", f"tiny,{tiny_model_path}", "--crf", "40",
+                  env_extra=env)
+    assert r.returncode == 0, r.stderr
+    assert files_in(tmp_path / "out") == {"clip.tiny.mp4"}  # the same style twice is one file
+    r = faststyle("video", clip, "-o", tmp_path / "fine.mp4", "-s", tiny_model_path, "--crf", "5")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "fine.mp4").stat().st_size > (tmp_path / "out" / "clip.tiny.mp4").stat().st_size
+
+
+def test_video_refuses_a_picture(tmp_path, tiny_model_path):
+    r = faststyle("video", save(tmp_path / "p.jpg"), "-o", tmp_path / "o.mp4", "-s", tiny_model_path)
+    assert r.returncode == 2 and "not a video file" in r.stderr and "faststyle stylize" in r.stderr
+    assert not (tmp_path / "o.mp4").exists()
