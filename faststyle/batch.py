@@ -147,7 +147,7 @@ def run_jobs(jobs: list[Job], models: dict, quality: int = 92, **options) -> int
     bar.close()
     where = str(done[0]) if len(done) == 1 else (str(Path(*_common_parts(done))) if done else "-")
     skipped = f", {not_tried} not tried" if not_tried else ""
-    print(f"{len(done)} done, {failed} failed{skipped}; written to {where}")
+    print(f"{len(done)} done, {failed} failed{skipped}; " + (f"written to {where}" if done else "nothing written"))
     return 1 if failed else 0
 
 

@@ -131,7 +131,9 @@ def output_format(path: str | os.PathLike) -> str:
     ext = Path(path).suffix.lower()
     fmt = Image.registered_extensions().get(ext)
     if fmt is None or fmt not in Image.SAVE:
-        raise FaststyleError(f"{path}: cannot write '{ext or 'no extension'}' images; use .jpg, .png or .webp")
+        common = [e for e in (".jpg", ".png", ".webp", ".tif", ".bmp", ".gif")
+                  if Image.registered_extensions().get(e) in Image.SAVE]
+        raise FaststyleError(f"{path}: cannot write '{ext or 'no extension'}' images; use {', '.join(common)}")
     return fmt
 
 
