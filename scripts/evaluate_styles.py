@@ -36,6 +36,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--gatys-photos", type=int, default=3)
     parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--gatys-iterations", default="50,100,300", help="comma-separated L-BFGS iteration counts")
     parser.add_argument("--only", help="comma-separated style names")
     parser.add_argument("--json", help="also write every number to this file")
     parser.add_argument("--cache-dir", help="keep Gatys results here (they depend on the loss, not the model)")
@@ -43,13 +44,14 @@ def main() -> int:
 
     photos = [p for p, _ in find_inputs([args.photos])[0]][: args.limit]
     names = args.only.split(",") if args.only else bundled_style_names()
+    iterations = tuple(int(n) for n in args.gatys_iterations.split(","))
     reports = {}
     for name in names:
         recipe = tomllib.loads((ROOT / "recipes" / f"{name}.toml").read_text())
         painting = Path(args.styles_dir) / recipe["train"]["style_image"]
         with tqdm(total=len(photos), desc=name, unit="photo", file=sys.stderr) as bar:
             reports[name] = evaluate(load_style(name), photos, str(painting), args.size, args.vgg_weights,
-                                     (50, 100, 300), args.gatys_photos, progress=lambda i, n: bar.update(1),
+                                     iterations, args.gatys_photos, progress=lambda i, n: bar.update(1),
                                      cache_dir=args.cache_dir)
     print(f"| style | blown white {args.size} px: mean / worst | {LARGE_SIZE} px: mean / worst "
           f"| tonal layout: model / Gatys |")
@@ -60,13 +62,13 @@ def main() -> int:
               f"| {nanmean(r.tone):.2f} / {nanmean(r.gatys_tone):.2f} |")
     print()
     print(f"| style | model, {len(photos)} photos: content / style / total | model, Gatys photos: total "
-          "| Gatys 50 it | Gatys 100 it | Gatys 300 it | model / Gatys 100 |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+          + "".join(f"| Gatys {n} it " for n in iterations) + f"| model / Gatys {iterations[-1]} it |")
+    print("|---|---|---:|" + "---:|" * (len(iterations) + 1))
     for name, r in reports.items():
         m, g = r.model, r.gatys
         print(f"| `{name}` | {m['content']:.3g} / {m['style']:.3g} / {m['total']:.3g} | {g[0]['total']:.3g} "
-              f"| {g[50]['total']:.3g} | {g[100]['total']:.3g} | {g[300]['total']:.3g} "
-              f"| {g[0]['total'] / g[100]['total']:.2f}x |")
+              + "".join(f"| {g[n]['total']:.3g} " for n in iterations)
+              + f"| {g[0]['total'] / g[iterations[-1]]['total']:.2f}x |")
     if args.json:
         Path(args.json).write_text(json.dumps({n: dataclasses.asdict(r) for n, r in reports.items()}, indent=1))
     return 0
