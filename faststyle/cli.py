@@ -174,9 +174,12 @@ def _resumed_config(args, config):
 
 def _add_stylize(sub) -> None:
     p = sub.add_parser("stylize", help="paint photos in a style (files, folders, globs)")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive) or globs")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="image files, folders (recursive) or globs; '-' reads one image from stdin")
     _add_style_options(p)
-    p.add_argument("-o", "--output", help="output file (one input) or folder; default: beside each input")
+    p.add_argument("-o", "--output", help="output file (one input) or folder; '-' for stdout; "
+                                          "default: beside each input (stdout for stdin)")
+    p.add_argument("--format", help="image format for stdout (png, jpg, webp; default png)")
     p.add_argument("--quality", type=_int_between(1, 100), default=92, help="JPEG/WebP quality")
     p.add_argument("--overwrite", action="store_true",
                    help="redo outputs that already exist (default: skip them, so a re-run finishes the rest)")
@@ -202,6 +205,8 @@ def run_stylize(args) -> int:
     from faststyle.styles import available_styles
 
     styles = _load_styles(args)
+    if "-" in args.inputs or args.output == "-":
+        return _run_pipe(args, styles)
     names = {s.name for s in available_styles()} | {s.name for s in styles}
     inputs, own = find_inputs(args.inputs, skip=lambda path: is_output_of(path, names))
     if own:
@@ -209,6 +214,49 @@ def run_stylize(args) -> int:
     if not inputs:
         raise FaststyleError("nothing to stylize: every image found is an earlier faststyle output")
     return _run_batch(args, inputs, styles, overwrite=args.overwrite)
+
+
+def _run_pipe(args, styles: list) -> int:
+    """`-` as input reads the image from stdin; `-o -` (the default then) writes it to stdout."""
+    import io
+
+    from PIL import Image
+
+    from faststyle.api import stylize
+    from faststyle.image_io import load_image
+
+    if len(args.inputs) != 1 or len(styles) != 1:
+        raise FaststyleError("a pipe carries one image: give one input and one style with '-'")
+    fmt = (args.format or "png").upper().replace("JPG", "JPEG")
+    source = args.inputs[0]
+    if source == "-":
+        data = sys.stdin.buffer.read()
+        if not data:
+            raise FaststyleError("stdin: no image data (pipe an image in, e.g. 'cat photo.jpg | faststyle ...')")
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                im.load()
+                source = load_image(im)
+        except Exception as exc:  # any undecodable input: one line, as for files
+            raise FaststyleError(f"stdin: not an image Pillow can read ({type(exc).__name__})") from None
+    image = stylize(source, styles[0], strength=args.strength, preserve_colors=args.preserve_colors,
+                    max_size=args.max_size)
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        image = image.convert("RGB")
+    try:
+        image.save(out, format=fmt, **({"quality": args.quality} if fmt in ("JPEG", "WEBP") else {}))
+    except (KeyError, ValueError, OSError):
+        raise FaststyleError(f"--format {args.format}: not a format Pillow can write; try png, jpg or webp") from None
+    if args.output in (None, "-"):
+        sys.stdout.buffer.write(out.getvalue())
+        sys.stdout.buffer.flush()
+    else:
+        from faststyle.image_io import atomic_write_bytes
+
+        atomic_write_bytes(args.output, out.getvalue())
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
 
 
 def _run_batch(args, inputs: list, styles: list, overwrite: bool) -> int:

@@ -306,3 +306,20 @@ def test_video_refuses_a_picture(tmp_path, tiny_model_path):
     r = faststyle("video", save(tmp_path / "p.jpg"), "-o", tmp_path / "o.mp4", "-s", tiny_model_path)
     assert r.returncode == 2 and "not a video file" in r.stderr and "faststyle stylize" in r.stderr
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_pipes_carry_image_bytes_in_and_out(tmp_path, tiny_model_path):
+    source = save(tmp_path / "p.png", photo(40, 56))
+    r = subprocess.run([sys.executable, "-m", "faststyle", "stylize", "-", "-s", str(tiny_model_path)],
+                       input=source.read_bytes(), capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = Image.open(io.BytesIO(r.stdout))
+    assert out.format == "PNG" and out.size == (56, 40)
+    r = subprocess.run([sys.executable, "-m", "faststyle", "stylize", str(source), "-s", str(tiny_model_path),
+                        "-o", "-", "--format", "jpg"], capture_output=True, timeout=300)
+    assert r.returncode == 0 and Image.open(io.BytesIO(r.stdout)).format == "JPEG"
+    r = subprocess.run([sys.executable, "-m", "faststyle", "stylize", "-", "-s", str(tiny_model_path)],
+                       input=b"not an image", capture_output=True, timeout=300)
+    assert r.returncode == 2 and r.stdout == b"" and b"stdin: not an image" in r.stderr
+    assert b"Traceback" not in r.stderr
+    assert os.listdir(tmp_path) == ["p.png"]
