@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import glob
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -111,11 +112,12 @@ def plan_outputs(inputs: list, styles: list[str], output: str | None) -> list[Jo
     return jobs
 
 
-def run_jobs(jobs: list[Job], models: dict, quality: int = 92, **options) -> int:
+def run_jobs(jobs: list[Job], models: dict, quality: int = 92, as_json: bool = False, **options) -> int:
     """Runs every job with a progress bar; one line per failure, a summary at the end.
 
     A file that cannot be written is counted and the run goes on; a full disk stops the run,
-    since every later write would fail too.
+    since every later write would fail too. `as_json`: one JSON object per job on stdout
+    (for scripts); messages and the summary then go to stderr.
     """
     done, failed, not_tried = [], 0, 0
     stale = sum(remove_stale_temp_files(folder) for folder in {job.target.parent for job in jobs if job.target})
@@ -123,31 +125,36 @@ def run_jobs(jobs: list[Job], models: dict, quality: int = 92, **options) -> int
         print(f"removed {stale} unfinished output file(s) left by an interrupted run", file=sys.stderr)
     bar = tqdm(jobs, desc="stylize", unit="image", disable=len(jobs) < 2 or None, file=sys.stderr)
     for i, job in enumerate(bar):
+        error = None
         try:
             if job.problem:
                 raise FaststyleError(job.problem)
             stylize_file(job.source, job.target, models[job.style], quality=quality, **options)
             done.append(job.target)
         except FaststyleError as exc:
-            failed += 1
-            tqdm.write(f"faststyle: error: {exc}", file=sys.stderr)
+            error = str(exc)
         except MemoryError:
-            failed += 1
-            tqdm.write(f"faststyle: error: {job.source}: out of memory; try --max-size", file=sys.stderr)
+            error = f"{job.source}: out of memory; try --max-size"
         except OSError as exc:
-            failed += 1
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 not_tried = len(jobs) - i - 1
-                tqdm.write(f"faststyle: error: {job.target}: no space left on the disk; stopping "
-                           f"(free some space and run again)", file=sys.stderr)
-                break
-            reason = exc.strerror or type(exc).__name__
-            tqdm.write(f"faststyle: error: {job.target}: cannot write ({reason}); "
-                       f"choose another output folder with -o", file=sys.stderr)
+                error = f"{job.target}: no space left on the disk; stopping (free some space and run again)"
+            else:
+                error = (f"{job.target}: cannot write ({exc.strerror or type(exc).__name__}); "
+                         "choose another output folder with -o")
+        if error:
+            failed += 1
+            tqdm.write(f"faststyle: error: {error}", file=sys.stderr)
+        if as_json:
+            print(json.dumps({"input": str(job.source), "style": job.style, "output": str(job.target),
+                              "ok": error is None, "error": error}), flush=True)
+        if not_tried:
+            break
     bar.close()
     where = str(done[0]) if len(done) == 1 else (str(Path(*_common_parts(done))) if done else "-")
     skipped = f", {not_tried} not tried" if not_tried else ""
-    print(f"{len(done)} done, {failed} failed{skipped}; " + (f"written to {where}" if done else "nothing written"))
+    print(f"{len(done)} done, {failed} failed{skipped}; " + (f"written to {where}" if done else "nothing written"),
+          file=sys.stderr if as_json else sys.stdout)
     return 1 if failed else 0
 
 

@@ -6,6 +6,7 @@ Training commands import TensorFlow lazily, so `stylize` works with the base ins
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -180,6 +181,7 @@ def _add_stylize(sub) -> None:
     p.add_argument("-o", "--output", help="output file (one input) or folder; '-' for stdout; "
                                           "default: beside each input (stdout for stdin)")
     p.add_argument("--format", help="image format for stdout (png, jpg, webp; default png)")
+    p.add_argument("--json", action="store_true", help="one JSON object per image on stdout, for scripts")
     p.add_argument("--quality", type=_int_between(1, 100), default=92, help="JPEG/WebP quality")
     p.add_argument("--overwrite", action="store_true",
                    help="redo outputs that already exist (default: skip them, so a re-run finishes the rest)")
@@ -272,7 +274,8 @@ def _run_batch(args, inputs: list, styles: list, overwrite: bool) -> int:
             print("0 done, 0 failed; every output already exists")
             return 0
     return run_jobs(jobs, {s.name: s for s in styles}, quality=args.quality, strength=args.strength,
-                    preserve_colors=args.preserve_colors, max_size=args.max_size)
+                    preserve_colors=args.preserve_colors, max_size=args.max_size,
+                    as_json=getattr(args, "json", False))
 
 
 def _load_styles(args) -> list:
@@ -322,7 +325,15 @@ def run_styles(args) -> int:
             meta = read_metadata(style.path)
         except FaststyleError as exc:  # one bad file in the folder must not hide the others
             broken += 1
-            print(f"{style.name:<18} {style.source:<8} BROKEN: {exc}")
+            if args.json:
+                print(json.dumps({"name": style.name, "source": style.source, "path": str(style.path),
+                                  "ok": False, "error": str(exc)}))
+            else:
+                print(f"{style.name:<18} {style.source:<8} BROKEN: {exc}")
+            continue
+        if args.json:
+            print(json.dumps({"name": style.name, "source": style.source, "path": str(style.path), "ok": True,
+                              "metadata": meta}))
             continue
         painting = ", ".join(str(meta[k]) for k in ("title", "artist", "year") if meta.get(k))
         print(f"{style.name:<18} {style.source:<8} {painting or '-'}")
@@ -330,9 +341,10 @@ def run_styles(args) -> int:
             print(f"    path: {style.path}")
             for key in sorted(meta):
                 print(f"    {key}: {meta[key]}")
-    if not styles:
-        print("no styles found")
-    print(f"(user styles folder: {user_style_dir()})")
+    if not args.json:
+        if not styles:
+            print("no styles found")
+        print(f"(user styles folder: {user_style_dir()})")
     return 1 if broken else 0
 
 
@@ -340,6 +352,7 @@ def _add_styles(sub) -> None:
     p = sub.add_parser("styles", help="list bundled and user styles with their metadata")
     p.add_argument("paths", nargs="*", metavar="MODEL.onnx", help="also show these model files")
     p.add_argument("-v", "--verbose", action="store_true", help="show every metadata field")
+    p.add_argument("--json", action="store_true", help="one JSON object per style, every metadata field")
 
 
 def _add_export(sub) -> None:
@@ -572,6 +585,9 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print("faststyle: terminated", file=sys.stderr)
         return 143
+    except BrokenPipeError:  # the reader went away (`faststyle styles --json | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -323,3 +323,22 @@ def test_pipes_carry_image_bytes_in_and_out(tmp_path, tiny_model_path):
     assert r.returncode == 2 and r.stdout == b"" and b"stdin: not an image" in r.stderr
     assert b"Traceback" not in r.stderr
     assert os.listdir(tmp_path) == ["p.png"]
+
+
+def test_json_output_is_one_parsable_object_per_result(tmp_path, tiny_model_path, user_styles):
+    import json
+
+    env = {"FASTSTYLE_STYLE_DIR": str(user_styles)}
+    r = faststyle("styles", "--json", env_extra=env)
+    assert r.returncode == 0, r.stderr
+    styles = [json.loads(line) for line in r.stdout.splitlines()]
+    tiny = next(s for s in styles if s["name"] == "tiny")
+    assert tiny["source"] == "user" and tiny["metadata"]["title"] == "Random test style"
+
+    r = faststyle("stylize", save(tmp_path / "a.png"), tmp_path / "missing.png", "-s", "tiny", "-o", tmp_path / "out",
+                  "--json", env_extra=env)
+    assert r.returncode == 1
+    results = [json.loads(line) for line in r.stdout.splitlines()]  # stdout holds JSON only
+    assert [(x["ok"], Path(x["input"]).name) for x in results] == [(True, "a.png"), (False, "missing.png")]
+    assert Path(results[0]["output"]).is_file() and "file not found" in results[1]["error"]
+    assert "1 done, 1 failed" in r.stderr
