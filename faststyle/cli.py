@@ -488,6 +488,30 @@ def run_video(args) -> int:
     return 0
 
 
+def _add_sheet(sub) -> None:
+    p = sub.add_parser("sheet", help="one photo in every style on one labelled image, to choose from")
+    p.add_argument("photo", help="the photo")
+    p.add_argument("-o", "--output", required=True, help="image file to write (.png, .jpg, ...)")
+    p.add_argument("-s", "--style", action="append", default=None,
+                   help="styles to show, comma-separated (default: every bundled and user style)")
+    p.add_argument("--cell", type=_at_least(64), default=320, help="long side of each picture, pixels")
+    p.add_argument("--columns", type=_at_least(1), help="pictures per row (default: about square)")
+
+
+def run_sheet(args) -> int:
+    from faststyle.image_io import output_format, save_image
+    from faststyle.sheet import style_sheet
+
+    output_format(args.output)  # a bad extension fails before the slow part
+    args.style = args.style or ["all"]
+    args.threads = None
+    args.strength = 1.0
+    styles = _load_styles(args)
+    save_image(style_sheet(args.photo, styles, args.cell, args.columns), args.output)
+    print(f"wrote {args.output} ({len(styles)} styles)")
+    return 0
+
+
 def _add_gui(sub) -> None:
     p = sub.add_parser("gui", help="open the desktop app (needs the [gui] extra)")
     p.add_argument("image", nargs="?", help="a photo to open")
@@ -536,13 +560,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_optimize(sub)
     _add_evaluate(sub)
     _add_video(sub)
+    _add_sheet(sub)
     _add_gui(sub)
     return parser
 
 
 COMMANDS = {"stylize": run_stylize, "demo": run_demo, "styles": run_styles, "train": run_train,
             "export": run_export, "optimize": run_optimize, "evaluate": run_evaluate, "gui": run_gui,
-            "video": run_video}
+            "video": run_video, "sheet": run_sheet}
 
 
 # Packages of the optional extras -> the extra that installs them.

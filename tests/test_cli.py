@@ -342,3 +342,18 @@ def test_json_output_is_one_parsable_object_per_result(tmp_path, tiny_model_path
     assert [(x["ok"], Path(x["input"]).name) for x in results] == [(True, "a.png"), (False, "missing.png")]
     assert Path(results[0]["output"]).is_file() and "file not found" in results[1]["error"]
     assert "1 done, 1 failed" in r.stderr
+
+
+def test_style_sheet_lays_out_the_photo_and_every_style(tmp_path, tiny_model_path, user_styles):
+    source = save(tmp_path / "p.png", photo(60, 80))
+    r = faststyle("sheet", source, "-o", tmp_path / "sheet.png", "-s", f"tiny,{tiny_model_path}", "--cell", "80",
+                  env_extra={"FASTSTYLE_STYLE_DIR": str(user_styles)})
+    assert r.returncode == 0, r.stderr
+    sheet = np.asarray(Image.open(tmp_path / "sheet.png").convert("RGB")).astype(int)
+    # photo + one style (the same model twice is one style): two 80x60 cells side by side, with labels above
+    from faststyle.sheet import GAP, LABEL_HEIGHT
+    assert sheet.shape == (GAP + 60 + LABEL_HEIGHT + GAP, GAP + 2 * (80 + GAP), 3)
+    label = sheet[GAP:GAP + LABEL_HEIGHT - 4, GAP:GAP + 80]
+    assert (label < 128).any()  # the label is drawn
+    r = faststyle("sheet", source, "-o", tmp_path / "sheet.xyz", "-s", tiny_model_path)
+    assert r.returncode == 2 and "cannot write" in r.stderr
