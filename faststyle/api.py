@@ -17,7 +17,7 @@ from PIL import Image
 from faststyle.errors import FaststyleError
 from faststyle.image_io import (MULTI_FRAME_FORMATS, ImageLike, frame_count, load_image, output_format, read_frames,
                                 save_frames, save_image)
-from faststyle.postprocess import check_strength, finish
+from faststyle.postprocess import check_strength, finish, upsample_with_detail
 from faststyle.runtime import CancelToken, StyleModel
 from faststyle.styles import resolve_style
 
@@ -50,18 +50,29 @@ def preprocess(image: Image.Image, max_size: int | None = None) -> tuple[np.ndar
 
 def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_colors: bool = False,
             max_size: int | None = None, progress: Callable[[int, int], None] | None = None,
-            cancel: CancelToken | None = None) -> Image.Image:
+            cancel: CancelToken | None = None, stroke_scale: float = 1.0) -> Image.Image:
     """Paints `image` (path, PIL image or numpy array) in `style` (name, .onnx path or loaded style).
 
     strength: 0 keeps the photo, 1 is the full style. preserve_colors: keep the photo's colours.
     max_size: downscale the long side first. Transparency is kept as it is.
     cancel: a CancelToken another thread may cancel (raises Cancelled).
+    stroke_scale: paint with strokes this many times larger (the picture is painted at a lower
+    resolution and brought back to full size with the photo's own fine detail).
     """
     strength = check_strength(strength)
+    if not stroke_scale >= 1.0:
+        raise FaststyleError(f"stroke scale must be 1 or more, got {stroke_scale}")
     model = as_model(style)
     rgb, alpha = preprocess(load_image(image), max_size)
-    out = model.transform(rgb, lambda src, styl: finish(src, styl, strength, preserve_colors),
-                          progress=progress, cancel=cancel)
+    if stroke_scale > 1.0:
+        h, w = rgb.shape[:2]
+        small = np.asarray(Image.fromarray(rgb).resize((max(1, round(w / stroke_scale)), max(1, round(h / stroke_scale))),
+                                                       Image.LANCZOS))
+        painted = model.transform(small, progress=progress, cancel=cancel)
+        out = finish(rgb, upsample_with_detail(painted, rgb), strength, preserve_colors)
+    else:
+        out = model.transform(rgb, lambda src, styl: finish(src, styl, strength, preserve_colors),
+                              progress=progress, cancel=cancel)
     result = Image.fromarray(out, "RGB")
     if alpha is not None:
         result.putalpha(alpha)

@@ -199,6 +199,9 @@ def _add_finish_options(p) -> None:
     p.add_argument("--max-size", type=_at_least(16), help="downscale the long side to this many pixels first")
     p.add_argument("--strength", type=_fraction, default=1.0, help="0 keeps the photo, 1 full style")
     p.add_argument("--preserve-colors", action="store_true", help="keep the photo's colours")
+    p.add_argument("--stroke-scale", type=_float_where(lambda v: 1 <= v <= 16, "between 1 and 16"), default=1.0,
+                   help="paint with strokes this many times larger, keeping the photo's size and sharp edges "
+                        "(try 2-3 for big photos)")
     p.add_argument("--threads", type=_at_least(1), help="CPU threads (default: all cores)")
 
 
@@ -242,7 +245,7 @@ def _run_pipe(args, styles: list) -> int:
         except Exception as exc:  # any undecodable input: one line, as for files
             raise FaststyleError(f"stdin: not an image Pillow can read ({type(exc).__name__})") from None
     image = stylize(source, styles[0], strength=args.strength, preserve_colors=args.preserve_colors,
-                    max_size=args.max_size)
+                    max_size=args.max_size, stroke_scale=args.stroke_scale)
     out = io.BytesIO()
     if fmt == "JPEG":
         image = image.convert("RGB")
@@ -275,7 +278,7 @@ def _run_batch(args, inputs: list, styles: list, overwrite: bool) -> int:
             return 0
     return run_jobs(jobs, {s.name: s for s in styles}, quality=args.quality, strength=args.strength,
                     preserve_colors=args.preserve_colors, max_size=args.max_size,
-                    as_json=getattr(args, "json", False))
+                    stroke_scale=args.stroke_scale, as_json=getattr(args, "json", False))
 
 
 def _load_styles(args) -> list:
