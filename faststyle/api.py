@@ -24,9 +24,13 @@ from faststyle.styles import resolve_style
 StyleLike = str | os.PathLike | StyleModel
 
 
-def load_style(name_or_path: str | os.PathLike, threads: int | None = None) -> StyleModel:
-    """A style by bundled/user name or .onnx path, ready for many images (one session)."""
-    return StyleModel.load(name_or_path, threads)
+def load_style(name_or_path: str | os.PathLike, threads: int | None = None, device: str = "cpu") -> StyleModel:
+    """A style by bundled/user name or .onnx path, ready for many images (one session).
+
+    device: "cpu", "auto" (a GPU or other accelerator when the installed ONNX Runtime has one),
+    or "cuda", "directml", "coreml", "openvino".
+    """
+    return StyleModel.load(name_or_path, threads, device)
 
 
 @functools.lru_cache(maxsize=4)

@@ -203,6 +203,9 @@ def _add_finish_options(p) -> None:
                    help="paint with strokes this many times larger, keeping the photo's size and sharp edges "
                         "(try 2-3 for big photos)")
     p.add_argument("--threads", type=_at_least(1), help="CPU threads (default: all cores)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "directml", "coreml", "openvino"],
+                   help="where the network runs: auto picks a GPU or other accelerator if the installed "
+                        "ONNX Runtime has one")
 
 
 def run_stylize(args) -> int:
@@ -293,12 +296,12 @@ def _load_styles(args) -> list:
         names.remove("all")
         for info in available_styles():
             try:
-                styles.append(load_style(info.path, args.threads))
+                styles.append(load_style(info.path, args.threads, args.device))
             except FaststyleError as exc:  # 'all' means every style that works
                 print(f"faststyle: warning: skipping style {info.name}: {exc}", file=sys.stderr)
         if not styles:
             raise FaststyleError("no styles installed; pass a path to an .onnx model with --style")
-    styles += [load_style(n, args.threads) for n in dict.fromkeys(names)]
+    styles += [load_style(n, args.threads, args.device) for n in dict.fromkeys(names)]
     return list({s.name: s for s in styles}.values())
 
 
@@ -507,7 +510,7 @@ def run_sheet(args) -> int:
 
     output_format(args.output)  # a bad extension fails before the slow part
     args.style = args.style or ["all"]
-    args.threads = None
+    args.threads, args.device = None, "auto"
     args.strength = 1.0
     styles = _load_styles(args)
     save_image(style_sheet(args.photo, styles, args.cell, args.columns), args.output)

@@ -110,6 +110,31 @@ def tile_grid(h: int, w: int, max_tile_pixels: int) -> tuple[int, int]:
     return best[1]
 
 
+# --device names -> ONNX Runtime execution providers, best first, and the package that brings each.
+DEVICES = {
+    "cuda": ("CUDAExecutionProvider", "onnxruntime-gpu"),
+    "directml": ("DmlExecutionProvider", "onnxruntime-directml"),
+    "coreml": ("CoreMLExecutionProvider", "onnxruntime (macOS build)"),
+    "openvino": ("OpenVINOExecutionProvider", "onnxruntime-openvino"),
+}
+
+
+def execution_providers(device: str = "auto") -> list[str]:
+    """The providers for `device`: "cpu", "auto" (the best one installed) or a name from DEVICES."""
+    available = ort.get_available_providers()
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device == "auto":
+        return [p for p, _ in DEVICES.values() if p in available] + ["CPUExecutionProvider"]
+    if device not in DEVICES:
+        raise FaststyleError(f"unknown device {device!r}; choose auto, cpu or one of {', '.join(DEVICES)}")
+    provider, package = DEVICES[device]
+    if provider not in available:
+        raise FaststyleError(f"device {device!r} is not available in this ONNX Runtime; install {package} "
+                             f"(available here: {', '.join(available)})")
+    return [provider, "CPUExecutionProvider"]
+
+
 def _check_signature(path: Path, session: ort.InferenceSession) -> None:
     """A model must take and give float NHWC RGB images, or running it would fail inside ONNX Runtime."""
     inputs = {i.name: i for i in session.get_inputs()}
@@ -133,11 +158,11 @@ class StyleModel:
     metadata: dict
 
     @classmethod
-    def load(cls, name_or_path: str | os.PathLike, threads: int | None = None) -> "StyleModel":
+    def load(cls, name_or_path: str | os.PathLike, threads: int | None = None, device: str = "cpu") -> "StyleModel":
         path = resolve_style(name_or_path)
+        providers = execution_providers(device)
         try:
-            session = ort.InferenceSession(str(path), _session_options(threads),
-                                           providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(str(path), _session_options(threads), providers=providers)
         except Exception as exc:
             first_line = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
             raise FaststyleError(f"{path}: not a valid ONNX style model ({first_line})") from None

@@ -58,3 +58,19 @@ def test_tile_grid_uses_few_tiles_within_budget():
     assert 1080 * (cx + MARGIN) <= MAX_TILE_PIXELS
     cy, cx = tile_grid(6000, 8000, MAX_TILE_PIXELS)
     assert (cy + 2 * MARGIN) * (cx + 2 * MARGIN) <= MAX_TILE_PIXELS
+
+
+def test_device_choice_and_a_clear_line_for_one_not_installed(tiny_model_path):
+    import onnxruntime as ort
+
+    from faststyle.errors import FaststyleError
+    from faststyle.runtime import execution_providers
+
+    assert execution_providers("cpu") == ["CPUExecutionProvider"]
+    assert execution_providers("auto")[-1] == "CPUExecutionProvider"
+    assert StyleModel.load(tiny_model_path, device="auto").transform(photo(20, 24)).shape == (20, 24, 3)
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        with pytest.raises(FaststyleError, match="install onnxruntime-gpu"):
+            StyleModel.load(tiny_model_path, device="cuda")
+    with pytest.raises(FaststyleError, match="unknown device"):
+        execution_providers("tpu")
