@@ -8,6 +8,7 @@ with a running average of the statistics, the same mechanism tiling uses.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -64,7 +65,8 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
     scale = min(1.0, max_size / max(w, h)) if max_size else 1.0
     out_w, out_h = (round(w * scale) // 2 * 2, round(h * scale) // 2 * 2)  # H.264 wants even sides
     total = int(round(meta.get("fps", 0) * meta.get("duration", 0))) or 0
-    remove_stale_temp_files(target.parent)  # half-written videos of killed runs
+    if target.parent.is_dir() and (stale := remove_stale_temp_files(target.parent)):  # killed runs' half videos
+        print(f"removed {stale} unfinished video file(s) left by an interrupted run", file=sys.stderr)
     try:
         fd, tmp = temp_file_beside(target, target.suffix)  # ffmpeg picks the format from the suffix
     except OSError as exc:

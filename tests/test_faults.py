@@ -103,6 +103,30 @@ def test_sigterm_mid_run_cleans_up_and_exits_143(tmp_path, tiny_model_path):
             assert Image.open(p).size == (800, 600)  # every file there is whole
 
 
+def test_sigkill_mid_run_then_a_rerun_leaves_whole_outputs_and_no_debris(tmp_path, tiny_model_path):
+    """kill -9 at several moments: whatever is left is whole, and the next run cleans up and finishes."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(10):
+        save(src / f"p{i:02d}.png", photo(600, 800, seed=i))
+    out = tmp_path / "out"
+    for delay in (0.0, 0.3, 0.9):
+        proc = subprocess.Popen([sys.executable, "-m", "faststyle", "stylize", str(src), "-s", str(tiny_model_path),
+                                 "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while not (out.exists() and any(out.iterdir())) and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(delay)
+        proc.kill()
+        proc.wait()
+        for p in out.iterdir():
+            if not p.name.startswith("."):
+                assert Image.open(p).size == (800, 600)  # renamed into place only when whole
+    r = faststyle("stylize", src, "-s", tiny_model_path, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert files_in(out) == {f"p{i:02d}.tiny.png" for i in range(10)}  # finished, and no .part debris left
+
+
 def test_stale_temporary_files_of_dead_runs_are_removed(tmp_path, tiny_model_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -136,7 +160,7 @@ def test_video_removes_a_dead_runs_half_video_and_refuses_unwritable_targets(tmp
     half.write_bytes(b"\x00" * 100)
     r = faststyle("video", clip, "-o", out / "painted.mp4", "-s", tiny_model_path)
     assert r.returncode == 0, r.stderr
-    assert files_in(out) == {"painted.mp4"}
+    assert files_in(out) == {"painted.mp4"} and "removed 1 unfinished video file" in r.stderr
 
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
