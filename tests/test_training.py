@@ -117,6 +117,7 @@ def test_missing_vgg_file_names_the_flag_and_variable(data, tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert "--vgg-weights" in r.stderr and "FASTSTYLE_VGG_WEIGHTS" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "r").exists()  # a run that could not start leaves no run folder behind
 
 
 def test_download_failure_names_the_flag_and_variable(data, tmp_path):

@@ -288,12 +288,12 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     if not resume and _checkpoints(run_dir):
         raise FaststyleError(f"{run_dir} already holds a training run; add --resume to continue it "
                              "or choose another --checkpoint-dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
     stale = remove_stale_temp_files(run_dir)  # checkpoints a killed run was writing
     if stale:
         print(f"removed {stale} unfinished checkpoint file(s) left by an interrupted run")
-    atomic_write_bytes(run_dir / "config.json", json.dumps(dataclasses.asdict(config), indent=2).encode())
 
+    # Everything that can fail on bad settings (photos, painting, VGG weights) runs before the
+    # run folder is written, so a failed start leaves no half-made run behind.
     keras.utils.set_random_seed(config.seed)
     stream = PhotoStream(find_images(config.content_dir, config.exclude), config.image_size,
                          config.crop_size or config.image_size, config.seed)
@@ -312,6 +312,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
         init_weights(net, config.init_from)
     preview = _preview_array(config.preview_image)
     validation = _validation_photos(config) or [preview]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(run_dir / "config.json", json.dumps(dataclasses.asdict(config), indent=2).encode())
 
     @tf.function(jit_compile=config.jit_compile)
     def train_step(images):
