@@ -13,4 +13,5 @@ from faststyle.errors import FaststyleError  # noqa: E402
 from faststyle.runtime import CancelToken, Cancelled  # noqa: E402
 from faststyle.styles import available_styles  # noqa: E402
 
-__all__ = ["CancelToken", "Cancelled", "FaststyleError", "available_styles", "load_style", "stylize", "stylize_file", "__version__"]
+__all__ = ["CancelToken", "Cancelled", "FaststyleError", "available_styles", "load_style", "stylize", "stylize_file",
+           "__version__"]

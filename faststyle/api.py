@@ -70,8 +70,8 @@ def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_
     rgb, alpha = preprocess(load_image(image), max_size)
     if stroke_scale > 1.0:
         h, w = rgb.shape[:2]
-        small = np.asarray(Image.fromarray(rgb).resize((max(1, round(w / stroke_scale)), max(1, round(h / stroke_scale))),
-                                                       Image.LANCZOS))
+        size = (max(1, round(w / stroke_scale)), max(1, round(h / stroke_scale)))
+        small = np.asarray(Image.fromarray(rgb).resize(size, Image.LANCZOS))
         painted = model.transform(small, progress=progress, cancel=cancel)
         out = finish(rgb, upsample_with_detail(painted, rgb), strength, preserve_colors)
     else:
