@@ -423,6 +423,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--style-image", required=True, help="the painting the style was trained on")
     p.add_argument("--size", type=_at_least(16), default=256, help="photos are centre-cropped squares of this size")
     p.add_argument("--limit", type=_at_least(1), default=20, help="at most this many photos")
+    p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
     p.add_argument("--gatys-photos", type=_at_least(0), default=3, help="photos also optimised by Gatys")
     p.add_argument("--gatys-iterations", type=_ints, default=(50, 100, 300),
                    help="comma-separated L-BFGS iteration counts to report")
@@ -445,10 +446,15 @@ def run_evaluate(args) -> int:
 
     model = load_style(args.style)
     photos = [p for p, _ in find_inputs([args.photos])[0]][: args.limit]
-    with tqdm(total=len(photos), desc=f"evaluate {model.name}", unit="photo", disable=None) as bar:
+    with tqdm(total=len(photos), desc=f"evaluate {model.name}", unit="photo", disable=None, file=sys.stderr) as bar:
         report = evaluate(model, photos, args.style_image, args.size, args.vgg_weights, args.gatys_iterations,
                           args.gatys_photos, progress=lambda i, n: bar.update(1))
-    print(format_report(report))
+    if args.json:
+        import dataclasses
+
+        print(json.dumps(dataclasses.asdict(report)))
+    else:
+        print(format_report(report))
     return 0
 
 

@@ -181,6 +181,13 @@ def test_optimize_and_evaluate_commands(data, tmp_path, tiny_model_path):
     # 30 px is not a multiple of 4: the model's padded output must still be scored at the photo's size.
     assert "blown white (model, 6 photos)" in r.stdout and "at 1024 px" in r.stdout
     assert "tonal layout kept" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "faststyle", "evaluate", str(tiny_model_path), str(data / "photos"),
+                        "--style-image", str(data / "style.png"), "--size", "30", "--gatys-photos", "0",
+                        "--vgg-weights", "random", "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    import json
+    report = json.loads(r.stdout)
+    assert report["photos"] == 6 and len(report["blown"]) == 6 and set(report["model"]) >= {"content", "style"}
 
 
 def test_resume_honours_todays_output_and_refuses_changes_it_cannot_make(data, tmp_path):
