@@ -231,7 +231,7 @@ def _run_pipe(args, styles: list) -> int:
     from PIL import Image
 
     from faststyle.api import stylize
-    from faststyle.image_io import load_image
+    from faststyle.image_io import encode_image, load_image, save_image
 
     if len(args.inputs) != 1 or len(styles) != 1:
         raise FaststyleError("a pipe carries one image: give one input and one style with '-'")
@@ -249,21 +249,17 @@ def _run_pipe(args, styles: list) -> int:
             raise FaststyleError(f"stdin: not an image Pillow can read ({type(exc).__name__})") from None
     image = stylize(source, styles[0], strength=args.strength, preserve_colors=args.preserve_colors,
                     max_size=args.max_size, stroke_scale=args.stroke_scale)
+    if args.output not in (None, "-"):  # stdin in, a file out: the file's extension says the format
+        save_image(image, args.output, args.quality)
+        print(f"wrote {args.output}", file=sys.stderr)
+        return 0
     out = io.BytesIO()
-    if fmt == "JPEG":
-        image = image.convert("RGB")
     try:
-        image.save(out, format=fmt, **({"quality": args.quality} if fmt in ("JPEG", "WEBP") else {}))
+        encode_image(image, out, fmt, args.quality)
     except (KeyError, ValueError, OSError):
         raise FaststyleError(f"--format {args.format}: not a format Pillow can write; try png, jpg or webp") from None
-    if args.output in (None, "-"):
-        sys.stdout.buffer.write(out.getvalue())
-        sys.stdout.buffer.flush()
-    else:
-        from faststyle.image_io import atomic_write_bytes
-
-        atomic_write_bytes(args.output, out.getvalue())
-        print(f"wrote {args.output}", file=sys.stderr)
+    sys.stdout.buffer.write(out.getvalue())
+    sys.stdout.buffer.flush()
     return 0
 
 
@@ -285,11 +281,10 @@ def _run_batch(args, inputs: list, styles: list, overwrite: bool) -> int:
 
 
 def _load_styles(args) -> list:
+    """The styles named by -s (repeated or comma-separated; 'all' is every working style), loaded once each."""
     from faststyle.api import load_style
-    from faststyle.postprocess import check_strength
     from faststyle.styles import available_styles
 
-    check_strength(args.strength)
     names = [n.strip() for item in args.style for n in item.split(",") if n.strip()]
     styles = []
     if "all" in names:
@@ -508,6 +503,7 @@ def _add_sheet(sub) -> None:
                    help="styles to show, comma-separated (default: every bundled and user style)")
     p.add_argument("--cell", type=_at_least(64), default=320, help="long side of each picture, pixels")
     p.add_argument("--columns", type=_at_least(1), help="pictures per row (default: about square)")
+    p.set_defaults(threads=None, device="auto")
 
 
 def run_sheet(args) -> int:
@@ -516,8 +512,6 @@ def run_sheet(args) -> int:
 
     output_format(args.output)  # a bad extension fails before the slow part
     args.style = args.style or ["all"]
-    args.threads, args.device = None, "auto"
-    args.strength = 1.0
     styles = _load_styles(args)
     save_image(style_sheet(args.photo, styles, args.cell, args.columns), args.output)
     print(f"wrote {args.output} ({len(styles)} styles)")

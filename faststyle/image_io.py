@@ -137,17 +137,21 @@ def output_format(path: str | os.PathLike) -> str:
     return fmt
 
 
-def save_image(image: Image.Image, path: str | os.PathLike, quality: int = 92) -> Path:
-    """Writes to a temporary file beside `path`, then renames: never a half-written output."""
-    path = Path(path)
-    fmt = output_format(path)
+def encode_image(image: Image.Image, file: BinaryIO, fmt: str, quality: int = 92) -> None:
+    """Writes `image` in Pillow format `fmt` to an open file (or a pipe's buffer)."""
     if fmt == "JPEG" and image.mode == "RGBA":
         # JPEG has no alpha: lay the picture on white rather than on undefined pixels.
         background = Image.new("RGB", image.size, (255, 255, 255))
         background.paste(image, mask=image.getchannel("A"))
         image = background
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-    return atomic_write(path, lambda f: image.save(f, format=fmt, **options))
+    image.save(file, format=fmt, **options)
+
+
+def save_image(image: Image.Image, path: str | os.PathLike, quality: int = 92) -> Path:
+    """Writes to a temporary file beside `path`, then renames: never a half-written output."""
+    fmt = output_format(path)
+    return atomic_write(path, lambda f: encode_image(image, f, fmt, quality))
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:

@@ -29,8 +29,8 @@ def style_sheet(photo: ImageLike, styles: list[StyleLike], cell: int = 320, colu
     models = [as_model(s) for s in styles]
     tiles = [("photo", original)]
     for i, model in enumerate(models):
-        tiles.append((model.metadata.get("title") and f"{model.name}: {model.metadata['title']}" or model.name,
-                      stylize(original, model)))
+        title = model.metadata.get("title")
+        tiles.append((f"{model.name}: {title}" if title else model.name, stylize(original, model)))
         if progress:
             progress(i + 1, len(models))
     columns = columns or min(len(tiles), max(1, math.ceil(math.sqrt(len(tiles)))))

@@ -29,14 +29,24 @@ def find_images(folder: str | Path, exclude: Sequence[str] = ()) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FaststyleError(f"content folder not found: {folder}. Pass a folder of photos with --content-dir.")
-    files = sorted(
-        p for p in folder.rglob("*")
-        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-        and not any(fnmatch.fnmatch(p.relative_to(folder).as_posix(), pattern) for pattern in exclude)
-    )
+    files = [p for p in _images_below(folder) if not _matches(p, folder, exclude)]
     if not files:
         raise FaststyleError(f"no images found in {folder}. Put JPEG or PNG photos there (subfolders are searched).")
     return files
+
+
+def held_out_images(folder: str | Path, exclude: Sequence[str]) -> list[Path]:
+    """The images that `find_images` leaves out for these patterns (the validation photos), sorted."""
+    folder = Path(folder)
+    return [p for p in _images_below(folder) if _matches(p, folder, exclude)]
+
+
+def _images_below(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+def _matches(path: Path, folder: Path, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatch(path.relative_to(folder).as_posix(), pattern) for pattern in patterns)
 
 
 def random_crop(path: Path, resize: int, crop: int, rng: np.random.Generator) -> np.ndarray:

@@ -146,15 +146,11 @@ VALIDATION_PHOTOS = 8
 
 def _validation_photos(config: TrainConfig) -> list[np.ndarray]:
     """A fixed set of held-out photos (the --exclude matches) at the training size, for the blob log."""
-    import fnmatch
-
+    from faststyle.training.data import held_out_images
     from faststyle.training.evaluate import square_photo
 
-    folder = Path(config.content_dir)
-    held_out = sorted(p for p in folder.rglob("*") if p.is_file() and any(
-        fnmatch.fnmatch(p.relative_to(folder).as_posix(), pattern) for pattern in config.exclude))
     photos = []
-    for path in held_out:
+    for path in held_out_images(config.content_dir, config.exclude):
         try:
             photos.append(square_photo(path, config.image_size))
         except (FaststyleError, OSError):
@@ -204,7 +200,9 @@ def load_run_config(run_dir: str | Path, steps: int | None = None) -> TrainConfi
     path = Path(run_dir) / "config.json"
     if not path.exists():
         raise FaststyleError(f"{run_dir}: no config.json here, so this is not a faststyle training run folder")
-    config = TrainConfig(**json.loads(path.read_text()))
+    fields = json.loads(path.read_text())
+    fields.setdefault("norm", "instance")  # runs from before the field existed used instance norm throughout
+    config = TrainConfig(**fields)
     config.checkpoint_dir = str(run_dir)
     if steps is not None:
         config.steps = steps
@@ -238,7 +236,7 @@ def _final_losses(run_dir: Path, step: int, window: int = 50) -> dict[str, float
         return {}
     with open(path, newline="") as f:
         rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step][-window:]
-    terms = ("content", "style", "tv", "range", "total")
+    terms = LOSS_COLUMNS[1:-1]  # every loss term, not the step or the seconds
     return {k: float(np.mean([float(r[k]) for r in rows])) for k in terms} if rows else {}
 
 
