@@ -24,13 +24,15 @@ from faststyle.styles import resolve_style
 StyleLike = str | os.PathLike | StyleModel
 
 
-def load_style(name_or_path: str | os.PathLike, threads: int | None = None, device: str = "cpu") -> StyleModel:
+def load_style(name_or_path: str | os.PathLike, threads: int | None = None, device: str = "cpu",
+               fast: bool = False) -> StyleModel:
     """A style by bundled/user name or .onnx path, ready for many images (one session).
 
     device: "cpu", "auto" (a GPU or other accelerator when the installed ONNX Runtime has one),
     or "cuda", "directml", "coreml", "openvino".
+    fast: the style's lite network (about 3x faster, a little less detailed) where it has one.
     """
-    return StyleModel.load(name_or_path, threads, device)
+    return StyleModel.load(resolve_style(name_or_path, fast), threads, device)
 
 
 @functools.lru_cache(maxsize=4)
@@ -38,9 +40,9 @@ def _cached_style(path: Path) -> StyleModel:
     return StyleModel.load(path)
 
 
-def as_model(style: StyleLike) -> StyleModel:
+def as_model(style: StyleLike, fast: bool = False) -> StyleModel:
     """A loaded style as it is; a name or path loaded once and kept (the last few are cached)."""
-    return style if isinstance(style, StyleModel) else _cached_style(resolve_style(style).resolve())
+    return style if isinstance(style, StyleModel) else _cached_style(resolve_style(style, fast).resolve())
 
 
 def preprocess(image: Image.Image, max_size: int | None = None) -> tuple[np.ndarray, Image.Image | None]:
@@ -54,7 +56,7 @@ def preprocess(image: Image.Image, max_size: int | None = None) -> tuple[np.ndar
 
 def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_colors: bool = False,
             max_size: int | None = None, progress: Callable[[int, int], None] | None = None,
-            cancel: CancelToken | None = None, stroke_scale: float = 1.0) -> Image.Image:
+            cancel: CancelToken | None = None, stroke_scale: float = 1.0, fast: bool = False) -> Image.Image:
     """Paints `image` (path, PIL image or numpy array) in `style` (name, .onnx path or loaded style).
 
     strength: 0 keeps the photo, 1 is the full style. preserve_colors: keep the photo's colours.
@@ -62,11 +64,12 @@ def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_
     cancel: a CancelToken another thread may cancel (raises Cancelled).
     stroke_scale: paint with strokes this many times larger (the picture is painted at a lower
     resolution and brought back to full size with the photo's own fine detail).
+    fast: a style given by name runs its lite network (faster, a little less detailed).
     """
     strength = check_strength(strength)
     if not stroke_scale >= 1.0:
         raise FaststyleError(f"stroke scale must be 1 or more, got {stroke_scale}")
-    model = as_model(style)
+    model = as_model(style, fast)
     rgb, alpha = preprocess(load_image(image), max_size)
     if stroke_scale > 1.0:
         h, w = rgb.shape[:2]

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from faststyle import __version__
+from faststyle.architecture import NORMS, PRESETS
 from faststyle.errors import FaststyleError
 
 
@@ -35,10 +36,17 @@ def _add_train(sub) -> None:
                    help="total training steps (default: 2000; on --resume: the run's own)")
     p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
     _add_loss_options(p)
-    p.add_argument("--width", type=_at_least(1), default=32, help="channels of the first conv")
-    p.add_argument("--norm", choices=["demod", "instance"], default="demod",
+    p.add_argument("--arch", choices=sorted(PRESETS), default="full",
+                   help="network shape: full (the paper's) or lite (about 6x fewer operations)")
+    p.add_argument("--width", type=_at_least(1), help="channels of the first conv (default: the --arch's)")
+    p.add_argument("--norm", choices=list(NORMS),
                    help="normalisation after the encoder: demod (weights; no white blobs) or instance "
-                        "(the paper's; default demod)")
+                        "(the paper's) (default: demod)")
+    p.add_argument("--teacher", help="distil from this trained style (name or .onnx): learn its pictures")
+    p.add_argument("--distill-weight", type=_non_negative_float, default=100.0,
+                   help="weight of the squared pixel difference to the teacher's picture")
+    p.add_argument("--perceptual-every", type=_at_least(0), default=1,
+                   help="with --teacher: add the VGG loss on every Nth step only (0: never)")
     p.add_argument("--checkpoint-every", type=_at_least(1), default=100, help="steps between checkpoints")
     p.add_argument("--preview-image", help="photo for the preview (default: the bundled sample)")
     p.add_argument("--preview-every", type=_at_least(1), default=100,
@@ -107,6 +115,13 @@ def _floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
+def _architecture(args):
+    from faststyle.architecture import preset
+
+    changes = {k: getattr(args, k) for k in ("width", "norm") if getattr(args, k) is not None}
+    return preset(args.arch, **changes)
+
+
 def run_train(args) -> int:
     from faststyle.training.train import TrainConfig, load_run_config, train
 
@@ -126,7 +141,9 @@ def run_train(args) -> int:
             batch_size=args.batch_size, steps=args.steps if args.steps is not None else 2000, learning_rate=args.lr,
             content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
             style_layer_weights=args.style_layer_weights, loss_net=args.loss_net,
-            vgg_weights=args.vgg_weights, width=args.width, norm=args.norm, checkpoint_every=args.checkpoint_every,
+            vgg_weights=args.vgg_weights, architecture=_architecture(args), teacher=args.teacher,
+            distill_weight=args.distill_weight, perceptual_every=args.perceptual_every,
+            checkpoint_every=args.checkpoint_every,
             preview_image=args.preview_image, preview_every=args.preview_every,
             init_from=args.init_from, seed=args.seed, jit_compile=not args.no_jit, metadata=meta,
         )
@@ -142,8 +159,9 @@ def run_train(args) -> int:
 RESUME_MAY_CHANGE = [("output", "output"), ("vgg_weights", "vgg_weights"), ("checkpoint_every", "checkpoint_every"),
                      ("preview_every", "preview_every"), ("preview_image", "preview_image")]
 RESUME_FIXED = [("content_weight", "content_weight"), ("style_weight", "style_weight"), ("tv_weight", "tv_weight"),
-                ("style_layer_weights", "style_layer_weights"), ("loss_net", "loss_net"), ("width", "width"),
-                ("norm", "norm"), ("image_size", "image_size"), ("crop_size", "crop_size"),
+                ("style_layer_weights", "style_layer_weights"), ("loss_net", "loss_net"),
+                ("teacher", "teacher"), ("distill_weight", "distill_weight"),
+                ("perceptual_every", "perceptual_every"), ("image_size", "image_size"), ("crop_size", "crop_size"),
                 ("style_size", "style_size"), ("batch_size", "batch_size"), ("lr", "learning_rate"),
                 ("content_dir", "content_dir"), ("seed", "seed")]
 
@@ -160,6 +178,9 @@ def _resumed_config(args, config):
     changed = [f"--{dest.replace('_', '-')} (run: {getattr(config, field)}, now: {getattr(args, dest)})"
                for dest, field in RESUME_FIXED
                if dest in given and getattr(args, dest) != getattr(config, field)]
+    if any(getattr(args, k) != defaults[k] for k in ("arch", "width", "norm")) \
+            and _architecture(args) != config.architecture:
+        changed.append(f"the architecture (run: {config.architecture}, now: {_architecture(args)})")
     old, new = Path(config.style_image), Path(args.style_image)
     if old.is_file() and new.is_file() and old.read_bytes() != new.read_bytes():
         changed.append(f"the painting (run: {old}, now: {new})")
@@ -194,6 +215,12 @@ def _add_style_options(p) -> None:
     _add_finish_options(p)
 
 
+def _add_fast_option(p) -> None:
+    p.add_argument("--fast", action="store_true",
+                   help="use each style's lite network: about 3x faster, a little less detailed "
+                        "(styles without one use their full network)")
+
+
 def _add_finish_options(p) -> None:
     """How a picture is painted: size, strength, colours, threads (stylize and demo)."""
     p.add_argument("--max-size", type=_at_least(16), help="downscale the long side to this many pixels first")
@@ -202,6 +229,7 @@ def _add_finish_options(p) -> None:
     p.add_argument("--stroke-scale", type=_float_where(lambda v: 1 <= v <= 16, "between 1 and 16"), default=1.0,
                    help="paint with strokes this many times larger, keeping the photo's size and sharp edges "
                         "(try 2-3 for big photos)")
+    _add_fast_option(p)
     p.add_argument("--threads", type=_at_least(1), help="CPU threads (default: all cores)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "directml", "coreml", "openvino"],
                    help="where the network runs: auto picks a GPU or other accelerator if the installed "
@@ -291,12 +319,12 @@ def _load_styles(args) -> list:
         names.remove("all")
         for info in available_styles():
             try:
-                styles.append(load_style(info.path, args.threads, args.device))
+                styles.append(load_style(info.model_path(args.fast), args.threads, args.device))
             except FaststyleError as exc:  # 'all' means every style that works
                 print(f"faststyle: warning: skipping style {info.name}: {exc}", file=sys.stderr)
         if not styles:
             raise FaststyleError("no styles installed; pass a path to an .onnx model with --style")
-    styles += [load_style(n, args.threads, args.device) for n in dict.fromkeys(names)]
+    styles += [load_style(n, args.threads, args.device, fast=args.fast) for n in dict.fromkeys(names)]
     return list({s.name: s for s in styles}.values())
 
 
@@ -334,12 +362,15 @@ def run_styles(args) -> int:
             continue
         if args.json:
             print(json.dumps({"name": style.name, "source": style.source, "path": str(style.path), "ok": True,
-                              "metadata": meta}))
+                              "lite_path": str(style.lite) if style.lite else None, "metadata": meta}))
             continue
         painting = ", ".join(str(meta[k]) for k in ("title", "artist", "year") if meta.get(k))
-        print(f"{style.name:<18} {style.source:<8} {painting or '-'}")
+        networks = "full+lite" if style.lite else "full"
+        print(f"{style.name:<18} {style.source:<8} {networks:<9} {painting or '-'}")
         if args.verbose:
             print(f"    path: {style.path}")
+            if style.lite:
+                print(f"    lite: {style.lite}")
             for key in sorted(meta):
                 print(f"    {key}: {meta[key]}")
     if not args.json:
@@ -466,6 +497,7 @@ def _add_video(sub) -> None:
                    help="0..1, steadies the tone between frames")
     p.add_argument("--crf", type=_int_between(0, 51), default=23,
                    help="H.264 quality: lower is better and bigger, 18 looks lossless")
+    _add_fast_option(p)
 
 
 def run_video(args) -> int:
@@ -474,7 +506,7 @@ def run_video(args) -> int:
     from faststyle.api import load_style
     from faststyle.video import stylize_video
 
-    styles = [load_style(n.strip()) for n in args.style.split(",") if n.strip()]
+    styles = [load_style(n.strip(), fast=args.fast) for n in args.style.split(",") if n.strip()]
     styles = list({style.name: style for style in styles}.values())  # outputs are named by style
     out = Path(args.output)
     if len(styles) == 1 and out.suffix and not args.output.endswith(("/", os.sep)):
@@ -503,6 +535,7 @@ def _add_sheet(sub) -> None:
                    help="styles to show, comma-separated (default: every bundled and user style)")
     p.add_argument("--cell", type=_at_least(64), default=320, help="long side of each picture, pixels")
     p.add_argument("--columns", type=_at_least(1), help="pictures per row (default: about square)")
+    _add_fast_option(p)
     p.set_defaults(threads=None, device="auto")
 
 

@@ -18,18 +18,17 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+from faststyle.architecture import PAD_MULTIPLE, Architecture
 from faststyle.errors import FaststyleError
 from faststyle.styles import read_metadata_from_session, resolve_style
 
-# The network halves the resolution twice, so sizes must be multiples of 4.
-MULTIPLE = 4
 # Below this the image runs in one pass; above, in as few tiles as fit in MAX_TILE_PIXELS.
 # One megapixel takes about 500 MB here, so a 1920x1080 photo runs as two tiles under 1 GB.
 MAX_UNTILED_PIXELS = 1024 * 1024
 MAX_TILE_PIXELS = 1200 * 1000
-# Half the receptive field (109 px) rounded up to a multiple of 4: a pixel this far
-# from a tile's edge sees the same context as in the whole image.
-MARGIN = 56
+# Each model's tile margin comes from its architecture (half its receptive field, see
+# architecture.py); this is the full network's, 56 px.
+MARGIN = Architecture().tile_margin()
 # Statistics for tiled runs come from the image downscaled to at most this many pixels:
 # at 1 MP a 1600 px image differs from a one-pass run by 6 grey levels on average, at
 # 0.25 MP by 15 (measured with scripts/seam_demo.py's image), so the larger budget is worth its time.
@@ -70,7 +69,7 @@ def _session_options(threads: int | None) -> ort.SessionOptions:
     return options
 
 
-def pad_to_multiple(image: np.ndarray, multiple: int = MULTIPLE, minimum: int = 16) -> np.ndarray:
+def pad_to_multiple(image: np.ndarray, multiple: int = PAD_MULTIPLE, minimum: int = 16) -> np.ndarray:
     """Mirror-pads an HxWxC array at the bottom and right to a size the network accepts."""
     h, w = image.shape[:2]
     ph = max(minimum, -(-h // multiple) * multiple) - h
@@ -86,27 +85,27 @@ def _ceil_to(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
-def _tile_span(core: int, count: int) -> int:
+def _tile_span(core: int, count: int, margin: int) -> int:
     """The largest tile side for `count` cores of `core` pixels: edge tiles have one margin, inner ones two."""
-    return core + MARGIN * min(2, count - 1)
+    return core + margin * min(2, count - 1)
 
 
-def tile_grid(h: int, w: int, max_tile_pixels: int) -> tuple[int, int]:
+def tile_grid(h: int, w: int, max_tile_pixels: int, margin: int = MARGIN) -> tuple[int, int]:
     """Core tile height and width (multiples of 4) for the fewest tiles whose area with margins fits."""
     best: tuple[tuple[int, int], tuple[int, int]] | None = None
     for ny in range(1, h + 1):
         if best is not None and ny > best[0][0]:
             break  # more rows cannot mean fewer tiles
-        cy = _ceil_to(-(-h // ny), MULTIPLE)
+        cy = _ceil_to(-(-h // ny), PAD_MULTIPLE)
         for nx in range(1, w + 1):
-            cx = _ceil_to(-(-w // nx), MULTIPLE)
-            area = _tile_span(cy, ny) * _tile_span(cx, nx)
+            cx = _ceil_to(-(-w // nx), PAD_MULTIPLE)
+            area = _tile_span(cy, ny, margin) * _tile_span(cx, nx, margin)
             if area <= max_tile_pixels:
                 if best is None or (nx * ny, area) < best[0]:
                     best = ((nx * ny, area), (cy, cx))
                 break  # more columns only add tiles
     if best is None:
-        raise ValueError(f"max_tile_pixels must be at least {(2 * MARGIN + MULTIPLE) ** 2}")
+        raise ValueError(f"max_tile_pixels must be at least {(2 * margin + PAD_MULTIPLE) ** 2}")
     return best[1]
 
 
@@ -175,6 +174,10 @@ class StyleModel:
         return self.path.stem
 
     @property
+    def architecture(self) -> Architecture:
+        return Architecture.from_metadata(self.metadata)
+
+    @property
     def _stat_names(self) -> list[str]:
         return [o.name for o in self.session.get_outputs() if o.name.endswith(("_mean", "_var"))]
 
@@ -234,14 +237,15 @@ class StyleModel:
         stats = stats or self.norm_stats(rgb, cancel)
         padded = pad_to_multiple(rgb)
         ph, pw = padded.shape[:2]
-        step_y, step_x = tile_grid(h, w, max_tile_pixels)
+        margin = self.architecture.tile_margin()
+        step_y, step_x = tile_grid(h, w, max_tile_pixels, margin)
         out = np.empty_like(rgb)
         origins = [(y, x) for y in range(0, h, step_y) for x in range(0, w, step_x)]
         for i, (y, x) in enumerate(origins):
             # Tile = core [y, y+step) plus a margin each side, clipped to the image;
             # all offsets are multiples of 4, so strided convs sample the same grid as a whole run.
-            y0, x0 = max(0, y - MARGIN), max(0, x - MARGIN)
-            y1, x1 = min(ph, y + step_y + MARGIN), min(pw, x + step_x + MARGIN)
+            y0, x0 = max(0, y - margin), max(0, x - margin)
+            y1, x1 = min(ph, y + step_y + margin), min(pw, x + step_x + margin)
             styled = self._run(padded[y0:y1, x0:x1], stats, cancel)
             cy1, cx1 = min(y + step_y, h), min(x + step_x, w)
             core = styled[y - y0:cy1 - y0, x - x0:cx1 - x0]

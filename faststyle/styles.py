@@ -13,6 +13,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_DIR = PACKAGE_DIR / "models"
 SAMPLES_DIR = PACKAGE_DIR / "samples"
 USER_DIR_ENV = "FASTSTYLE_STYLE_DIR"
+# A style's lite network (faster, see README "Speed") sits in this subfolder under the same name.
+LITE_SUBDIR = "lite"
 
 
 def user_style_dir() -> Path:
@@ -35,8 +37,13 @@ def sample_images() -> list[Path]:
 @dataclass(frozen=True)
 class StyleInfo:
     name: str
-    path: Path
-    source: str  # "bundled", "user" or "file"
+    path: Path               # the full network
+    source: str              # "bundled", "user" or "file"
+    lite: Path | None = None  # the lite network, if there is one
+
+    def model_path(self, fast: bool = False) -> Path:
+        """The lite network when `fast` and there is one, else the full network."""
+        return self.lite if fast and self.lite else self.path
 
 
 def available_styles() -> list[StyleInfo]:
@@ -44,7 +51,8 @@ def available_styles() -> list[StyleInfo]:
     found: dict[str, StyleInfo] = {}
     for source, folder in (("bundled", BUNDLED_DIR), ("user", user_style_dir())):
         for path in sorted(folder.glob("*.onnx")) if folder.is_dir() else []:
-            found.setdefault(path.stem, StyleInfo(path.stem, path, source))
+            lite = folder / LITE_SUBDIR / path.name
+            found.setdefault(path.stem, StyleInfo(path.stem, path, source, lite if lite.is_file() else None))
     return list(found.values())
 
 
@@ -52,8 +60,11 @@ def bundled_style_names() -> list[str]:
     return [s.name for s in available_styles() if s.source == "bundled"]
 
 
-def resolve_style(name_or_path: str | os.PathLike) -> Path:
-    """A style name (bundled or user) or a path to an .onnx file -> the model's path."""
+def resolve_style(name_or_path: str | os.PathLike, fast: bool = False) -> Path:
+    """A style name (bundled or user) or a path to an .onnx file -> the model's path.
+
+    fast: a name gives its lite network where it has one (a path is taken as it is).
+    """
     text = str(name_or_path)
     if text.endswith(".onnx") or os.sep in text or "/" in text:
         path = Path(text)
@@ -62,7 +73,7 @@ def resolve_style(name_or_path: str | os.PathLike) -> Path:
         return path
     for style in available_styles():
         if style.name == text:
-            return style.path
+            return style.model_path(fast)
     names = ", ".join(s.name for s in available_styles()) or "none installed"
     raise FaststyleError(f"unknown style {text!r}; available: {names} (or pass a path to an .onnx file)")
 

@@ -19,14 +19,15 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 VGG16_WEIGHTS = SHARED / "data" / "vgg16" / "vgg16_imagenet_notop.weights.h5"
 
 
-def random_transform_net(width: int = 4, seed: int = 0, norm: str = "demod"):
+def random_transform_net(width: int = 4, seed: int = 0, norm: str = "demod", **shape):
     """A transform network with random weights, its norm parameters and gains randomised too."""
     import keras
 
+    from faststyle.architecture import Architecture
     from faststyle.training.network import DemodConv2D, InstanceNorm, build_transform_net
 
     keras.utils.set_random_seed(seed)
-    net = build_transform_net(width, norm)
+    net = build_transform_net(Architecture(width=width, norm=norm, **shape))
     rng = np.random.default_rng(seed)
     for layer in net.layers:
         if isinstance(layer, InstanceNorm):

@@ -5,16 +5,20 @@ import onnx
 import onnxruntime as ort
 import pytest
 
+from faststyle.architecture import Architecture
 from faststyle.training.export import load_onnx_weights, to_onnx
 from faststyle.training.network import build_transform_net
 
 from tests.conftest import random_transform_net
 
 
+LITE_LIKE = {"residual_blocks": 3, "edge_kernel": 3}
+
+
 @pytest.mark.parametrize("size", [(64, 64), (37, 53)])
-@pytest.mark.parametrize("norm", ["demod", "instance"])
-def test_onnx_matches_keras(size, norm):
-    net = random_transform_net(norm=norm)
+@pytest.mark.parametrize("norm,shape", [("demod", {}), ("instance", {}), ("demod", LITE_LIKE)])
+def test_onnx_matches_keras(size, norm, shape):
+    net = random_transform_net(norm=norm, **shape)
     session = ort.InferenceSession(to_onnx(net, half=False).SerializeToString(),
                                    providers=["CPUExecutionProvider"])
     x = np.random.default_rng(1).uniform(0, 255, (2, *size, 3)).astype(np.float32)
@@ -26,18 +30,23 @@ def test_onnx_matches_keras(size, norm):
 
 
 def test_demodulated_layers_have_no_instance_norm():
-    demod, instance = build_transform_net(4, "demod"), build_transform_net(4, "instance")
+    demod, instance = (build_transform_net(Architecture(width=4, norm=n)) for n in ("demod", "instance"))
     names = lambda net: {layer.name for layer in net.layers if layer.name.endswith("_norm")}  # noqa: E731
     assert names(demod) == {"conv1_norm", "down1_norm", "down2_norm"}
     assert {"res3_b_norm", "up2_norm"} <= names(instance)
     with pytest.raises(ValueError, match="norm"):
-        build_transform_net(4, "batch")
+        Architecture(width=4, norm="batch")
 
 
-def test_width_is_a_parameter():
-    assert build_transform_net(16).count_params() < build_transform_net(32).count_params()
-    layer = build_transform_net(16).get_layer("down2")
-    assert layer.filters == 64
+def test_the_network_has_the_shape_its_architecture_states():
+    arch = Architecture(width=8, residual_blocks=2, edge_kernel=5)
+    net = build_transform_net(arch)
+    for conv in arch.convs():
+        layer = net.get_layer(conv.name)
+        assert (layer.filters, layer.kernel_size[0], layer.strides[0]) == (conv.filters, conv.kernel, conv.stride)
+    assert not any(layer.name.startswith("res3") for layer in net.layers)
+    # Weights per conv = k*k*cin*cout + biases (+ gains): the count follows from the description.
+    assert net.count_params() < build_transform_net(Architecture(width=8)).count_params()
 
 
 def test_export_is_standard_onnx_with_dynamic_size_and_metadata(tiny_net):
@@ -64,7 +73,7 @@ def test_weights_round_trip_through_onnx(tmp_path, norm):
     net = random_transform_net(norm=norm)
     path = tmp_path / "m.onnx"
     path.write_bytes(to_onnx(net, half=False).SerializeToString())
-    other = build_transform_net(4, norm)
+    other = build_transform_net(net.architecture)
     load_onnx_weights(other, path)
     x = np.random.default_rng(3).uniform(0, 255, (1, 24, 24, 3)).astype(np.float32)
     assert np.abs(np.asarray(other(x)) - np.asarray(net(x))).max() < 1e-2

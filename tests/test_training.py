@@ -72,6 +72,32 @@ def test_train_exports_a_working_model(data, tmp_path):
     assert again.get_modelmeta().custom_metadata_map["faststyle"] == meta
 
 
+def test_lite_student_learns_its_teachers_pictures(data, tmp_path, tiny_model_path, user_styles):
+    """--arch lite --teacher: distillation; VGG terms only on every 3rd step; lands where --fast looks."""
+    run = tmp_path / "lite"
+    cmd = train_cmd(data, run, "--steps", "12", "--name", "tiny", "--arch", "lite", "--teacher",
+                    str(tiny_model_path), "--perceptual-every", "3", "--lr", "3e-3")
+    cmd.remove("-o"), cmd.remove(str(run / "model.onnx"))
+    del cmd[cmd.index("--width"):cmd.index("--width") + 2]  # the lite preset's own width
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    with open(run / "losses.csv") as f:
+        rows = list(csv.DictReader(f))
+    perceptual = [int(row["step"]) for row in rows if row["style"]]
+    assert perceptual == [3, 6, 9, 12]
+    distill = [float(row["distill"]) for row in rows]
+    assert np.mean(distill[-3:]) < 0.7 * np.mean(distill[:3])
+    path = user_styles / "lite" / "tiny.onnx"  # beside the user's full "tiny", where --fast finds it
+    meta = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta()
+    meta = meta.custom_metadata_map["faststyle"]
+    assert '"residual_blocks": 3' in meta and '"teacher": "' in meta
+
+    from faststyle.styles import resolve_style
+
+    assert resolve_style("tiny", fast=True) == path
+    assert resolve_style("tiny") == user_styles / "tiny.onnx"
+
+
 def test_killed_run_resumes_to_the_same_weights(data, tmp_path):
     """kill -9 mid-run, --resume: same step count and the same weights as an unbroken run."""
     straight = tmp_path / "straight"
@@ -135,12 +161,14 @@ def test_download_failure_names_the_flag_and_variable(data, tmp_path):
 
 @needs_shared
 def test_real_vgg16_style_loss_decreases(data, tmp_path):
+    from faststyle.architecture import Architecture
     from faststyle.training.train import TrainConfig, train
 
     run = tmp_path / "real"
     config = TrainConfig(style_image=str(data / "style.png"), content_dir=str(data / "photos"), name="real",
                          output=str(run / "m.onnx"), checkpoint_dir=str(run), image_size=64, style_size=64,
-                         batch_size=2, steps=12, vgg_weights=str(VGG16_WEIGHTS), width=8, checkpoint_every=100,
+                         batch_size=2, steps=12, vgg_weights=str(VGG16_WEIGHTS),
+                         architecture=Architecture(width=8), checkpoint_every=100,
                          preview_every=100, learning_rate=5e-3)
     train(config, progress=False)
     with open(run / "losses.csv") as f:

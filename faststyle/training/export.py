@@ -1,6 +1,7 @@
 """Keras transform network -> ONNX, built node by node with `onnx.helper`.
 
-The graph mirrors training/network.py. Input "image" and output "stylized" are
+Like training/network.py, the graph is built by walking the model's
+`Architecture` (faststyle/architecture.py): encoder, residual blocks, decoder, output. Input "image" and output "stylized" are
 NHWC float32 RGB on the 0..255 scale with dynamic batch, height and width.
 
 Tiled inference needs every tile normalised with the whole image's statistics,
@@ -20,6 +21,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from faststyle.architecture import OUTPUT_OFFSET, OUTPUT_SCALE, Architecture, Conv
 from faststyle.training.network import NORM_EPSILON, DemodConv2D, InstanceNorm
 
 OPSET = 17
@@ -71,10 +73,6 @@ def _kernel_bias(layer) -> tuple[np.ndarray, np.ndarray]:
     return kernel, bias
 
 
-def _has_layer(model, name: str) -> bool:
-    return any(layer.name == name for layer in model.layers)
-
-
 def _conv(g: _Graph, x: str, layer, stride: int = 1, scale: float = 1.0) -> str:
     kernel, bias = _kernel_bias(layer)
     k = kernel.shape[0]
@@ -119,11 +117,13 @@ def _pixel_count(g: _Graph, x: str) -> str:
     return g.node("Cast", [g.node("ReduceProd", [hw], "n", keepdims=0)], "n_f", to=TensorProto.FLOAT)
 
 
-def _conv_norm_relu(g: _Graph, x: str, model, name: str, stride: int = 1, scale: float = 1.0) -> str:
-    x = _conv(g, x, model.get_layer(name), stride, scale)
-    if _has_layer(model, f"{name}_norm"):
-        x = _instance_norm(g, x, model.get_layer(f"{name}_norm"))
-    return g.node("Relu", [x], f"{name}_relu")
+def _layer(g: _Graph, x: str, model, conv: Conv, scale: float = 1.0) -> str:
+    """One conv of the architecture with its norm and ReLU (demodulation is folded into the kernel)."""
+    layer = model.get_layer(conv.name)
+    x = _upsample_conv(g, x, layer) if conv.upsample else _conv(g, x, layer, conv.stride, scale)
+    if conv.norm == "instance":
+        x = _instance_norm(g, x, model.get_layer(f"{conv.name}_norm"))
+    return g.node("Relu", [x], f"{conv.name}_relu") if conv.relu else x
 
 
 # Nearest 2x upsampling then a reflection-padded 3x3 conv, computed at low resolution:
@@ -171,39 +171,30 @@ def _upsample_conv(g: _Graph, x: str, layer) -> str:
 
 def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True) -> onnx.ModelProto:
     """Builds the ONNX graph of a transform network made by `build_transform_net`."""
+    arch: Architecture = model.architecture
     g = _Graph(half)
     g.inputs.append(helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", "height", "width", 3]))
     g.optional_input(np.array(0.0), "norm_override")
 
     x = g.node("Transpose", ["image"], "to_nchw", perm=[0, 3, 1, 2])
-    x = _conv_norm_relu(g, x, model, "conv1", scale=INPUT_SCALE)
-    x = _conv_norm_relu(g, x, model, "down1", stride=2)
-    x = _conv_norm_relu(g, x, model, "down2", stride=2)
-    i = 1
-    while _has_layer(model, f"res{i}_a"):
-        y = _conv_norm_relu(g, x, model, f"res{i}_a")
-        y = _conv(g, y, model.get_layer(f"res{i}_b"))
-        if _has_layer(model, f"res{i}_b_norm"):
-            y = _instance_norm(g, y, model.get_layer(f"res{i}_b_norm"))
-        x = g.node("Add", [x, y], f"res{i}_add")
-        i += 1
-    for name in ("up1", "up2"):
-        x = _upsample_conv(g, x, model.get_layer(name))
-        if _has_layer(model, f"{name}_norm"):
-            x = _instance_norm(g, x, model.get_layer(f"{name}_norm"))
-        x = g.node("Relu", [x], f"{name}_relu")
-    x = g.node("Tanh", [_conv(g, x, model.get_layer("out"))], "tanh")
-    x = g.node("Add", [g.node("Mul", [x, g.const(np.array(150.0, np.float32), "c")], "m"),
-                       g.const(np.array(127.5, np.float32), "c")], "pixels")
+    for i, conv in enumerate(arch.encoder()):
+        x = _layer(g, x, model, conv, scale=INPUT_SCALE if i == 0 else 1.0)
+    for a, b in arch.residual_pairs():
+        x = g.node("Add", [x, _layer(g, _layer(g, x, model, a), model, b)], f"{b.name[:-2]}_add")
+    for conv in arch.decoder():
+        x = _layer(g, x, model, conv)
+    x = g.node("Tanh", [_layer(g, x, model, arch.output())], "tanh")
+    x = g.node("Add", [g.node("Mul", [x, g.const(np.array(OUTPUT_SCALE, np.float32), "c")], "m"),
+                       g.const(np.array(OUTPUT_OFFSET, np.float32), "c")], "pixels")
     g.nodes.append(helper.make_node("Transpose", [x], ["stylized"], name="to_nhwc", perm=[0, 2, 3, 1]))
     g.outputs.insert(0, helper.make_tensor_value_info("stylized", TensorProto.FLOAT, ["batch", "height", "width", 3]))
+    metadata = {**(metadata or {}), "architecture": arch.to_dict()}
 
     graph = helper.make_graph(g.nodes, "faststyle_transform_net", g.inputs, g.outputs, g.inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="faststyle")
     proto.ir_version = 8  # opset 17 needs IR 8; keeps the file loadable by older runtimes
-    if metadata:
-        helper.set_model_props(proto, {"faststyle": json.dumps(metadata, sort_keys=True)})
+    helper.set_model_props(proto, {"faststyle": json.dumps(metadata, sort_keys=True)})
     onnx.checker.check_model(proto)
     return proto
 
@@ -223,7 +214,7 @@ def load_onnx_weights(model: keras.Model, path) -> None:
             _set_conv(layer, _kernel_from_phases(phases), stored[f"{layer.name}/bias00"])
         elif isinstance(layer, keras.layers.Conv2D):
             kernel = np.transpose(stored[f"{layer.name}/kernel"], (2, 3, 1, 0))
-            if layer.name == "conv1":
+            if layer.name == model.architecture.encoder()[0].name:
                 kernel = kernel / INPUT_SCALE
             _set_conv(layer, kernel, stored[f"{layer.name}/bias"])
         elif isinstance(layer, InstanceNorm):

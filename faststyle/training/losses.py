@@ -70,6 +70,12 @@ def range_loss(images: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.square(excess), axis=[1, 2, 3])
 
 
+def distill_loss(stylized: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Mean squared pixel difference to a teacher's picture (clipped as users see both), per image -> (N,)."""
+    shown = tf.clip_by_value(stylized, 0.0, 255.0)
+    return tf.reduce_mean(tf.square(shown - target), axis=[1, 2, 3])
+
+
 def tv_loss(images: tf.Tensor) -> tf.Tensor:
     """Mean squared difference of neighbouring pixels (0..255 scale), per image -> (N,)."""
     dy = images[:, 1:, :, :] - images[:, :-1, :, :]
@@ -90,6 +96,9 @@ class PerceptualLoss:
         if len(self.layer_weights) != n_layers:
             raise FaststyleError(f"{n_layers} style layer weights needed, got {len(self.layer_weights)}")
 
+    def range_term(self, stylized: tf.Tensor) -> tf.Tensor:
+        return self.weights.range * range_loss(stylized)
+
     def content_targets(self, content_images: tf.Tensor) -> tf.Tensor:
         return self.loss_net(content_images)[0]
 
@@ -107,7 +116,7 @@ class PerceptualLoss:
             "content": w.content * content_loss(content_feats, content_target),
             "style": w.style * style_loss(style_feats, self.style_grams, self.layer_weights),
             "tv": w.tv * tv_loss(shown),
-            "range": w.range * range_loss(stylized),
+            "range": self.range_term(stylized),
         }
         out["total"] = out["content"] + out["style"] + out["tv"] + out["range"]
         return out

@@ -1,8 +1,5 @@
-"""The transform network of Johnson et al. 2016, in Keras 3.
-
-Layout (width w = 32 by default):
-    c9s1-w, d2w, d4w, 5 x residual(4w), u2w, uw, c9s1-3
-Every conv except the last is followed by instance normalization and ReLU.
+"""The transform network of Johnson et al. 2016, in Keras 3, built from its
+`Architecture` (faststyle/architecture.py, where the layout is written out).
 Input and output are RGB floats on the 0..255 scale, any height and width.
 
 Three departures from the original code, each to remove a well-known artifact:
@@ -27,9 +24,9 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from faststyle.architecture import OUTPUT_OFFSET, OUTPUT_SCALE, Architecture, Conv
+
 NORM_EPSILON = 1e-5
-NUM_RESIDUAL_BLOCKS = 5
-NORMS = ("demod", "instance")
 
 
 @keras.saving.register_keras_serializable("faststyle")
@@ -94,55 +91,41 @@ class DemodConv2D(layers.Conv2D):
         return y + self.bias
 
 
-def _conv(x, filters: int, kernel: int, stride: int = 1, name: str = "", init="glorot_uniform",
-          demod: bool = False, **demod_args):
-    x = ReflectionPad(kernel // 2, name=f"{name}_pad")(x)
-    if demod:
-        return DemodConv2D(filters, kernel, strides=stride, padding="valid", name=name, **demod_args)(x)
-    return layers.Conv2D(filters, kernel, strides=stride, padding="valid", name=name, kernel_initializer=init)(x)
+def _conv(x, conv: Conv, init="glorot_uniform", initial_gain: float = 2 ** 0.5):
+    """Reflection pad, conv, then the conv's norm and ReLU."""
+    if conv.upsample:
+        x = layers.UpSampling2D(2, interpolation="nearest", name=f"{conv.name}_resize")(x)
+    x = ReflectionPad(conv.kernel // 2, name=f"{conv.name}_pad")(x)
+    if conv.norm == "demod":
+        x = DemodConv2D(conv.filters, conv.kernel, strides=conv.stride, padding="valid", name=conv.name,
+                        initial_gain=initial_gain)(x)
+    else:
+        x = layers.Conv2D(conv.filters, conv.kernel, strides=conv.stride, padding="valid", name=conv.name,
+                          kernel_initializer=init)(x)
+    if conv.norm == "instance":
+        x = InstanceNorm(name=f"{conv.name}_norm")(x)
+    return layers.ReLU(name=f"{conv.name}_relu")(x) if conv.relu else x
 
 
-def _conv_norm_relu(x, filters: int, kernel: int, stride: int = 1, name: str = "", norm: str = "instance"):
-    x = _conv(x, filters, kernel, stride, name, demod=norm == "demod")
-    if norm == "instance":
-        x = InstanceNorm(name=f"{name}_norm")(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
-
-
-def _residual_block(x, filters: int, name: str, norm: str):
-    y = _conv_norm_relu(x, filters, 3, name=f"{name}_a", norm=norm)
-    # Each block starts close to the identity, so activations do not grow block by block.
-    y = _conv(y, filters, 3, name=f"{name}_b", demod=norm == "demod", initial_gain=0.2)
-    if norm == "instance":
-        y = InstanceNorm(name=f"{name}_b_norm")(y)
-    return layers.Add(name=f"{name}_add")([x, y])
-
-
-def build_transform_net(width: int = 32, norm: str = "demod") -> keras.Model:
-    """Returns the transform network; `width` is the channel count of the first conv.
-
-    `norm` says how the layers after the encoder are normalised: "demod" (weights)
-    or "instance" (activations, as in the paper).
-    """
-    if norm not in NORMS:
-        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+def build_transform_net(arch: Architecture | None = None) -> keras.Model:
+    """Returns the transform network of the given shape (default: the full one)."""
+    arch = arch or Architecture()
     image = keras.Input(shape=(None, None, 3), name="image")
     x = layers.Rescaling(1.0 / 255.0, name="to_unit")(image)
-    # The encoder keeps instance norm: it removes the photo's contrast, and no spike formed there.
-    x = _conv_norm_relu(x, width, 9, name="conv1")
-    x = _conv_norm_relu(x, width * 2, 3, stride=2, name="down1")
-    x = _conv_norm_relu(x, width * 4, 3, stride=2, name="down2")
-    for i in range(NUM_RESIDUAL_BLOCKS):
-        x = _residual_block(x, width * 4, name=f"res{i + 1}", norm=norm)
-    x = layers.UpSampling2D(2, interpolation="nearest", name="up1_resize")(x)
-    x = _conv_norm_relu(x, width * 2, 3, name="up1", norm=norm)
-    x = layers.UpSampling2D(2, interpolation="nearest", name="up2_resize")(x)
-    x = _conv_norm_relu(x, width, 3, name="up2", norm=norm)
+    for conv in arch.encoder():
+        x = _conv(x, conv)
+    for a, b in arch.residual_pairs():
+        # Each block starts close to the identity, so activations do not grow block by block.
+        y = _conv(_conv(x, a), b, initial_gain=0.2)
+        x = layers.Add(name=f"{b.name[:-2]}_add")([x, y])
+    for conv in arch.decoder():
+        x = _conv(x, conv)
     # A small start keeps tanh in its linear range: with the default init the first, large
     # updates push some regions deep into saturation, where the gradient vanishes and they
     # stay black for good (the "black blob" artifact).
-    x = _conv(x, 3, 9, name="out", init=keras.initializers.VarianceScaling(1e-2, "fan_avg", "uniform"))
-    # tanh keeps the output in a known range; 150 lets it reach 0 and 255 without saturating.
+    x = _conv(x, arch.output(), init=keras.initializers.VarianceScaling(1e-2, "fan_avg", "uniform"))
     x = layers.Activation("tanh", name="out_tanh")(x)
-    out = layers.Rescaling(150.0, offset=127.5, name="to_pixels")(x)
-    return keras.Model(image, out, name=f"transform_net_w{width}_{norm}")
+    out = layers.Rescaling(OUTPUT_SCALE, offset=OUTPUT_OFFSET, name="to_pixels")(x)
+    net = keras.Model(image, out, name=f"transform_net_w{arch.width}_b{arch.residual_blocks}_{arch.norm}")
+    net.architecture = arch  # the ONNX builder walks the same description
+    return net

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from faststyle import __version__
+from faststyle.architecture import Architecture
 from faststyle.errors import FaststyleError
 from faststyle.image_io import atomic_write, atomic_write_bytes, load_image, remove_stale_temp_files, save_image
 
@@ -47,8 +48,10 @@ class TrainConfig:
     style_layer_weights: list[float] | None = None
     loss_net: str = "vgg16"
     vgg_weights: str | None = None      # None: FASTSTYLE_VGG_WEIGHTS or Keras' download
-    width: int = 32
-    norm: str = "demod"                 # after the encoder: "demod" (weights) or "instance" (see network.py)
+    architecture: Architecture = field(default_factory=Architecture)  # the network's shape (architecture.py)
+    teacher: str | None = None          # distil from this trained style (name or .onnx): its pictures are the target
+    distill_weight: float = 100.0       # per squared grey level of difference to the teacher's picture
+    perceptual_every: int = 1           # with a teacher: the VGG loss on every Nth step only (0: never)
     checkpoint_every: int = 100
     preview_image: str | None = None    # None: the bundled sample photo
     preview_every: int = 100
@@ -126,6 +129,18 @@ def init_weights(net, source: str) -> None:
         load_onnx_weights(net, resolve_style(source))
 
 
+def load_style_net(source: str):
+    """A trained style (name or .onnx) as a Keras network of its own architecture, e.g. a teacher."""
+    from faststyle.styles import read_metadata, resolve_style
+    from faststyle.training.export import load_onnx_weights
+    from faststyle.training.network import build_transform_net
+
+    path = resolve_style(source)
+    net = build_transform_net(Architecture.from_metadata(read_metadata(path)))
+    load_onnx_weights(net, path)
+    return net
+
+
 def _stylize(net, image: np.ndarray) -> np.ndarray:
     """The network's picture of one HxWx3 photo, clipped to 0..255 as users get it."""
     from faststyle.runtime import pad_to_multiple
@@ -177,7 +192,7 @@ def _preview_array(path: str | None) -> np.ndarray:
     return np.asarray(im, np.float32)
 
 
-LOSS_COLUMNS = ["step", "content", "style", "tv", "range", "total", "seconds"]
+LOSS_COLUMNS = ["step", "content", "style", "tv", "range", "distill", "total", "seconds"]
 QUALITY_COLUMNS = ["step", "blown_white_mean", "blown_white_max", "photos"]
 
 
@@ -201,7 +216,8 @@ def load_run_config(run_dir: str | Path, steps: int | None = None) -> TrainConfi
     if not path.exists():
         raise FaststyleError(f"{run_dir}: no config.json here, so this is not a faststyle training run folder")
     fields = json.loads(path.read_text())
-    fields.setdefault("norm", "instance")  # runs from before the field existed used instance norm throughout
+    fields["architecture"] = Architecture.from_metadata(
+        {k: fields.pop(k) for k in ("architecture", "width", "norm") if k in fields})
     config = TrainConfig(**fields)
     config.checkpoint_dir = str(run_dir)
     if steps is not None:
@@ -223,7 +239,7 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, half: bool = T
         arrays = _read_checkpoint(checkpoint)
     else:
         raise FaststyleError(f"{checkpoint}: checkpoint not found")
-    net = build_transform_net(config.width, config.norm)
+    net = build_transform_net(config.architecture)
     step, _ = _load_checkpoint(arrays, net)
     export_onnx(net, output, model_metadata(config, step, _final_losses(run_dir, step)), half)
     return Path(output)
@@ -236,8 +252,9 @@ def _final_losses(run_dir: Path, step: int, window: int = 50) -> dict[str, float
         return {}
     with open(path, newline="") as f:
         rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step][-window:]
-    terms = LOSS_COLUMNS[1:-1]  # every loss term, not the step or the seconds
-    return {k: float(np.mean([float(r[k]) for r in rows])) for k in terms} if rows else {}
+    terms = [k for k in LOSS_COLUMNS[1:-1] if rows and k in rows[0]]  # every loss term, not step or seconds
+    means = {k: [float(r[k]) for r in rows if r[k]] for k in terms}  # blank: not computed on that step
+    return {k: float(np.mean(v)) for k, v in means.items() if v}
 
 
 def model_metadata(config: TrainConfig, step: int, final_losses: dict[str, float]) -> dict:
@@ -250,8 +267,8 @@ def model_metadata(config: TrainConfig, step: int, final_losses: dict[str, float
         "name": config.name,
         "style_image": Path(config.style_image).name,
         "loss_net": config.loss_net,
-        "width": config.width,
-        "norm": config.norm,
+        "architecture": config.architecture.to_dict(),
+        "teacher": config.teacher,
         "weights": {"content": config.content_weight, "style": config.style_weight, "tv": config.tv_weight,
                     "range": 1000.0,
                     "style_layers": config.style_layer_weights or default_style_layer_weights(spec)},
@@ -278,7 +295,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
 
     from faststyle.training.data import PhotoStream, find_images, make_dataset
     from faststyle.training.export import export_onnx
-    from faststyle.training.losses import LossWeights, PerceptualLoss, style_image_tensor
+    from faststyle.training.losses import LossWeights, PerceptualLoss, distill_loss, style_image_tensor
     from faststyle.training.network import build_transform_net
     from faststyle.training.vgg import LossNetwork
 
@@ -299,7 +316,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
                           style_layers=config.style_layer_weights)
     loss = PerceptualLoss(LossNetwork(config.loss_net, config.vgg_weights),
                           style_image_tensor(config.style_image, config.style_size), weights)
-    net = build_transform_net(config.width, config.norm)
+    net = build_transform_net(config.architecture)
+    teacher = load_style_net(config.teacher) if config.teacher else None
     opt = keras.optimizers.Adam(config.learning_rate)
     opt.build(net.trainable_variables)
 
@@ -314,14 +332,26 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     atomic_write_bytes(run_dir / "config.json", json.dumps(dataclasses.asdict(config), indent=2).encode())
 
     @tf.function(jit_compile=config.jit_compile)
-    def train_step(images):
-        content_target = loss.content_targets(images)
+    def train_step(images, perceptual: bool):
+        # Distillation: the teacher's picture of the same crop is the target. Without the VGG
+        # terms a step costs a fraction of a perceptual one, so they can run every Nth step only.
+        target = tf.clip_by_value(teacher(images, training=False), 0.0, 255.0) if teacher else None
+        content_target = loss.content_targets(images) if perceptual else None
         with tf.GradientTape() as tape:
-            terms = loss.terms(net(images, training=True), content_target)
+            stylized = net(images, training=True)
+            terms = loss.terms(stylized, content_target) if perceptual else {"range": loss.range_term(stylized)}
+            if teacher is not None:
+                terms["distill"] = config.distill_weight * distill_loss(stylized, target)
+            terms["total"] = tf.add_n([v for k, v in terms.items() if k != "total"])
             total = tf.reduce_mean(terms["total"])
         grads = tape.gradient(total, net.trainable_variables)
         opt.apply_gradients(zip(grads, net.trainable_variables))
         return {k: tf.reduce_mean(v) for k, v in terms.items()}
+
+    def perceptual_step(step: int) -> bool:
+        if teacher is None:
+            return True
+        return config.perceptual_every > 0 and step % config.perceptual_every == 0
 
     log_file, log = _open_log(run_dir / "losses.csv", LOSS_COLUMNS, step)
     quality_file, quality_log = _open_log(run_dir / "quality.csv", QUALITY_COLUMNS, step)
@@ -332,13 +362,12 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
             if step >= config.steps:
                 break
             t0 = time.perf_counter()
-            terms = {k: float(v) for k, v in train_step(images).items()}
+            terms = {k: float(v) for k, v in train_step(images, perceptual_step(step + 1)).items()}
             step, position = step + 1, int(position_after)
-            log.writerow([step, *(f"{terms[k]:.6g}" for k in ("content", "style", "tv", "range", "total")),
+            log.writerow([step, *(f"{terms[k]:.6g}" if k in terms else "" for k in LOSS_COLUMNS[1:-1]),
                           f"{time.perf_counter() - t0:.3f}"])
             bar.update(1)
-            bar.set_postfix(content=f"{terms['content']:.3g}", style=f"{terms['style']:.3g}",
-                            tv=f"{terms['tv']:.3g}", skipped=len(stream.skipped))
+            bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items() if k != "range"}, skipped=len(stream.skipped))
             if step % config.checkpoint_every == 0 or step == config.steps:
                 log_file.flush()
                 _save_checkpoint(run_dir, net, opt, step, position)
@@ -354,8 +383,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
         print(f"skipped {len(stream.skipped)} unreadable content image(s)")
 
     metadata = model_metadata(config, step, _final_losses(run_dir, step))
-    from faststyle.styles import user_style_dir
+    from faststyle.architecture import PRESETS
+    from faststyle.styles import LITE_SUBDIR, user_style_dir
 
-    output = Path(config.output) if config.output else user_style_dir() / f"{config.name}.onnx"
+    # A lite network goes beside its style's full one, where --fast looks for it.
+    folder = user_style_dir() / LITE_SUBDIR if config.architecture == PRESETS["lite"] else user_style_dir()
+    output = Path(config.output) if config.output else folder / f"{config.name}.onnx"
     export_onnx(net, output, metadata)
     return output
