@@ -139,3 +139,48 @@ def test_the_app_needs_no_tensorflow():
     code = "import sys, faststyle.gui.app; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+@pytest.fixture
+def lite_tiny(user_styles):
+    """Gives the user style 'tiny' a lite network (another random net, so its pictures differ)."""
+    from faststyle.training.export import export_onnx
+    from tests.conftest import random_transform_net
+
+    path = user_styles / "lite" / "tiny.onnx"
+    path.parent.mkdir()
+    export_onnx(random_transform_net(seed=5, residual_blocks=1, edge_kernel=3), path, {"name": "tiny"})
+    return path
+
+
+def test_lite_preview_first_then_the_full_picture(qtbot, tmp_path, lite_tiny, user_styles):
+    import faststyle
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, cache_dir=tmp_path / "swatches", load_sample=False)
+    qtbot.addWidget(window)
+    src = tmp_path / "p.png"
+    Image.fromarray(photo(40, 56)).save(src)
+    shown = []
+    window.stylizer.finished.connect(lambda _id, image: shown.append((window.result_is_preview, np.asarray(image))))
+    window.select_style("tiny")
+    assert window.open_image(src)
+    qtbot.waitUntil(lambda: len(shown) == 2, timeout=30000)
+    (first_is_preview, first), (last_is_preview, last) = shown
+    assert first_is_preview and not last_is_preview
+    assert np.array_equal(first, np.asarray(faststyle.stylize(src, lite_tiny)))
+    assert np.array_equal(last, np.asarray(faststyle.stylize(src, user_styles / "tiny.onnx")))
+    assert window.save_result(tmp_path / "full.png")
+
+    # Dragging the slider: lite previews only; saving one is refused with a message.
+    shown.clear()
+    window.strength.setSliderDown(True)
+    window.strength.setValue(50)
+    qtbot.waitUntil(lambda: len(shown) == 1, timeout=30000)
+    assert shown[0][0] and window.result_is_preview
+    assert not window.save_result(tmp_path / "preview.png") and window.message.isVisibleTo(window)
+    assert not (tmp_path / "preview.png").exists()
+    window.strength.setSliderDown(False)
+    window.stylizer.cancel()
+    window.stylizer.wait()
+    window.swatches.pool.waitForDone(10000)

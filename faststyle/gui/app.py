@@ -40,6 +40,10 @@ class MainWindow(QMainWindow):
         self.photo_path: Path | None = None
         self.result: Image.Image | None = None
         self.style: str | None = None  # name or .onnx path of the chosen style
+        self._lite: dict[str, str] = {}  # a style's path -> its lite network's, for instant previews
+        self._preview_id: int | None = None  # the request whose result is a lite preview
+        self._final: dict | None = None  # the full render to start once the preview is shown
+        self.result_is_preview = False
         self.stylizer = Stylizer(self)
         self.stylizer.finished.connect(self._show_result)
         self.stylizer.failed.connect(lambda _id, message: self.show_error(message))
@@ -105,7 +109,7 @@ class MainWindow(QMainWindow):
         self.strength_label = QLabel("Strength 100 %")
         self.strength.valueChanged.connect(lambda v: self.strength_label.setText(f"Strength {v} %"))
         self.strength.sliderReleased.connect(self.restylize)
-        self.strength.valueChanged.connect(lambda: None if self.strength.isSliderDown() else self._debounce.start())
+        self.strength.valueChanged.connect(self._strength_moved)
         self.preserve = QCheckBox("Preserve colours")
         self.preserve.toggled.connect(self.restylize)
         self.max_size = QComboBox()
@@ -149,6 +153,7 @@ class MainWindow(QMainWindow):
         styles = available_styles()
         self.gallery.blockSignals(True)
         self.gallery.clear()
+        self._lite = {str(s.path): str(s.lite) for s in styles if s.lite}
         for style in styles:
             self._add_style_item(style.name, str(style.path))
         for path in extra:
@@ -239,12 +244,35 @@ class MainWindow(QMainWindow):
             self.open_image(Path(urls[0].toLocalFile()))
 
     # --- stylize --------------------------------------------------------------------
-    def restylize(self) -> None:
+    def _strength_moved(self) -> None:
+        if self.strength.isSliderDown():
+            self.restylize(preview_only=True)  # live while dragging, where a lite network makes it quick
+        else:
+            self._debounce.start()
+
+    def restylize(self, preview_only: bool = False) -> None:
+        """Paints the photo: first with the style's lite network (at once), then with the full one.
+
+        preview_only: the lite picture only (while a slider is dragged); nothing without a lite network.
+        """
         if self.photo is None or self.style is None:
             return
         self.hide_error()
-        self.stylizer.submit(self.photo, self.style, strength=self.strength.value() / 100,
-                             preserve_colors=self.preserve.isChecked(), max_size=self.max_size.currentData())
+        options = {"strength": self.strength.value() / 100, "preserve_colors": self.preserve.isChecked(),
+                   "max_size": self.max_size.currentData()}
+        lite = self._lite.get(self.style)
+        if lite is None and preview_only:
+            return
+        self._final = None if preview_only else {"style": self.style, **options}
+        if lite is None:
+            self._submit_final()
+            return
+        self._preview_id = self.stylizer.submit(self.photo, lite, **options)
+        self.status.setText(f"Preview of {Path(self.style).stem} (lite network)…")
+
+    def _submit_final(self) -> None:
+        final, self._final, self._preview_id = self._final, None, None
+        self.stylizer.submit(self.photo, final.pop("style"), **final)
         self.status.setText(f"Painting in {Path(self.style).stem}…")
 
     def cancel(self) -> None:
@@ -255,10 +283,17 @@ class MainWindow(QMainWindow):
         self.busy.setVisible(busy)
         self.cancel_button.setVisible(busy)
 
-    def _show_result(self, _request_id: int, image: Image.Image) -> None:
+    def _show_result(self, request_id: int, image: Image.Image) -> None:
         self.result = image
+        self.result_is_preview = request_id == self._preview_id
         self.compare.set_images(self.compare.original, _to_qimage(image))
-        self.status.setText(f"{Path(self.style).stem}: {image.width} x {image.height}")
+        if self.result_is_preview and self._final:
+            self._submit_final()
+            self.status.setText(f"{Path(self.style).stem}: preview shown, painting the full picture…")
+        elif self.result_is_preview:
+            self.status.setText(f"{Path(self.style).stem}: preview (lite network)")
+        else:
+            self.status.setText(f"{Path(self.style).stem}: {image.width} x {image.height}")
 
     # --- result out -----------------------------------------------------------------
     def default_save_name(self) -> str:
@@ -276,6 +311,9 @@ class MainWindow(QMainWindow):
 
     def save_result(self, path: Path) -> bool:
         if self.result is None:
+            return False
+        if self.result_is_preview:
+            self.show_error("this is the quick preview; the full picture is still being painted, save it when it shows")
             return False
         if self.photo_path is not None and path.resolve() == self.photo_path.resolve():
             self.show_error(f"{path}: that is the original photo; choose another name")
