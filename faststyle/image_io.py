@@ -89,6 +89,26 @@ def load_image(source: ImageLike) -> Image.Image:
 MULTI_FRAME_FORMATS = frozenset({"GIF", "PNG", "WEBP", "TIFF"})
 
 
+def resize_short_side(im: Image.Image, size: int, resample=Image.BICUBIC) -> Image.Image:
+    """Scaled so the short side is `size` pixels, the other side at least `size` too."""
+    scale = size / min(im.size)
+    return im.resize((max(size, round(im.width * scale)), max(size, round(im.height * scale))), resample)
+
+
+def resize_long_side(im: Image.Image, size: int, resample=Image.BICUBIC) -> Image.Image:
+    """Scaled so the long side is `size` pixels (up or down)."""
+    scale = size / max(im.size)
+    return im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), resample)
+
+
+def centre_square(im: Image.Image, size: int | None = None, resample=Image.BICUBIC) -> Image.Image:
+    """The centre square of the picture, resized to `size` when given."""
+    side = min(im.size)
+    x, y = (im.width - side) // 2, (im.height - side) // 2
+    square = im.crop((x, y, x + side, y + side))
+    return square.resize((size, size), resample) if size and size != side else square
+
+
 def frame_count(path: str | os.PathLike) -> int:
     """How many frames (animation) or pages (TIFF) an image file holds; 1 if it cannot say."""
     try:

@@ -23,9 +23,10 @@ from faststyle.errors import FaststyleError
 from faststyle.styles import read_metadata_from_session, resolve_style
 
 # Below this the image runs in one pass; above, in as few tiles as fit in MAX_TILE_PIXELS.
-# One megapixel takes about 500 MB here, so a 1920x1080 photo runs as two tiles under 1 GB.
-MAX_UNTILED_PIXELS = 1024 * 1024
-MAX_TILE_PIXELS = 1200 * 1000
+# A full-HD frame (1920x1088 padded) in one pass peaks at about 930 MB with the full network
+# (benchmarks/bench_inference.py), so it runs untiled: tiling costs a statistics pass on top.
+MAX_UNTILED_PIXELS = 1920 * 1088
+MAX_TILE_PIXELS = 1920 * 1088
 # Each model's tile margin comes from its architecture (half its receptive field, see
 # architecture.py); this is the full network's, 56 px.
 MARGIN = Architecture().tile_margin()

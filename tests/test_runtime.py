@@ -50,12 +50,13 @@ def test_progress_reports_every_tile(model):
 
 
 def test_tile_grid_uses_few_tiles_within_budget():
-    from faststyle.runtime import MAX_TILE_PIXELS, tile_grid
+    from faststyle.runtime import MAX_TILE_PIXELS, MAX_UNTILED_PIXELS, tile_grid
 
-    cy, cx = tile_grid(1080, 1920, MAX_TILE_PIXELS)
+    assert 1088 * 1920 <= MAX_UNTILED_PIXELS  # a full-HD frame runs in one pass
+    cy, cx = tile_grid(2160, 3840, MAX_TILE_PIXELS)
     assert cy % 4 == 0 and cx % 4 == 0
-    assert -(-1080 // cy) * -(-1920 // cx) == 2  # a full-HD frame: two tiles of 1080 x (960 + margin)
-    assert 1080 * (cx + MARGIN) <= MAX_TILE_PIXELS
+    assert -(-2160 // cy) * -(-3840 // cx) == 5  # a 4K frame: the fewest tiles whose margins fit
+    assert (cy + 2 * MARGIN) * (cx + 2 * MARGIN) <= MAX_TILE_PIXELS
     cy, cx = tile_grid(6000, 8000, MAX_TILE_PIXELS)
     assert (cy + 2 * MARGIN) * (cx + 2 * MARGIN) <= MAX_TILE_PIXELS
 

@@ -13,7 +13,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 import faststyle
-from faststyle.image_io import save_image
+from faststyle.image_io import centre_square, save_image
 from faststyle.runtime import Cancelled, CancelToken
 
 
@@ -133,12 +133,8 @@ class _SwatchJob(QRunnable):
         self.styles, self.sample, self.cache_dir, self.signals = styles, sample, cache_dir, signals
 
     def run(self) -> None:
-        thumb = Image.open(self.sample).convert("RGB")
-        side = min(thumb.size)
-        thumb = thumb.crop(((thumb.width - side) // 2, (thumb.height - side) // 2,
-                            (thumb.width + side) // 2, (thumb.height + side) // 2))
         # Stylize at twice the size, then shrink: strokes stay visible in a small swatch.
-        thumb = thumb.resize((SWATCH_SIZE * 2, SWATCH_SIZE * 2), Image.LANCZOS)
+        thumb = centre_square(Image.open(self.sample).convert("RGB"), SWATCH_SIZE * 2, Image.LANCZOS)
         for style in self.styles:
             target = swatch_path(self.cache_dir, style.path)
             try:

@@ -17,7 +17,7 @@ import tensorflow as tf
 from PIL import Image
 
 from faststyle.errors import FaststyleError
-from faststyle.image_io import IMAGE_EXTENSIONS
+from faststyle.image_io import IMAGE_EXTENSIONS, resize_short_side
 
 
 def find_images(folder: str | Path, exclude: Sequence[str] = ()) -> list[Path]:
@@ -53,10 +53,8 @@ def random_crop(path: Path, resize: int, crop: int, rng: np.random.Generator) ->
     """Reads a photo as RGB, resizes its short side to `resize`, and cuts a random crop x crop square."""
     with Image.open(path) as im:
         im = im.convert("RGB")  # greyscale, palette, alpha and CMYK all become plain RGB
-        scale = resize / min(im.size)
-        w, h = max(crop, round(im.width * scale)), max(crop, round(im.height * scale))
-        im = im.resize((w, h), Image.BICUBIC)
-        x, y = rng.integers(0, w - crop + 1), rng.integers(0, h - crop + 1)
+        im = resize_short_side(im, max(resize, crop))
+        x, y = rng.integers(0, im.width - crop + 1), rng.integers(0, im.height - crop + 1)
         return np.asarray(im.crop((x, y, x + crop, y + crop)), dtype=np.uint8)
 
 

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 from faststyle.errors import FaststyleError
-from faststyle.image_io import load_image
+from faststyle.image_io import centre_square, load_image, resize_long_side
 from faststyle.quality import blown_white_share, tonal_correlation
 from faststyle.runtime import StyleModel
 from faststyle.training.losses import LossWeights, PerceptualLoss, style_image_tensor
@@ -27,11 +26,8 @@ LARGE_SIZE = 1024  # blobs are also counted with the photo's long side at this s
 
 
 def square_photo(path: Path, size: int) -> np.ndarray:
-    im = load_image(path).convert("RGB")
-    scale = size / min(im.size)
-    im = im.resize((max(size, round(im.width * scale)), max(size, round(im.height * scale))), Image.BICUBIC)
-    x, y = (im.width - size) // 2, (im.height - size) // 2
-    return np.asarray(im.crop((x, y, x + size, y + size)), np.float32)
+    """The photo's centre square at `size` x `size`, as float RGB 0..255."""
+    return np.asarray(centre_square(load_image(path).convert("RGB"), size), np.float32)
 
 
 def loss_for_model(model: StyleModel, style_image: str, vgg_weights: str | None) -> PerceptualLoss:
@@ -46,10 +42,7 @@ def loss_for_model(model: StyleModel, style_image: str, vgg_weights: str | None)
 
 def long_side_photo(path: Path, size: int) -> np.ndarray:
     """The whole photo, resized so its long side is `size` pixels, as uint8 RGB."""
-    im = load_image(path).convert("RGB")
-    scale = size / max(im.size)
-    im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BICUBIC)
-    return np.asarray(im)
+    return np.asarray(resize_long_side(load_image(path).convert("RGB"), size))
 
 
 def _gatys_key(photo: Path, size: int, style_image: str, metadata: dict, iterations) -> str:

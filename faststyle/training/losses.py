@@ -31,14 +31,9 @@ class LossWeights:
 
 def style_image_tensor(path: str, long_side: int) -> tf.Tensor:
     """The painting as float RGB 0..255, resized so its long side is `long_side` pixels."""
-    from PIL import Image
+    from faststyle.image_io import load_image, resize_long_side
 
-    from faststyle.image_io import load_image
-
-    im = load_image(path).convert("RGB")
-    scale = long_side / max(im.size)
-    im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BICUBIC)
-    return tf.constant(np.asarray(im, np.float32))
+    return tf.constant(np.asarray(resize_long_side(load_image(path).convert("RGB"), long_side), np.float32))
 
 
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:
