@@ -15,8 +15,8 @@ import numpy as np
 from PIL import Image
 
 from faststyle.errors import FaststyleError
-from faststyle.image_io import (MULTI_FRAME_FORMATS, ImageLike, frame_count, load_image, output_format, read_frames,
-                                save_frames, save_image)
+from faststyle.image_io import (MULTI_FRAME_FORMATS, ImageLike, copy_photo_metadata, frame_count, load_image,
+                                output_format, read_frames, save_frames, save_image)
 from faststyle.postprocess import check_strength, finish, upsample_with_detail
 from faststyle.runtime import CancelToken, StyleModel
 from faststyle.styles import resolve_style
@@ -70,7 +70,8 @@ def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_
     if not stroke_scale >= 1.0:
         raise FaststyleError(f"stroke scale must be 1 or more, got {stroke_scale}")
     model = as_model(style, fast)
-    rgb, alpha = preprocess(load_image(image), max_size)
+    source = load_image(image)
+    rgb, alpha = preprocess(source, max_size)
     if stroke_scale > 1.0:
         h, w = rgb.shape[:2]
         size = (max(1, round(w / stroke_scale)), max(1, round(h / stroke_scale)))
@@ -83,7 +84,7 @@ def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_
     result = Image.fromarray(out, "RGB")
     if alpha is not None:
         result.putalpha(alpha)
-    return result
+    return copy_photo_metadata(source, result)
 
 
 def stylize_file(source: str | os.PathLike, target: str | os.PathLike, style: StyleLike,

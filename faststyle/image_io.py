@@ -165,7 +165,27 @@ def encode_image(image: Image.Image, file: BinaryIO, fmt: str, quality: int = 92
         background.paste(image, mask=image.getchannel("A"))
         image = background
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    if fmt in ("JPEG", "PNG", "WEBP", "TIFF"):  # the formats that carry both
+        options.update({k: image.info[k] for k in ("exif", "icc_profile") if image.info.get(k)})
     image.save(file, format=fmt, **options)
+
+
+ORIENTATION_TAG = 0x0112
+
+
+def copy_photo_metadata(source: Image.Image, target: Image.Image) -> Image.Image:
+    """Gives `target` the photo's EXIF (camera, date, GPS...) and colour profile, as photo tools do.
+
+    The orientation tag is dropped: the pixels were already turned upright on reading.
+    """
+    exif = source.getexif()
+    if ORIENTATION_TAG in exif:
+        del exif[ORIENTATION_TAG]
+    if len(exif):
+        target.info["exif"] = exif.tobytes()
+    if source.info.get("icc_profile"):
+        target.info["icc_profile"] = source.info["icc_profile"]
+    return target
 
 
 def save_image(image: Image.Image, path: str | os.PathLike, quality: int = 92) -> Path:

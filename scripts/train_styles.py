@@ -6,6 +6,7 @@
 Each style runs `faststyle train` with its recipe; a run folder that already exists
 is resumed (`--resume`), so the command can be stopped and started again at will.
 Styles whose recipe has `init_from` wait for that model to exist.
+`--lite` trains the lite networks instead, from each recipe's [lite] table, into models/lite/.
 """
 
 from __future__ import annotations
@@ -21,20 +22,27 @@ ORDER = ["wave", "starry_night", "the_scream", "composition_vii"]
 
 
 def command_for(name: str, recipe: dict, args) -> list[str]:
-    train, painting = recipe["train"], recipe.get("painting", {})
-    run_dir = Path(args.runs_dir) / name
+    train, painting = dict(recipe["train"]), recipe.get("painting", {})
+    run_dir, output = Path(args.runs_dir) / name, Path(args.output_dir) / f"{name}.onnx"
+    if args.lite:  # the [lite] table changes the [train] one; its init_from is its own (another shape)
+        train.pop("init_from", None)
+        train.update(recipe["lite"])
+        run_dir, output = Path(args.runs_dir) / f"{name}-lite", Path(args.output_dir) / "lite" / f"{name}.onnx"
+        if "init_from" in train and "/" in train["init_from"]:
+            train["init_from"] = str(ROOT / train["init_from"])
     cmd = [sys.executable, "-m", "faststyle", "train", str(Path(args.styles_dir) / train["style_image"]),
            "--checkpoint-dir", str(run_dir), "--steps", str(train["steps"])]
     if (run_dir / "config.json").exists():
         return cmd + ["--resume"]
-    cmd += ["--content-dir", args.content_dir, "--name", name, "-o", str(Path(args.output_dir) / f"{name}.onnx"),
+    cmd += ["--content-dir", args.content_dir, "--name", name, "-o", str(output),
             "--checkpoint-every", "50", "--preview-every", "50"]
     if args.vgg_weights:
         cmd += ["--vgg-weights", args.vgg_weights]
     flags = {"style_size": "--style-size", "image_size": "--image-size", "crop_size": "--crop-size",
              "batch_size": "--batch-size", "learning_rate": "--lr", "content_weight": "--content-weight",
              "style_weight": "--style-weight", "tv_weight": "--tv-weight", "seed": "--seed",
-             "init_from": "--init-from", "norm": "--norm"}
+             "init_from": "--init-from", "norm": "--norm", "arch": "--arch", "teacher": "--teacher",
+             "distill_weight": "--distill-weight", "perceptual_every": "--perceptual-every"}
     for key, flag in flags.items():
         if key in train:
             cmd += [flag, str(train[key])]
@@ -53,11 +61,15 @@ def main() -> int:
     parser.add_argument("--runs-dir", default="runs", help="checkpoint folders (default runs/)")
     parser.add_argument("--output-dir", default=str(ROOT / "faststyle" / "models"))
     parser.add_argument("--only", help="comma-separated style names")
+    parser.add_argument("--lite", action="store_true",
+                        help="train the lite networks (each recipe's [lite] table), distilled from the full ones")
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
     args = parser.parse_args()
 
     recipes = {p.stem: tomllib.loads(p.read_text()) for p in sorted((ROOT / "recipes").glob("*.toml"))}
     names = [n for n in ORDER if n in recipes] + sorted(set(recipes) - set(ORDER))
+    if args.lite:
+        names = [n for n in names if "lite" in recipes[n]]
     if args.only:
         names = [n for n in names if n in args.only.split(",")]
     for name in names:

@@ -102,3 +102,22 @@ def test_stroke_scale_paints_coarser_but_keeps_size_and_edges(style):
     assert edges(kept) > 1.2 * edges(plain)
     with pytest.raises(faststyle.FaststyleError, match="stroke scale"):
         faststyle.stylize(image, style, stroke_scale=0.5)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp", ".tiff"])
+def test_outputs_keep_the_photos_exif_and_colour_profile_but_not_its_rotation(tmp_path, style, suffix):
+    from PIL import ImageCms
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees": the stored pixels lie on their side
+    exif[0x010F] = "TestCam"
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = tmp_path / "camera.jpg"
+    Image.fromarray(photo(40, 64)).save(src, exif=exif.tobytes(), icc_profile=icc)
+    target = tmp_path / f"out{suffix}"
+    faststyle.stylize_file(src, target, style)
+    with Image.open(target) as out:
+        assert out.size == (40, 64)  # turned upright once, on reading
+        assert out.getexif().get(0x010F) == "TestCam"
+        assert out.getexif().get(0x0112) in (None, 1)  # so viewers do not turn it again
+        assert out.info.get("icc_profile") == icc
