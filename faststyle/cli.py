@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from faststyle import __version__
@@ -498,6 +499,7 @@ def _add_video(sub) -> None:
     p.add_argument("--crf", type=_int_between(0, 51), default=23,
                    help="H.264 quality: lower is better and bigger, 18 looks lossless")
     _add_fast_option(p)
+    p.add_argument("--json", action="store_true", help="one JSON object per written video on stdout, for scripts")
 
 
 def run_video(args) -> int:
@@ -516,14 +518,20 @@ def run_video(args) -> int:
     else:  # a folder: one NAME.STYLE.mp4 per style
         targets = [(style, out / f"{Path(args.input).stem}.{style.name}.mp4") for style in styles]
     for style, target in targets:
+        started, frames = time.perf_counter(), [0]
         with tqdm(desc=f"video {style.name}", unit="frame", disable=None) as bar:
             def progress(done: int, total: int) -> None:
+                frames[0] = done
                 bar.total = total
                 bar.update(done - bar.n)
 
             written = stylize_video(args.input, target, style, args.strength, args.preserve_colors,
                                     args.max_size, args.smoothing, progress, crf=args.crf)
-        print(f"wrote {written}")
+        if args.json:
+            print(json.dumps({"input": args.input, "output": str(written), "style": style.name, "ok": True,
+                              "frames": frames[0], "seconds": round(time.perf_counter() - started, 3)}))
+        else:
+            print(f"wrote {written}")
     return 0
 
 

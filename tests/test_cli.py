@@ -1,6 +1,7 @@
 """The command line, run as a user runs it: in a subprocess, on real files."""
 
 import io
+import json
 import os
 import struct
 import subprocess
@@ -300,6 +301,16 @@ def test_video_with_several_styles_writes_one_file_each_and_crf_sets_the_size(tm
     r = faststyle("video", clip, "-o", tmp_path / "fine.mp4", "-s", tiny_model_path, "--crf", "5")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "fine.mp4").stat().st_size > (tmp_path / "out" / "clip.tiny.mp4").stat().st_size
+
+
+def test_video_json_reports_each_written_video(tmp_path, tiny_model_path):
+    clip = _clip(tmp_path / "clip.mp4")
+    r = faststyle("video", clip, "-o", tmp_path / "v.mp4", "-s", tiny_model_path, "--json")
+    assert r.returncode == 0, r.stderr
+    (line,) = r.stdout.splitlines()
+    report = json.loads(line)
+    assert report["output"] == str(tmp_path / "v.mp4") and report["style"] == "tiny" and report["ok"]
+    assert report["frames"] == 6  # _clip writes six
 
 
 def test_video_refuses_a_picture(tmp_path, tiny_model_path):
