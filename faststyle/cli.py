@@ -381,11 +381,48 @@ def run_styles(args) -> int:
     return 1 if broken else 0
 
 
+STYLE_ACTIONS = ("add", "remove", "rename")
+
+
 def _add_styles(sub) -> None:
-    p = sub.add_parser("styles", help="list bundled and user styles with their metadata")
+    p = sub.add_parser("styles", help="list bundled and user styles; add, remove or rename your own",
+                       formatter_class=_RawEpilogFormatter,
+                       epilog="manage your own styles (in the user style folder):\n"
+                              "  faststyle styles add MODEL.onnx [--name NAME] [--lite]\n"
+                              "  faststyle styles remove NAME\n"
+                              "  faststyle styles rename OLD NEW")
     p.add_argument("paths", nargs="*", metavar="MODEL.onnx", help="also show these model files")
     p.add_argument("-v", "--verbose", action="store_true", help="show every metadata field")
     p.add_argument("--json", action="store_true", help="one JSON object per style, every metadata field")
+
+
+def _add_style_actions(sub) -> None:
+    """`faststyle styles add|remove|rename`: parsed as hidden commands (main() rewrites the words)."""
+    a = sub.add_parser("styles-add", prog="faststyle styles add",
+                       description="copy a model into your style folder, checked first")
+    a.add_argument("model", help="an .onnx style model (e.g. from faststyle train -o)")
+    a.add_argument("--name", help="the style's name (default: the file's name)")
+    a.add_argument("--lite", action="store_true", help="add it as the lite network of your style NAME (--fast)")
+    r = sub.add_parser("styles-remove", prog="faststyle styles remove", description="delete one of your styles")
+    r.add_argument("name")
+    n = sub.add_parser("styles-rename", prog="faststyle styles rename", description="rename one of your styles")
+    n.add_argument("old")
+    n.add_argument("new")
+
+
+def run_style_action(args) -> int:
+    from faststyle.styles import add_user_style, remove_user_style, rename_user_style
+
+    if args.command == "styles-add":
+        from faststyle.runtime import StyleModel
+
+        StyleModel.load(args.model)  # refuses files that are not working style models, in one line
+        print(f"added {add_user_style(args.model, args.name, args.lite)}")
+    elif args.command == "styles-remove":
+        print("removed " + ", ".join(str(p) for p in remove_user_style(args.name)))
+    else:
+        print(f"renamed to {rename_user_style(args.old, args.new)}")
+    return 0
 
 
 def _add_export(sub) -> None:
@@ -584,6 +621,13 @@ class _HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+class _RawEpilogFormatter(_HelpFormatter):
+    """Keeps the epilog's own line breaks (command examples)."""
+
+    def _fill_text(self, text, width, indent):
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage mistakes get one line and a pointer to --help, not the whole usage block."""
 
@@ -602,6 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stylize(sub)
     _add_demo(sub)
     _add_styles(sub)
+    _add_style_actions(sub)
     _add_train(sub)
     _add_export(sub)
     _add_optimize(sub)
@@ -614,7 +659,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"stylize": run_stylize, "demo": run_demo, "styles": run_styles, "train": run_train,
             "export": run_export, "optimize": run_optimize, "evaluate": run_evaluate, "gui": run_gui,
-            "video": run_video, "sheet": run_sheet}
+            "video": run_video, "sheet": run_sheet, "styles-add": run_style_action,
+            "styles-remove": run_style_action, "styles-rename": run_style_action}
 
 
 # Packages of the optional extras -> the extra that installs them.
@@ -632,6 +678,9 @@ def _on_sigterm(signum, frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) >= 2 and argv[0] == "styles" and argv[1] in STYLE_ACTIONS:
+        argv[:2] = [f"styles-{argv[1]}"]
     args = parser.parse_args(argv)
     if args.command is None:  # plain `faststyle`: show what it can do
         parser.print_help(sys.stderr)

@@ -98,3 +98,66 @@ def read_metadata_from_session(session) -> dict:
         return json.loads(props.get("faststyle", "{}"))
     except json.JSONDecodeError:
         return {}
+
+
+# --- managing the user's styles (faststyle styles add / remove / rename) ---------------
+
+def _check_new_name(name: str) -> None:
+    if not name or name == "all" or any(c in name for c in '/\\:*?"<>|') or name.startswith("."):
+        raise FaststyleError(f"{name!r} cannot be a style name; use letters, digits, '-' or '_'")
+    if name in bundled_style_names():
+        raise FaststyleError(f"{name!r} is a bundled style; choose another name (--name)")
+
+
+def _user_style(name: str) -> StyleInfo:
+    for style in available_styles():
+        if style.name == name:
+            if style.source == "bundled":
+                raise FaststyleError(f"{name!r} is a bundled style; only your own styles can be changed")
+            return style
+    raise FaststyleError(f"no user style {name!r}; 'faststyle styles' lists them")
+
+
+def add_user_style(path: str | os.PathLike, name: str | None = None, lite: bool = False) -> Path:
+    """Copies a model into the user style folder (as NAME's lite network with `lite`); -> its new path.
+
+    The caller checks that the file is a working style model first (runtime.StyleModel.load).
+    """
+    from faststyle.image_io import atomic_write_bytes
+
+    path = Path(path)
+    name = name or path.stem
+    if lite:
+        folder = _user_style(name).path.parent / LITE_SUBDIR
+    else:
+        _check_new_name(name)
+        folder = user_style_dir()
+        if any(s.name == name for s in available_styles()):
+            raise FaststyleError(f"a style named {name!r} exists already; remove it first or choose another --name")
+    target = folder / f"{name}.onnx"
+    if lite and target.exists():
+        raise FaststyleError(f"{name!r} has a lite network already; remove the style first to replace it")
+    folder.mkdir(parents=True, exist_ok=True)
+    return atomic_write_bytes(target, path.read_bytes())
+
+
+def remove_user_style(name: str) -> list[Path]:
+    """Deletes a user style (and its lite network); -> the files removed."""
+    style = _user_style(name)
+    removed = [p for p in (style.path, style.lite) if p is not None]
+    for p in removed:
+        p.unlink()
+    return removed
+
+
+def rename_user_style(old: str, new: str) -> Path:
+    """Renames a user style (and its lite network); -> the new path of the full network."""
+    style = _user_style(old)
+    _check_new_name(new)
+    if any(s.name == new for s in available_styles()):
+        raise FaststyleError(f"a style named {new!r} exists already")
+    if style.lite:
+        style.lite.rename(style.lite.with_name(f"{new}.onnx"))
+    target = style.path.with_name(f"{new}.onnx")
+    style.path.rename(target)
+    return target

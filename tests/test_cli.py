@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -368,3 +369,42 @@ def test_style_sheet_lays_out_the_photo_and_every_style(tmp_path, tiny_model_pat
     assert (label < 128).any()  # the label is drawn
     r = faststyle("sheet", source, "-o", tmp_path / "sheet.xyz", "-s", tiny_model_path)
     assert r.returncode == 2 and "cannot write" in r.stderr
+
+
+def test_styles_add_rename_remove_and_fast(tmp_path, tiny_model_path):
+    folder = tmp_path / "mine"
+    env = {"FASTSTYLE_STYLE_DIR": str(folder)}
+    r = faststyle("styles", "add", tiny_model_path, "--name", "pastel", env_extra=env)
+    assert r.returncode == 0, r.stderr
+    assert (folder / "pastel.onnx").read_bytes() == tiny_model_path.read_bytes()
+    r = faststyle("styles", "add", tiny_model_path, "--name", "pastel", "--lite", env_extra=env)
+    assert r.returncode == 0, r.stderr
+    listing = faststyle("styles", env_extra=env).stdout
+    assert re.search(r"pastel\s+user\s+full\+lite", listing)
+    src = save(tmp_path / "p.png")
+    r = faststyle("stylize", src, "-s", "pastel", "--fast", "-o", tmp_path / "fast.png", env_extra=env)
+    assert r.returncode == 0, r.stderr
+    r = faststyle("styles", "rename", "pastel", "dusk", env_extra=env)
+    assert r.returncode == 0, r.stderr
+    assert files_in(folder) == {"dusk.onnx", "lite"} and files_in(folder / "lite") == {"dusk.onnx"}
+    r = faststyle("styles", "remove", "dusk", env_extra=env)
+    assert r.returncode == 0, r.stderr
+    assert files_in(folder) == {"lite"} and files_in(folder / "lite") == set()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["add", "{model}", "--name", "wave"], "'wave' is a bundled style"),
+    (["add", "{bad}"], "not a valid ONNX style model"),
+    (["add", "{model}", "--name", "../x"], "cannot be a style name"),
+    (["remove", "wave"], "only your own styles"),
+    (["remove", "nothing"], "no user style 'nothing'"),
+    (["rename", "the_scream", "x"], "only your own styles"),
+])
+def test_styles_management_errors_are_one_line(tmp_path, tiny_model_path, args, message):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    args = [a.format(model=tiny_model_path, bad=bad) for a in args]
+    r = faststyle("styles", *args, env_extra={"FASTSTYLE_STYLE_DIR": str(tmp_path / "mine")})
+    assert r.returncode != 0 and message in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "mine").exists() or not list((tmp_path / "mine").glob("*.onnx"))
