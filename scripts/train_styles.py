@@ -28,8 +28,8 @@ def command_for(name: str, recipe: dict, args) -> list[str]:
         train.pop("init_from", None)
         train.update(recipe["lite"])
         run_dir, output = Path(args.runs_dir) / f"{name}-lite", Path(args.output_dir) / "lite" / f"{name}.onnx"
-        if "init_from" in train and "/" in train["init_from"]:
-            train["init_from"] = str(ROOT / train["init_from"])
+        if "init_from" in train:  # a style name: that style's lite network, trained earlier in the order
+            train["init_from"] = str(Path(args.output_dir) / "lite" / f"{train['init_from']}.onnx")
     cmd = [sys.executable, "-m", "faststyle", "train", str(Path(args.styles_dir) / train["style_image"]),
            "--checkpoint-dir", str(run_dir), "--steps", str(train["steps"])]
     if (run_dir / "config.json").exists():
