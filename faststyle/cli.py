@@ -16,138 +16,60 @@ from pathlib import Path
 
 from faststyle import __version__
 from faststyle.architecture import NORMS, PRESETS
+from faststyle.argtypes import at_least, float_where, fraction, int_between
 from faststyle.errors import FaststyleError
 
 
 def _add_train(sub) -> None:
+    from faststyle.training.config import LossConfig, TrainConfig, add_options
+
     p = sub.add_parser("train", help="train a style network from one painting and a folder of photos")
     p.add_argument("style_image", help="the painting (any image file)")
-    p.add_argument("--content-dir", help="folder of training photos (searched recursively)")
-    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
-                   help="leave out photos matching this pattern (relative to --content-dir), e.g. 'val/*'")
-    p.add_argument("--name", help="style name (default: the style image's file name)")
-    p.add_argument("-o", "--output", help="ONNX file to write (default: the user style folder)")
-    p.add_argument("--checkpoint-dir", help="run folder for checkpoints, log and preview (default: runs/NAME)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --checkpoint-dir")
-    p.add_argument("--image-size", type=_at_least(16), default=256, help="photos' short side is resized to this")
-    p.add_argument("--crop-size", type=_at_least(16), help="random training crop size (default: --image-size)")
-    p.add_argument("--style-size", type=_at_least(16), default=512, help="long side of the style image")
-    p.add_argument("--batch-size", type=_at_least(1), default=4, help="photos per step")
-    p.add_argument("--steps", type=_at_least(1), default=None,
-                   help="total training steps (default: 2000; on --resume: the run's own)")
-    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
-    _add_loss_options(p)
-    p.add_argument("--arch", choices=sorted(PRESETS), default="full",
-                   help="network shape: full (the paper's) or lite (about 6x fewer operations)")
-    p.add_argument("--width", type=_at_least(1), help="channels of the first conv (default: the --arch's)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir (or runs/NAME)")
+    add_options(p, TrainConfig)  # names, defaults and help come from the settings themselves
+    add_options(p, LossConfig)
+    p.add_argument("--arch", choices=sorted(PRESETS),
+                   help="network shape: full (the paper's) or lite (about 6x fewer operations) (default: full)")
+    p.add_argument("--width", type=at_least(1), help="channels of the first conv (default: the --arch's)")
     p.add_argument("--norm", choices=list(NORMS),
                    help="normalisation after the encoder: demod (weights; no white blobs) or instance "
-                        "(the paper's) (default: demod)")
-    p.add_argument("--teacher", help="distil from this trained style (name or .onnx): learn its pictures")
-    p.add_argument("--distill-weight", type=_non_negative_float, default=100.0,
-                   help="weight of the squared pixel difference to the teacher's picture")
-    p.add_argument("--perceptual-every", type=_at_least(0), default=1,
-                   help="with --teacher: add the VGG loss on every Nth step only (0: never)")
-    p.add_argument("--checkpoint-every", type=_at_least(1), default=100, help="steps between checkpoints")
-    p.add_argument("--preview-image", help="photo for the preview (default: the bundled sample)")
-    p.add_argument("--preview-every", type=_at_least(1), default=100,
-                   help="steps between previews and blob measurements")
-    p.add_argument("--init-from", help="start from a trained style: name, .onnx or checkpoint .npz")
-    p.add_argument("--seed", type=_at_least(0), default=0, help="seed of the weights and the photo order")
+                        "(the paper's) (default: the --arch's, demod)")
     p.add_argument("--no-jit", action="store_true", help="run without XLA compilation (slower)")
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                    help="extra metadata stored in the model (painting, artist, ...)")
 
 
 def _add_loss_options(p) -> None:
-    """The perceptual loss's settings, shared by train and optimize."""
-    p.add_argument("--content-weight", type=_non_negative_float, default=1.0, help="weight of the content loss")
-    p.add_argument("--style-weight", type=_non_negative_float, default=2.0,
-                   help="weight of the Gram style loss (docs/loss-weights.md)")
-    p.add_argument("--tv-weight", type=_non_negative_float, default=0.2, help="weight of the total-variation loss")
-    p.add_argument("--style-layer-weights", type=_floats, help="comma-separated, one per style layer")
-    p.add_argument("--loss-net", choices=["vgg16", "vgg19"], default="vgg16", help="ImageNet loss network")
+    """The perceptual loss's settings (optimize; train adds the same from its config)."""
+    from faststyle.training.config import LossConfig, add_options
+
+    add_options(p, LossConfig)
     p.add_argument("--vgg-weights", help="local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)")
-
-
-def _at_least(minimum: int):
-    """An argparse type: an integer >= minimum, else one clear error line."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-    return parse
-
-
-def _int_between(low: int, high: int):
-    def parse(text: str) -> int:
-        value = _at_least(low)(text)
-        if value > high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
-        return value
-    return parse
-
-
-def _float_where(check, what: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not check(value):  # NaN fails every check
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
-        return value
-    return parse
-
-
-_positive_float = _float_where(lambda v: 0 < v < float("inf"), "a positive number")
-_non_negative_float = _float_where(lambda v: 0 <= v < float("inf"), "zero or more")
-_fraction = _float_where(lambda v: 0 <= v <= 1, "between 0 and 1")
-
-
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
 def _architecture(args):
     from faststyle.architecture import preset
 
     changes = {k: getattr(args, k) for k in ("width", "norm") if getattr(args, k) is not None}
-    return preset(args.arch, **changes)
+    return preset(args.arch or "full", **changes)
 
 
 def run_train(args) -> int:
-    from faststyle.training.train import TrainConfig, load_run_config, train
+    from faststyle.training.config import LossConfig, TrainConfig, from_args
+    from faststyle.training.run_folder import load_run_config
+    from faststyle.training.train import train
 
     if args.resume:
-        if not args.checkpoint_dir and not args.name:
-            raise FaststyleError("--resume needs the run: pass --checkpoint-dir (or --name for runs/NAME)")
-        config = _resumed_config(args, load_run_config(args.checkpoint_dir or Path("runs") / args.name, args.steps))
+        if not args.run_dir and not args.name:
+            raise FaststyleError("--resume needs the run: pass --run-dir (or --name for runs/NAME)")
+        config = _resumed_config(args, load_run_config(args.run_dir or Path("runs") / args.name))
     else:
         if not args.content_dir:
             raise FaststyleError("--content-dir is required: a folder of photos to train on")
         meta = dict(item.split("=", 1) for item in args.meta if "=" in item)
-        config = TrainConfig(
-            style_image=args.style_image, content_dir=args.content_dir, exclude=args.exclude,
-            name=args.name or Path(args.style_image).stem, output=args.output,
-            checkpoint_dir=args.checkpoint_dir, image_size=args.image_size, crop_size=args.crop_size,
-            style_size=args.style_size,
-            batch_size=args.batch_size, steps=args.steps if args.steps is not None else 2000, learning_rate=args.lr,
-            content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
-            style_layer_weights=args.style_layer_weights, loss_net=args.loss_net,
-            vgg_weights=args.vgg_weights, architecture=_architecture(args), teacher=args.teacher,
-            distill_weight=args.distill_weight, perceptual_every=args.perceptual_every,
-            checkpoint_every=args.checkpoint_every,
-            preview_image=args.preview_image, preview_every=args.preview_every,
-            init_from=args.init_from, seed=args.seed, jit_compile=not args.no_jit, metadata=meta,
-        )
+        config = from_args(TrainConfig, args, style_image=args.style_image, loss=from_args(LossConfig, args),
+                           architecture=_architecture(args), jit_compile=not args.no_jit, metadata=meta)
+        config.name = config.name or Path(args.style_image).stem
         if not Path(config.style_image).is_file():
             raise FaststyleError(f"{config.style_image}: style image not found")
     path = train(config, resume=args.resume)
@@ -155,31 +77,25 @@ def run_train(args) -> int:
     return 0
 
 
-# What a resumed run takes from today's command line, and what it cannot change mid-run
-# (the checkpoints were trained for it). Names: (argparse dest, TrainConfig field).
-RESUME_MAY_CHANGE = [("output", "output"), ("vgg_weights", "vgg_weights"), ("checkpoint_every", "checkpoint_every"),
-                     ("preview_every", "preview_every"), ("preview_image", "preview_image")]
-RESUME_FIXED = [("content_weight", "content_weight"), ("style_weight", "style_weight"), ("tv_weight", "tv_weight"),
-                ("style_layer_weights", "style_layer_weights"), ("loss_net", "loss_net"),
-                ("teacher", "teacher"), ("distill_weight", "distill_weight"),
-                ("perceptual_every", "perceptual_every"), ("image_size", "image_size"), ("crop_size", "crop_size"),
-                ("style_size", "style_size"), ("batch_size", "batch_size"), ("lr", "learning_rate"),
-                ("content_dir", "content_dir"), ("seed", "seed")]
-
-
 def _resumed_config(args, config):
-    """The run's own settings, updated with what may change today; refuses what may not."""
-    defaults = vars(build_parser().parse_args(["train", "x"]))
-    given = {dest for dest, _ in RESUME_MAY_CHANGE + RESUME_FIXED if getattr(args, dest) != defaults[dest]}
-    for dest, field in RESUME_MAY_CHANGE:
-        if dest in given:
-            setattr(config, field, getattr(args, dest))
+    """The run's own settings, updated with what may change today; refuses what may not.
+
+    Each setting says which it is (config.py: FIXED, MAY_CHANGE or IGNORED on resume).
+    """
+    from faststyle.training.config import FIXED, MAY_CHANGE, LossConfig, TrainConfig, given_options, options
+
+    changed = []
+    for cls, target in ((TrainConfig, config), (LossConfig, config.loss)):
+        declared = {f.name: f.metadata for f in options(cls)}
+        for name, value in given_options(cls, args).items():
+            resume, flag = declared[name]["resume"], declared[name]["flags"][0]
+            if resume == MAY_CHANGE:
+                setattr(target, name, value)
+            elif resume == FIXED and value != getattr(target, name):
+                changed.append(f"{flag} (run: {getattr(target, name)}, now: {value})")
     if args.no_jit:
         config.jit_compile = False
-    changed = [f"--{dest.replace('_', '-')} (run: {getattr(config, field)}, now: {getattr(args, dest)})"
-               for dest, field in RESUME_FIXED
-               if dest in given and getattr(args, dest) != getattr(config, field)]
-    if any(getattr(args, k) != defaults[k] for k in ("arch", "width", "norm")) \
+    if any(getattr(args, k) is not None for k in ("arch", "width", "norm")) \
             and _architecture(args) != config.architecture:
         changed.append(f"the architecture (run: {config.architecture}, now: {_architecture(args)})")
     old, new = Path(config.style_image), Path(args.style_image)
@@ -191,7 +107,7 @@ def _resumed_config(args, config):
         config.style_image = str(new)  # the run moved to another machine: take the painting given today
     if changed:
         raise FaststyleError("a resumed run keeps what its checkpoints were trained with; cannot change "
-                             + "; ".join(changed) + ". Start a new run with another --checkpoint-dir instead")
+                             + "; ".join(changed) + ". Start a new run with another --run-dir instead")
     return config
 
 
@@ -204,7 +120,7 @@ def _add_stylize(sub) -> None:
                                           "default: beside each input (stdout for stdin)")
     p.add_argument("--format", help="image format for stdout (png, jpg, webp; default png)")
     p.add_argument("--json", action="store_true", help="one JSON object per image on stdout, for scripts")
-    p.add_argument("--quality", type=_int_between(1, 100), default=92, help="JPEG/WebP quality")
+    p.add_argument("--quality", type=int_between(1, 100), default=92, help="JPEG/WebP quality")
     p.add_argument("--overwrite", action="store_true",
                    help="redo outputs that already exist (default: skip them, so a re-run finishes the rest)")
 
@@ -224,14 +140,14 @@ def _add_fast_option(p) -> None:
 
 def _add_finish_options(p) -> None:
     """How a picture is painted: size, strength, colours, threads (stylize and demo)."""
-    p.add_argument("--max-size", type=_at_least(16), help="downscale the long side to this many pixels first")
-    p.add_argument("--strength", type=_fraction, default=1.0, help="0 keeps the photo, 1 full style")
+    p.add_argument("--max-size", type=at_least(16), help="downscale the long side to this many pixels first")
+    p.add_argument("--strength", type=fraction, default=1.0, help="0 keeps the photo, 1 full style")
     p.add_argument("--preserve-colors", action="store_true", help="keep the photo's colours")
-    p.add_argument("--stroke-scale", type=_float_where(lambda v: 1 <= v <= 16, "between 1 and 16"), default=1.0,
+    p.add_argument("--stroke-scale", type=float_where(lambda v: 1 <= v <= 16, "between 1 and 16"), default=1.0,
                    help="paint with strokes this many times larger, keeping the photo's size and sharp edges "
                         "(try 2-3 for big photos)")
     _add_fast_option(p)
-    p.add_argument("--threads", type=_at_least(1), help="CPU threads (default: all cores)")
+    p.add_argument("--threads", type=at_least(1), help="CPU threads (default: all cores)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "directml", "coreml", "openvino"],
                    help="where the network runs: auto picks a GPU or other accelerator if the installed "
                         "ONNX Runtime has one")
@@ -404,10 +320,10 @@ def _add_style_actions(sub) -> None:
     a.add_argument("--name", help="the style's name (default: the file's name)")
     a.add_argument("--lite", action="store_true", help="add it as the lite network of your style NAME (--fast)")
     r = sub.add_parser("styles-remove", prog="faststyle styles remove", description="delete one of your styles")
-    r.add_argument("name")
+    r.add_argument("name", help="the style to delete (and its lite network)")
     n = sub.add_parser("styles-rename", prog="faststyle styles rename", description="rename one of your styles")
-    n.add_argument("old")
-    n.add_argument("new")
+    n.add_argument("old", help="its name now")
+    n.add_argument("new", help="the new name")
 
 
 def run_style_action(args) -> int:
@@ -433,7 +349,7 @@ def _add_export(sub) -> None:
 
 
 def run_export(args) -> int:
-    from faststyle.training.train import export_checkpoint
+    from faststyle.training.run_folder import export_checkpoint
 
     print(f"wrote {export_checkpoint(args.checkpoint, args.output, half=not args.float32)}")
     return 0
@@ -444,9 +360,8 @@ def _add_optimize(sub) -> None:
     p.add_argument("content", help="the photo")
     p.add_argument("style_image", help="the painting")
     p.add_argument("-o", "--output", required=True, help="image file to write")
-    p.add_argument("--size", type=_at_least(16), default=512, help="long side of the result")
-    p.add_argument("--style-size", type=_at_least(16), default=512, help="long side of the painting, pixels")
-    p.add_argument("--iterations", type=_at_least(1), default=300, help="optimisation steps")
+    p.add_argument("--size", type=at_least(16), default=512, help="long side of the result")
+    p.add_argument("--iterations", type=at_least(1), default=300, help="optimisation steps")
     p.add_argument("--method", choices=["lbfgs", "adam"], default="lbfgs", help="optimiser")
     p.add_argument("--init", choices=["content", "noise"], default="content", help="start from the photo or from noise")
     _add_loss_options(p)
@@ -458,17 +373,14 @@ def run_optimize(args) -> int:
     from tqdm import tqdm
 
     from faststyle.image_io import load_image, output_format, save_image
-    from faststyle.training.losses import LossWeights, PerceptualLoss, style_image_tensor
+    from faststyle.training.config import LossConfig, from_args
+    from faststyle.training.losses import build_loss
     from faststyle.training.optimize import optimize_image
-    from faststyle.training.vgg import LossNetwork
 
     output_format(args.output)
     photo = load_image(args.content).convert("RGB")
     photo.thumbnail((args.size, args.size), Image.LANCZOS)
-    loss = PerceptualLoss(LossNetwork(args.loss_net, args.vgg_weights),
-                          style_image_tensor(args.style_image, args.style_size),
-                          LossWeights(args.content_weight, args.style_weight, args.tv_weight,
-                                      style_layers=args.style_layer_weights))
+    loss = build_loss(from_args(LossConfig, args), args.style_image, args.vgg_weights)
     with tqdm(total=args.iterations, desc="optimize", unit="it", disable=None) as bar:  # bars on terminals only
         image, recorded = optimize_image(np.asarray(photo, np.float32), loss, args.iterations, args.method,
                                          args.init, record_at=(args.iterations,),
@@ -485,10 +397,10 @@ def _add_evaluate(sub) -> None:
     p.add_argument("style", help="style name or .onnx path")
     p.add_argument("photos", help="folder of validation photos")
     p.add_argument("--style-image", required=True, help="the painting the style was trained on")
-    p.add_argument("--size", type=_at_least(16), default=256, help="photos are centre-cropped squares of this size")
-    p.add_argument("--limit", type=_at_least(1), default=20, help="at most this many photos")
+    p.add_argument("--size", type=at_least(16), default=256, help="photos are centre-cropped squares of this size")
+    p.add_argument("--limit", type=at_least(1), default=20, help="at most this many photos")
     p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
-    p.add_argument("--gatys-photos", type=_at_least(0), default=3, help="photos also optimised by Gatys")
+    p.add_argument("--gatys-photos", type=at_least(0), default=3, help="photos also optimised by Gatys")
     p.add_argument("--gatys-iterations", type=_ints, default=(50, 100, 300),
                    help="comma-separated L-BFGS iteration counts to report")
     p.add_argument("--vgg-weights", help="local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)")
@@ -528,12 +440,12 @@ def _add_video(sub) -> None:
     p.add_argument("-o", "--output", required=True,
                    help="video file to write (.mp4, .mov, .mkv); a folder for several styles")
     p.add_argument("-s", "--style", required=True, help="style name or .onnx path; comma-separate for several")
-    p.add_argument("--max-size", type=_at_least(16), help="downscale the long side to this many pixels first")
-    p.add_argument("--strength", type=_fraction, default=1.0, help="0 keeps the frame, 1 full style")
+    p.add_argument("--max-size", type=at_least(16), help="downscale the long side to this many pixels first")
+    p.add_argument("--strength", type=fraction, default=1.0, help="0 keeps the frame, 1 full style")
     p.add_argument("--preserve-colors", action="store_true", help="keep the video's colours")
-    p.add_argument("--smoothing", type=_fraction, default=0.9,
+    p.add_argument("--smoothing", type=fraction, default=0.9,
                    help="0..1, steadies the tone between frames")
-    p.add_argument("--crf", type=_int_between(0, 51), default=23,
+    p.add_argument("--crf", type=int_between(0, 51), default=23,
                    help="H.264 quality: lower is better and bigger, 18 looks lossless")
     _add_fast_option(p)
     p.add_argument("--json", action="store_true", help="one JSON object per written video on stdout, for scripts")
@@ -578,8 +490,8 @@ def _add_sheet(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="image file to write (.png, .jpg, ...)")
     p.add_argument("-s", "--style", action="append", default=None,
                    help="styles to show, comma-separated (default: every bundled and user style)")
-    p.add_argument("--cell", type=_at_least(64), default=320, help="long side of each picture, pixels")
-    p.add_argument("--columns", type=_at_least(1), help="pictures per row (default: about square)")
+    p.add_argument("--cell", type=at_least(64), default=320, help="long side of each picture, pixels")
+    p.add_argument("--columns", type=at_least(1), help="pictures per row (default: about square)")
     _add_fast_option(p)
     p.set_defaults(threads=None, device="auto")
 

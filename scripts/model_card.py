@@ -5,21 +5,29 @@
 
 from __future__ import annotations
 
+from faststyle.architecture import Architecture
 from faststyle.styles import available_styles, read_metadata
+from faststyle.training.config import LossConfig
 
 
 def main() -> None:
-    print("| style | painting | licence | steps | crops | style size | weights c/s/tv | final loss c/s/tv | init |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| style | network | painting | licence | steps | crops | style size | weights c/s/tv | final loss c/s/tv "
+          "| init | teacher |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for style in available_styles():
         if style.source != "bundled":
             continue
-        m = read_metadata(style.path)
-        w, f = m.get("weights", {}), m.get("final_losses", {})
-        print(f"| `{style.name}` | {m.get('artist')}, *{m.get('title')}* ({m.get('year')}) | {m.get('licence')} "
-              f"| {m.get('steps')} | {m.get('crop_size')} of {m.get('image_size')} | {m.get('style_size')} "
-              f"| {w.get('content')}/{w.get('style')}/{w.get('tv')} "
-              f"| {f.get('content', 0):.3g}/{f.get('style', 0):.3g}/{f.get('tv', 0):.3g} | {m.get('init_from') or '-'} |")
+        for kind, path in (("full", style.path), ("lite", style.lite)):
+            if path is None:
+                continue
+            m = read_metadata(path)
+            loss, arch, f = LossConfig.from_metadata(m), Architecture.from_metadata(m), m.get("final_losses", {})
+            print(f"| `{style.name}` | {kind} ({arch.macs_per_pixel() / 1e3:.0f}k MAC/px) "
+                  f"| {m.get('artist')}, *{m.get('title')}* ({m.get('year')}) | {m.get('licence')} "
+                  f"| {m.get('steps')} | {m.get('crop_size')} of {m.get('image_size')} | {loss.style_size} "
+                  f"| {loss.content_weight}/{loss.style_weight}/{loss.tv_weight} "
+                  f"| {f.get('content', 0):.3g}/{f.get('style', 0):.3g}/{f.get('tv', 0):.3g} "
+                  f"| {m.get('init_from') or '-'} | {m.get('teacher') or '-'} |")
 
 
 if __name__ == "__main__":

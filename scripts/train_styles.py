@@ -31,7 +31,7 @@ def command_for(name: str, recipe: dict, args) -> list[str]:
         if "init_from" in train:  # a style name: that style's lite network, trained earlier in the order
             train["init_from"] = str(Path(args.output_dir) / "lite" / f"{train['init_from']}.onnx")
     cmd = [sys.executable, "-m", "faststyle", "train", str(Path(args.styles_dir) / train["style_image"]),
-           "--checkpoint-dir", str(run_dir), "--steps", str(train["steps"])]
+           "--run-dir", str(run_dir), "--steps", str(train["steps"])]
     if (run_dir / "config.json").exists():
         return cmd + ["--resume"]
     cmd += ["--content-dir", args.content_dir, "--name", name, "-o", str(output),

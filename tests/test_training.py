@@ -1,6 +1,7 @@
 """Training end to end on tiny data with a random-weight VGG: train, kill -9, resume, export."""
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -33,7 +34,7 @@ def data(tmp_path_factory) -> Path:
 
 def train_cmd(data: Path, run: Path, *extra):
     return [sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--content-dir",
-            str(data / "photos"), "--checkpoint-dir", str(run), "-o", str(run / "model.onnx"), *TINY, *extra]
+            str(data / "photos"), "--run-dir", str(run), "-o", str(run / "model.onnx"), *TINY, *extra]
 
 
 def log_steps(run: Path) -> list[int]:
@@ -61,7 +62,7 @@ def test_train_exports_a_working_model(data, tmp_path):
     assert -22.5 <= out.min() and out.max() <= 277.5  # tanh * 150 + 127.5
     meta = session.get_modelmeta().custom_metadata_map["faststyle"]
     for key in ('"name": "tiny"', '"steps": 3', '"loss_net": "vgg16"', '"style_image": "style.png"', '"final_losses"',
-                '"norm": "demod"', '"content_layer": "block2_conv2"'):
+                '"norm": "demod"', '"content": "block2_conv2"', '"style_weight": 2.0'):
         assert key in meta
 
     # `faststyle export` of the same run writes the same model card (but its date).
@@ -120,7 +121,12 @@ def test_killed_run_resumes_to_the_same_weights(data, tmp_path):
     a = np.load(straight / "ckpt-000006.npz")
     b = np.load(broken / "ckpt-000006.npz")
     assert [int(v) for v in a["state"]] == [int(v) for v in b["state"]]
+    assert {k for k in a.files if k.startswith("net/")} == {k for k in b.files if k.startswith("net/")}
     for key in a.files:
+        if key == "config":  # each checkpoint describes its run: the same settings, another folder
+            config_a, config_b = (json.loads(str(x["config"])) for x in (a, b))
+            assert {**config_a, "run_dir": "", "output": ""} == {**config_b, "run_dir": "", "output": ""}
+            continue
         np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-5, err_msg=key)
 
 
@@ -162,11 +168,12 @@ def test_download_failure_names_the_flag_and_variable(data, tmp_path):
 @needs_shared
 def test_real_vgg16_style_loss_decreases(data, tmp_path):
     from faststyle.architecture import Architecture
-    from faststyle.training.train import TrainConfig, train
+    from faststyle.training.config import LossConfig, TrainConfig
+    from faststyle.training.train import train
 
     run = tmp_path / "real"
     config = TrainConfig(style_image=str(data / "style.png"), content_dir=str(data / "photos"), name="real",
-                         output=str(run / "m.onnx"), checkpoint_dir=str(run), image_size=64, style_size=64,
+                         output=str(run / "m.onnx"), run_dir=str(run), image_size=64, loss=LossConfig(style_size=64),
                          batch_size=2, steps=12, vgg_weights=str(VGG16_WEIGHTS),
                          architecture=Architecture(width=8), checkpoint_every=100,
                          preview_every=100, learning_rate=5e-3)
@@ -179,13 +186,12 @@ def test_real_vgg16_style_loss_decreases(data, tmp_path):
 def test_gatys_optimisation_lowers_the_loss(data):
     import tensorflow as tf  # noqa: F401
 
+    from faststyle.training.config import LossConfig
     from faststyle.training.evaluate import square_photo
-    from faststyle.training.losses import LossWeights, PerceptualLoss, style_image_tensor
+    from faststyle.training.losses import build_loss
     from faststyle.training.optimize import optimize_image
-    from faststyle.training.vgg import LossNetwork
 
-    loss = PerceptualLoss(LossNetwork("vgg16", "random"), style_image_tensor(str(data / "style.png"), 48),
-                          LossWeights())
+    loss = build_loss(LossConfig(style_size=48), str(data / "style.png"), "random")
     content = square_photo(data / "photos" / "p0.jpg", 48)
     for method in ("lbfgs", "adam"):
         image, recorded = optimize_image(content, loss, iterations=10, method=method, record_at=(1, 10))
@@ -252,3 +258,21 @@ def test_gatys_reference_is_cached_by_what_it_depends_on(data, tmp_path, tiny_mo
     np.testing.assert_equal(again.gatys_tone, first.gatys_tone)  # NaN at this size: too small for two blocks
     other = evaluate(load_style(tiny_model_path), photos, **{**args, "size": 28})  # another photo size: new result
     assert len(list((tmp_path / "cache").glob("gatys-*.json"))) == 2 and other.photos == 2
+
+
+def test_a_checkpoint_describes_itself_and_export_names_what_is_missing(data, tmp_path):
+    run = tmp_path / "run"
+    subprocess.run(train_cmd(data, run, "--steps", "2"), check=True, capture_output=True, timeout=600)
+    lone = tmp_path / "elsewhere" / "ckpt-000002.npz"  # no config.json beside it
+    lone.parent.mkdir()
+    lone.write_bytes((run / "ckpt-000002.npz").read_bytes())
+    r = subprocess.run([sys.executable, "-m", "faststyle", "export", str(lone), "-o", str(tmp_path / "m.onnx")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    meta = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).get_modelmeta()
+    assert '"width": 4' in meta.custom_metadata_map["faststyle"]  # the run's architecture, from the checkpoint
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = subprocess.run([sys.executable, "-m", "faststyle", "export", str(empty), "-o", str(tmp_path / "x.onnx")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "not a faststyle training run folder" in r.stderr

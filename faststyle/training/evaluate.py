@@ -17,9 +17,9 @@ from faststyle.errors import FaststyleError
 from faststyle.image_io import centre_square, load_image, resize_long_side
 from faststyle.quality import blown_white_share, tonal_correlation
 from faststyle.runtime import StyleModel
-from faststyle.training.losses import LossWeights, PerceptualLoss, style_image_tensor
+from faststyle.training.config import LossConfig
+from faststyle.training.losses import PerceptualLoss, build_loss
 from faststyle.training.optimize import optimize_image
-from faststyle.training.vgg import LossNetwork
 
 TERMS = ("content", "style", "tv", "range", "total")
 LARGE_SIZE = 1024  # blobs are also counted with the photo's long side at this size
@@ -32,12 +32,7 @@ def square_photo(path: Path, size: int) -> np.ndarray:
 
 def loss_for_model(model: StyleModel, style_image: str, vgg_weights: str | None) -> PerceptualLoss:
     """The loss a model was trained with, rebuilt from its metadata."""
-    meta = model.metadata
-    w = meta.get("weights", {})
-    weights = LossWeights(w.get("content", 1.0), w.get("style", 2.0), w.get("tv", 0.2),
-                          style_layers=w.get("style_layers"), range=w.get("range", 1000.0))
-    net = LossNetwork(meta.get("loss_net", "vgg16"), vgg_weights)
-    return PerceptualLoss(net, style_image_tensor(style_image, int(meta.get("style_size", 512))), weights)
+    return build_loss(LossConfig.from_metadata(model.metadata), style_image, vgg_weights)
 
 
 def long_side_photo(path: Path, size: int) -> np.ndarray:
@@ -53,7 +48,7 @@ def _gatys_key(photo: Path, size: int, style_image: str, metadata: dict, iterati
     digest = hashlib.sha256()
     for path in (photo, style_image):
         digest.update(Path(path).read_bytes())
-    loss_fields = {k: metadata.get(k) for k in ("weights", "loss_net", "style_size", "content_layer", "style_layers")}
+    loss_fields = LossConfig.from_metadata(metadata).to_dict()
     digest.update(json.dumps([size, loss_fields, sorted(iterations)], sort_keys=True).encode())
     return digest.hexdigest()[:32]
 

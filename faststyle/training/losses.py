@@ -6,27 +6,12 @@ optimize`) and evaluation (`faststyle evaluate`), so all three measure the same 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import tensorflow as tf
 
 from faststyle.errors import FaststyleError
+from faststyle.training.config import LossConfig
 from faststyle.training.vgg import LossNetwork, default_style_layer_weights
-
-
-@dataclass
-class LossWeights:
-    """How much each term counts. See docs/loss-weights.md for how the defaults were chosen."""
-
-    content: float = 1.0
-    style: float = 2.0
-    tv: float = 0.2
-    # Per style layer, shallow to deep; None means 1/C^2 for a layer of C channels, which
-    # turns each layer's squared Frobenius distance into the mean squared Gram difference
-    # of Johnson et al.'s code, so their published weights (1.0 / 5.0) carry over.
-    style_layers: list[float] | None = field(default=None)
-    range: float = 1000.0  # keeps outputs inside 0..255 (see PerceptualLoss.terms)
 
 
 def style_image_tensor(path: str, long_side: int) -> tf.Tensor:
@@ -81,18 +66,18 @@ def tv_loss(images: tf.Tensor) -> tf.Tensor:
 class PerceptualLoss:
     """Loss of stylized images against their content images and one style image."""
 
-    def __init__(self, loss_net: LossNetwork, style_image: tf.Tensor, weights: LossWeights):
+    def __init__(self, loss_net: LossNetwork, style_image: tf.Tensor, config: LossConfig):
         self.loss_net = loss_net
-        self.weights = weights
+        self.config = config
         _, style_feats = loss_net(style_image[None])
         self.style_grams = [gram_matrix(f) for f in style_feats]
         n_layers = len(self.style_grams)
-        self.layer_weights = weights.style_layers or default_style_layer_weights(loss_net.spec)
+        self.layer_weights = config.style_layer_weights or default_style_layer_weights(loss_net.spec)
         if len(self.layer_weights) != n_layers:
             raise FaststyleError(f"{n_layers} style layer weights needed, got {len(self.layer_weights)}")
 
     def range_term(self, stylized: tf.Tensor) -> tf.Tensor:
-        return self.weights.range * range_loss(stylized)
+        return self.config.range_weight * range_loss(stylized)
 
     def content_targets(self, content_images: tf.Tensor) -> tf.Tensor:
         return self.loss_net(content_images)[0]
@@ -106,12 +91,18 @@ class PerceptualLoss:
         # straight through, and the range term pulls values back inside 0..255.
         shown = stylized + tf.stop_gradient(tf.clip_by_value(stylized, 0.0, 255.0) - stylized)
         content_feats, style_feats = self.loss_net(shown)
-        w = self.weights
+        c = self.config
         out = {
-            "content": w.content * content_loss(content_feats, content_target),
-            "style": w.style * style_loss(style_feats, self.style_grams, self.layer_weights),
-            "tv": w.tv * tv_loss(shown),
+            "content": c.content_weight * content_loss(content_feats, content_target),
+            "style": c.style_weight * style_loss(style_feats, self.style_grams, self.layer_weights),
+            "tv": c.tv_weight * tv_loss(shown),
             "range": self.range_term(stylized),
         }
         out["total"] = out["content"] + out["style"] + out["tv"] + out["range"]
         return out
+
+
+def build_loss(config: LossConfig, style_image: str, vgg_weights: str | None = None) -> PerceptualLoss:
+    """The loss, built one way for training, the Gatys optimisation and evaluation."""
+    return PerceptualLoss(LossNetwork(config.loss_net, vgg_weights), style_image_tensor(style_image, config.style_size),
+                          config)

@@ -1,0 +1,178 @@
+"""Training settings, one owner each: every name, default and help text lives here.
+
+`faststyle train` and `faststyle optimize` build their options from these dataclasses
+(`add_options`), a run folder stores them (config.json), a model's card records them, and
+evaluation rebuilds the loss from that record. Changing a default is a one-line change here.
+No TensorFlow: the command line reads this module before deciding to load it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import MISSING, dataclass, field
+from pathlib import Path
+
+from faststyle.architecture import Architecture
+from faststyle.argtypes import at_least, floats, non_negative_float, positive_float
+
+# What --resume does with an option given again: the run keeps what its checkpoints were
+# trained with (FIXED, a different value is refused), takes today's value (MAY_CHANGE), or
+# ignores it (IGNORED: it only mattered at the start).
+FIXED, MAY_CHANGE, IGNORED = "fixed", "may change", "ignored"
+
+
+def option(flags: str | tuple[str, ...], help: str, resume: str = FIXED, **argparse_kwargs) -> dict:
+    """A field's command-line option, kept beside the field it sets (see add_options).
+
+    `flags`: the option's name, or a tuple of names (the first is the main one, others are aliases).
+    """
+    flags = (flags,) if isinstance(flags, str) else flags
+    return {"flags": flags, "help": help, "resume": resume, "argparse": argparse_kwargs}
+
+
+@dataclass
+class LossConfig:
+    """The perceptual loss: what training minimises and evaluation measures (docs/loss-weights.md)."""
+
+    content_weight: float = field(default=1.0, metadata=option(
+        "--content-weight", "weight of the content loss", type=non_negative_float))
+    style_weight: float = field(default=2.0, metadata=option(
+        "--style-weight", "weight of the Gram style loss (docs/loss-weights.md)", type=non_negative_float))
+    tv_weight: float = field(default=0.2, metadata=option(
+        "--tv-weight", "weight of the total-variation loss", type=non_negative_float))
+    # Per style layer, shallow to deep. None: 1/C^2 for a layer of C channels, which makes each
+    # layer's term the mean squared Gram difference of Johnson et al.'s code.
+    style_layer_weights: list[float] | None = field(default=None, metadata=option(
+        "--style-layer-weights", "comma-separated, one per style layer (default: 1/channels^2)", type=floats))
+    # Keeps outputs inside 0..255 (losses.PerceptualLoss.terms): part of the method, not an option.
+    range_weight: float = 1000.0
+    loss_net: str = field(default="vgg16", metadata=option(
+        "--loss-net", "ImageNet loss network", choices=["vgg16", "vgg19"]))
+    style_size: int = field(default=512, metadata=option(
+        "--style-size", "long side of the painting, pixels", type=at_least(16)))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_metadata(cls, meta: dict) -> "LossConfig":
+        """The loss a model was trained with, from its card (older cards kept it in other keys)."""
+        if "loss" in meta:
+            return cls(**meta["loss"])
+        default, weights = cls(), meta.get("weights", {})
+        return cls(content_weight=weights.get("content", default.content_weight),
+                   style_weight=weights.get("style", default.style_weight),
+                   tv_weight=weights.get("tv", default.tv_weight),
+                   style_layer_weights=weights.get("style_layers"),
+                   range_weight=weights.get("range", default.range_weight),
+                   loss_net=meta.get("loss_net", default.loss_net),
+                   style_size=int(meta.get("style_size", default.style_size)))
+
+
+@dataclass
+class TrainConfig:
+    """One training run: what `faststyle train` does, stored in the run folder's config.json."""
+
+    style_image: str  # the painting (a positional argument on the command line)
+    content_dir: str = field(metadata=option(
+        "--content-dir", "folder of training photos (searched recursively)"))
+    name: str = field(metadata=option(
+        "--name", "style name (default: the style image's file name)", resume=IGNORED))
+    exclude: list[str] = field(default_factory=list, metadata=option(
+        "--exclude", "leave out photos matching this pattern (relative to --content-dir), e.g. 'val/*'",
+        action="append", metavar="GLOB"))
+    output: str | None = field(default=None, metadata=option(
+        ("-o", "--output"), "ONNX file to write (default: the user style folder)", resume=MAY_CHANGE))
+    run_dir: str | None = field(default=None, metadata=option(
+        ("--run-dir", "--checkpoint-dir"), "run folder for checkpoints, log and preview (default: runs/NAME)",
+        resume=IGNORED))
+    image_size: int = field(default=256, metadata=option(
+        "--image-size", "photos' short side is resized to this", type=at_least(16)))
+    crop_size: int | None = field(default=None, metadata=option(
+        "--crop-size", "random training crop size (default: --image-size)", type=at_least(16)))
+    batch_size: int = field(default=4, metadata=option("--batch-size", "photos per step", type=at_least(1)))
+    steps: int = field(default=2000, metadata=option(
+        "--steps", "total training steps (on --resume: the run's own unless given)", resume=MAY_CHANGE,
+        type=at_least(1)))
+    learning_rate: float = field(default=1e-3, metadata=option("--lr", "Adam learning rate", type=positive_float))
+    loss: LossConfig = field(default_factory=LossConfig)
+    vgg_weights: str | None = field(default=None, metadata=option(
+        "--vgg-weights", "local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)", resume=MAY_CHANGE))
+    architecture: Architecture = field(default_factory=Architecture)  # --arch, --width, --norm (cli.py)
+    teacher: str | None = field(default=None, metadata=option(
+        "--teacher", "distil from this trained style (name or .onnx): its pictures become targets"))
+    distill_weight: float = field(default=100.0, metadata=option(
+        "--distill-weight", "with --teacher: weight per squared grey level of difference to its picture",
+        type=non_negative_float))
+    perceptual_every: int = field(default=1, metadata=option(
+        "--perceptual-every", "with --teacher: the VGG loss on every Nth step only (0: never)", type=at_least(0)))
+    checkpoint_every: int = field(default=100, metadata=option(
+        "--checkpoint-every", "steps between checkpoints", resume=MAY_CHANGE, type=at_least(1)))
+    preview_image: str | None = field(default=None, metadata=option(
+        "--preview-image", "photo for the preview (default: the bundled sample)", resume=MAY_CHANGE))
+    preview_every: int = field(default=100, metadata=option(
+        "--preview-every", "steps between previews and blob measurements", resume=MAY_CHANGE, type=at_least(1)))
+    init_from: str | None = field(default=None, metadata=option(
+        "--init-from", "start from a trained style: name, .onnx or checkpoint .npz", resume=IGNORED))
+    seed: int = field(default=0, metadata=option(
+        "--seed", "seed of the weights and the photo order", type=at_least(0)))
+    jit_compile: bool = True  # XLA: about 1.6x faster steps on CPU (--no-jit turns it off)
+    metadata: dict = field(default_factory=dict)  # extra model-card fields (painting, artist, ...): --meta
+
+    @property
+    def crop(self) -> int:
+        return self.crop_size or self.image_size
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.run_dir or Path("runs") / self.name)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, fields: dict) -> "TrainConfig":
+        """A stored config, including those of older versions (flat loss fields, checkpoint_dir, width/norm)."""
+        fields = dict(fields)
+        if "checkpoint_dir" in fields:
+            fields["run_dir"] = fields.pop("checkpoint_dir")
+        loss_names = {f.name for f in dataclasses.fields(LossConfig)}
+        loss = {k: fields.pop(k) for k in list(fields) if k in loss_names}
+        fields["loss"] = LossConfig(**{**loss, **fields.get("loss", {})})
+        fields["architecture"] = Architecture.from_metadata(
+            {k: fields.pop(k) for k in ("architecture", "width", "norm") if k in fields})
+        return cls(**fields)
+
+
+def options(cls) -> list[dataclasses.Field]:
+    """The fields of a settings class that have a command-line option."""
+    return [f for f in dataclasses.fields(cls) if "flags" in f.metadata]
+
+
+def default_of(f: dataclasses.Field):
+    if f.default is not MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not MISSING else None
+
+
+def add_options(parser, cls) -> None:
+    """Adds one option per field of `cls` that declares one: name, help and default come from the field.
+
+    Parsed values stay None unless given, so a resumed run can tell what was asked for today;
+    `given_options` and `from_args` fill in the defaults.
+    """
+    for f in options(cls):
+        meta, default = f.metadata, default_of(f)
+        shown = "" if default is None or default is False or default == [] else f" (default: {default})"
+        parser.add_argument(*meta["flags"], dest=f.name, default=None, help=meta["help"] + shown,
+                            **meta["argparse"])
+
+
+def given_options(cls, args) -> dict:
+    """The options of `cls` given on the command line, by field name."""
+    return {f.name: getattr(args, f.name) for f in options(cls) if getattr(args, f.name) is not None}
+
+
+def from_args(cls, args, **extra):
+    """An instance of `cls` from parsed arguments: given options, else the fields' defaults."""
+    return cls(**{**{f.name: default_of(f) for f in options(cls)}, **given_options(cls, args), **extra})

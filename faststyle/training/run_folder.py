@@ -1,0 +1,203 @@
+"""A training run's folder and everything in it:
+
+    config.json        the run's settings (TrainConfig), read back on --resume
+    ckpt-000200.npz    weights by layer name, optimizer state, step, stream position and the config
+    losses.csv         one row per step
+    quality.csv        blown-white share on held-out photos at each preview
+    preview.jpg        the preview photo stylized by the latest weights
+
+Why not tf.train.Checkpoint + CheckpointManager: they would give named objects and keep-N
+bookkeeping, but a checkpoint there is an index file, data shards and a shared `checkpoint`
+state file, so "whole or absent after kill -9" would need care across files, and reading one
+needs TensorFlow. Here a checkpoint is one .npz written to a temporary file and renamed
+(image_io.atomic_write), read in full on load (the zip's CRC-32 per array catches damage),
+and self-describing: it holds its config, so `faststyle export ckpt-*.npz` needs nothing else.
+The data position is a plain counter (data.PhotoStream), which needs no iterator state.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+from pathlib import Path
+
+import numpy as np
+
+from faststyle import __version__
+from faststyle.errors import FaststyleError
+from faststyle.image_io import atomic_write, atomic_write_bytes
+from faststyle.training.config import TrainConfig
+
+KEEP_CHECKPOINTS = 2
+LOSS_COLUMNS = ["step", "content", "style", "tv", "range", "distill", "total", "seconds"]
+QUALITY_COLUMNS = ["step", "blown_white_mean", "blown_white_max", "photos"]
+
+
+# --- config ---------------------------------------------------------------------------
+
+def write_config(config: TrainConfig) -> None:
+    config.folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(config.folder / "config.json", json.dumps(config.to_dict(), indent=2).encode())
+
+
+def load_run_config(folder: str | Path) -> TrainConfig:
+    """The settings of an earlier run, to resume or export it."""
+    path = Path(folder) / "config.json"
+    if not path.exists():
+        raise FaststyleError(f"{folder}: no config.json here, so this is not a faststyle training run folder")
+    config = TrainConfig.from_dict(json.loads(path.read_text()))
+    config.run_dir = str(folder)
+    return config
+
+
+# --- checkpoints ----------------------------------------------------------------------
+
+def checkpoints(folder: Path) -> list[Path]:
+    return sorted(Path(folder).glob("ckpt-*.npz"))
+
+
+def save_checkpoint(config: TrainConfig, net, opt, step: int, position: int) -> None:
+    arrays = {f"net/{v.path}": np.asarray(v) for v in net.weights}
+    arrays.update({f"opt/{v.path}": np.asarray(v) for v in opt.variables})
+    arrays["state"] = np.array([step, position], np.int64)
+    arrays["config"] = np.array(json.dumps(config.to_dict()))
+    atomic_write(config.folder / f"ckpt-{step:06d}.npz", lambda f: np.savez(f, **arrays))
+    for old in checkpoints(config.folder)[:-KEEP_CHECKPOINTS]:
+        old.unlink()
+
+
+def read_checkpoint(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a checkpoint, read in full: the zip's CRC-32 of each array catches damage."""
+    try:
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files}
+    except Exception as exc:  # truncated or overwritten files fail in zipfile, numpy or pickle
+        raise FaststyleError(f"{path.name} is damaged ({type(exc).__name__}: {str(exc)[:80]})") from None
+    if "state" not in arrays:
+        raise FaststyleError(f"{path.name} is damaged (no training state in it)")
+    return arrays
+
+
+def latest_intact_checkpoint(folder: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    """The newest checkpoint that reads back whole; damaged newer ones are named and passed over."""
+    problems = []
+    for path in reversed(checkpoints(folder)):
+        try:
+            arrays = read_checkpoint(path)
+        except FaststyleError as exc:
+            problems.append(str(exc))
+            continue
+        if problems:
+            print(f"faststyle: warning: {'; '.join(problems)}; using {path.name} instead")
+        return path, arrays
+    if problems:
+        raise FaststyleError(f"{folder}: no intact checkpoint ({'; '.join(problems)})")
+    raise FaststyleError(f"{folder}: no ckpt-*.npz checkpoint in this folder")
+
+
+def checkpoint_config(arrays: dict[str, np.ndarray], folder: Path) -> TrainConfig:
+    """The config a checkpoint carries; checkpoints from before it did use their folder's config.json."""
+    if "config" in arrays:
+        config = TrainConfig.from_dict(json.loads(str(arrays["config"])))
+        config.run_dir = str(folder)
+        return config
+    return load_run_config(folder)
+
+
+def load_checkpoint(arrays: dict[str, np.ndarray], net, opt=None) -> tuple[int, int]:
+    """Sets weights (and optimizer state) from checkpoint arrays; -> (step, stream position)."""
+    def assign(variables, prefix: str, old_prefix: str) -> None:
+        for i, v in enumerate(variables):
+            key = f"{prefix}/{v.path}"
+            value = arrays[key] if key in arrays else arrays[f"{old_prefix}{i}"]  # older checkpoints: by position
+            if value.shape != tuple(v.shape):
+                raise FaststyleError(f"checkpoint does not fit this network: {v.path} is {value.shape}, "
+                                     f"the network has {tuple(v.shape)}")
+            v.assign(value)
+
+    assign(net.weights, "net", "w")
+    if opt is not None:
+        assign(opt.variables, "opt", "o")
+    step, position = (int(v) for v in arrays["state"])
+    return step, position
+
+
+# --- logs -----------------------------------------------------------------------------
+
+def open_log(path: Path, columns: list[str], start_step: int):
+    """A CSV log cut back to `start_step`, so a resumed run does not repeat rows; -> (file, writer)."""
+    rows = []
+    if path.exists():
+        with open(path, newline="") as f:
+            rows = [r for r in csv.reader(f)][1:]
+        rows = [r for r in rows if r and int(r[0]) <= start_step]
+    f = open(path, "w", newline="")
+    writer = csv.writer(f)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return f, writer
+
+
+def final_losses(folder: Path, step: int, window: int = 50) -> dict[str, float]:
+    """Mean loss terms over the last `window` logged steps up to `step` (the log's running summary)."""
+    path = Path(folder) / "losses.csv"
+    if not path.exists():
+        return {}
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step][-window:]
+    terms = [k for k in LOSS_COLUMNS[1:-1] if rows and k in rows[0]]  # every loss term, not step or seconds
+    means = {k: [float(r[k]) for r in rows if r[k]] for k in terms}  # blank: not computed on that step
+    return {k: float(np.mean(v)) for k, v in means.items() if v}
+
+
+# --- the model card and export --------------------------------------------------------
+
+def model_metadata(config: TrainConfig, step: int, losses: dict[str, float]) -> dict:
+    """The model card every exported model carries, from `train` and `export` alike."""
+    from faststyle.training.vgg import SPECS, default_style_layer_weights
+
+    spec = SPECS[config.loss.loss_net]
+    loss = config.loss.to_dict()
+    loss["style_layer_weights"] = config.loss.style_layer_weights or default_style_layer_weights(spec)
+    return {
+        **config.metadata,
+        "name": config.name,
+        "style_image": Path(config.style_image).name,
+        "architecture": config.architecture.to_dict(),
+        "loss": loss,
+        "loss_layers": {"content": spec.content_layer, "style": list(spec.style_layers)},
+        "teacher": config.teacher,
+        "steps": step,
+        "final_losses": losses,
+        "image_size": config.image_size,
+        "crop_size": config.crop,
+        "batch_size": config.batch_size,
+        "learning_rate": config.learning_rate,
+        "init_from": config.init_from,
+        "date": datetime.date.today().isoformat(),
+        "faststyle_version": __version__,
+    }
+
+
+def export_checkpoint(checkpoint: str | Path, output: str | Path, half: bool = True) -> Path:
+    """Exports a run folder's latest checkpoint (or a given ckpt-*.npz) to ONNX."""
+    from faststyle.training.export import export_onnx
+    from faststyle.training.network import build_transform_net
+
+    checkpoint = Path(checkpoint)
+    if checkpoint.is_dir():
+        folder = checkpoint
+        if not (folder / "config.json").exists() and not checkpoints(folder):
+            raise FaststyleError(f"{folder}: no config.json and no checkpoints here, so this is not a "
+                                 "faststyle training run folder")
+        checkpoint, arrays = latest_intact_checkpoint(folder)
+    elif checkpoint.is_file():
+        folder, arrays = checkpoint.parent, read_checkpoint(checkpoint)
+    else:
+        raise FaststyleError(f"{checkpoint}: checkpoint not found")
+    config = checkpoint_config(arrays, folder)  # the architecture and the model card come from the run
+    net = build_transform_net(config.architecture)
+    step, _ = load_checkpoint(arrays, net)
+    export_onnx(net, output, model_metadata(config, step, final_losses(folder, step)), half)
+    return Path(output)
