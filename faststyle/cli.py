@@ -360,7 +360,8 @@ def _add_optimize(sub) -> None:
     p.add_argument("content", help="the photo")
     p.add_argument("style_image", help="the painting")
     p.add_argument("-o", "--output", required=True, help="image file to write")
-    p.add_argument("--size", type=at_least(16), default=512, help="long side of the result")
+    p.add_argument("--max-size", "--size", dest="max_size", type=at_least(16), default=512,
+                   help="long side of the result, pixels (--size: the older name)")
     p.add_argument("--iterations", type=at_least(1), default=300, help="optimisation steps")
     p.add_argument("--method", choices=["lbfgs", "adam"], default="lbfgs", help="optimiser")
     p.add_argument("--init", choices=["content", "noise"], default="content", help="start from the photo or from noise")
@@ -379,7 +380,7 @@ def run_optimize(args) -> int:
 
     output_format(args.output)
     photo = load_image(args.content).convert("RGB")
-    photo.thumbnail((args.size, args.size), Image.LANCZOS)
+    photo.thumbnail((args.max_size, args.max_size), Image.LANCZOS)
     loss = build_loss(from_args(LossConfig, args), args.style_image, args.vgg_weights)
     with tqdm(total=args.iterations, desc="optimize", unit="it", disable=None) as bar:  # bars on terminals only
         image, recorded = optimize_image(np.asarray(photo, np.float32), loss, args.iterations, args.method,
@@ -397,7 +398,8 @@ def _add_evaluate(sub) -> None:
     p.add_argument("style", help="style name or .onnx path")
     p.add_argument("photos", help="folder of validation photos")
     p.add_argument("--style-image", required=True, help="the painting the style was trained on")
-    p.add_argument("--size", type=at_least(16), default=256, help="photos are centre-cropped squares of this size")
+    p.add_argument("--crop-size", "--size", dest="crop_size", type=at_least(16), default=256,
+                   help="photos are cut to their centre square at this size (--size: the older name)")
     p.add_argument("--limit", type=at_least(1), default=20, help="at most this many photos")
     p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
     p.add_argument("--gatys-photos", type=at_least(0), default=3, help="photos also optimised by Gatys")
@@ -423,7 +425,7 @@ def run_evaluate(args) -> int:
     model = load_style(args.style)
     photos = [p for p, _ in find_inputs([args.photos])[0]][: args.limit]
     with tqdm(total=len(photos), desc=f"evaluate {model.name}", unit="photo", disable=None, file=sys.stderr) as bar:
-        report = evaluate(model, photos, args.style_image, args.size, args.vgg_weights, args.gatys_iterations,
+        report = evaluate(model, photos, args.style_image, args.crop_size, args.vgg_weights, args.gatys_iterations,
                           args.gatys_photos, progress=lambda i, n: bar.update(1))
     if args.json:
         import dataclasses

@@ -14,7 +14,7 @@ _TO_YCBCR = np.array([[0.299, 0.587, 0.114],
 _TO_RGB = np.linalg.inv(_TO_YCBCR).astype(np.float32)
 
 
-def preserve_colors(original: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+def luminance_transfer(original: np.ndarray, stylized: np.ndarray) -> np.ndarray:
     """The stylized image's luminance with the original's colour (chroma).
 
     Gatys et al. 2016, "Preserving Color in Neural Artistic Style Transfer",
@@ -27,11 +27,11 @@ def preserve_colors(original: np.ndarray, stylized: np.ndarray) -> np.ndarray:
 
 
 def finish(original: np.ndarray, stylized: np.ndarray, strength: float = 1.0,
-           keep_colors: bool = False) -> np.ndarray:
+           preserve_colors: bool = False) -> np.ndarray:
     """Network output (float, any range) -> uint8 image, blended with the original by `strength`."""
     out = stylized.astype(np.float32, copy=False)
-    if keep_colors:
-        out = preserve_colors(original, out)
+    if preserve_colors:
+        out = luminance_transfer(original, out)
     if strength < 1.0:
         out = strength * out + (1.0 - strength) * original.astype(np.float32)
     return np.clip(out, 0, 255).round().astype(np.uint8)

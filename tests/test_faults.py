@@ -213,7 +213,7 @@ def test_export_of_a_folder_that_is_no_run_says_so(tmp_path):
     ("train", "--batch-size", "0", "--batch-size: must be at least 1"),
     ("train", "--lr", "-1", "--lr: must be a positive number"),
     ("optimize", "--iterations", "0", "--iterations: must be at least 1"),
-    ("evaluate", "--size", "x", "--size: expected a whole number"),
+    ("evaluate", "--crop-size", "x", "--crop-size/--size: expected a whole number"),
 ])
 def test_numeric_options_are_range_checked_in_one_line(tmp_path, command, option, value, message):
     required = {"stylize": ["p.jpg", "-s", "wave"], "video": ["c.mp4", "-o", "o.mp4", "-s", "wave"],

@@ -216,7 +216,7 @@ def test_optimize_and_evaluate_commands(data, tmp_path, tiny_model_path):
     assert "blown white (model, 6 photos)" in r.stdout and "at 1024 px" in r.stdout
     assert "tonal layout kept" in r.stdout
     r = subprocess.run([sys.executable, "-m", "faststyle", "evaluate", str(tiny_model_path), str(data / "photos"),
-                        "--style-image", str(data / "style.png"), "--size", "30", "--gatys-photos", "0",
+                        "--style-image", str(data / "style.png"), "--crop-size", "30", "--gatys-photos", "0",
                         "--vgg-weights", "random", "--json"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     import json
