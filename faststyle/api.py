@@ -21,7 +21,60 @@ from faststyle.postprocess import check_strength, finish, upsample_with_detail
 from faststyle.runtime import CancelToken, StyleModel
 from faststyle.styles import resolve_style
 
-StyleLike = str | os.PathLike | StyleModel
+
+
+class BlendedStyle:
+    """Several styles mixed by weight: each paints the photo and the pictures are averaged.
+
+    Works wherever a StyleModel does for pictures (stylize, folders, the sheet); weights sum to 1.
+    """
+
+    def __init__(self, models: list[StyleModel], weights: list[float]):
+        if len(models) < 2 or len(models) != len(weights) or min(weights) < 0 or sum(weights) <= 0:
+            raise FaststyleError("a blend needs two or more styles with non-negative weights, e.g. wave:0.6,the_scream:0.4")
+        self.models, self.weights = models, [w / sum(weights) for w in weights]
+
+    @property
+    def name(self) -> str:
+        """e.g. wave60+the_scream40: the percentages, for output names."""
+        return "+".join(f"{m.name}{round(100 * w)}" for m, w in zip(self.models, self.weights))
+
+    @property
+    def metadata(self) -> dict:
+        return {"title": " + ".join(f"{round(100 * w)} % {m.name}" for m, w in zip(self.models, self.weights))}
+
+    def transform(self, rgb: np.ndarray, on_tile=None, progress: Callable[[int, int], None] | None = None,
+                  cancel: CancelToken | None = None, **options) -> np.ndarray:
+        finish_ = on_tile or (lambda src, out: np.clip(out, 0, 255).round().astype(np.uint8))
+        mixed = np.zeros(rgb.shape, np.float32)
+        for i, (model, weight) in enumerate(zip(self.models, self.weights)):
+            def step(done: int, total: int, i=i) -> None:
+                if progress:
+                    progress(i * total + done, len(self.models) * total)
+            mixed += weight * model.transform(rgb, progress=step, cancel=cancel, **options)
+        return finish_(rgb, mixed)
+
+
+def parse_blend(spec: str) -> dict[str, float]:
+    """'wave:0.6,the_scream:0.4' -> {'wave': 0.6, 'the_scream': 0.4}; a name without a weight counts 1."""
+    weights: dict[str, float] = {}
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        name, _, weight = part.rpartition(":") if ":" in part else (part, "", "1")
+        try:
+            weights[name] = weights.get(name, 0.0) + float(weight)
+        except ValueError:
+            raise FaststyleError(f"bad blend {spec!r}: {weight!r} is not a number (use e.g. wave:0.6,the_scream:0.4)") from None
+    return weights
+
+
+def blend(spec: str | dict[str, float], fast: bool = False, threads: int | None = None,
+          device: str = "cpu") -> BlendedStyle:
+    """A blend of styles: 'wave:0.6,the_scream:0.4' or {'wave': 0.6, 'the_scream': 0.4}."""
+    weights = parse_blend(spec) if isinstance(spec, str) else dict(spec)
+    return BlendedStyle([load_style(n, threads, device, fast) for n in weights], list(weights.values()))
+
+
+StyleLike = str | os.PathLike | StyleModel | BlendedStyle
 
 
 def load_style(name_or_path: str | os.PathLike, threads: int | None = None, device: str = "cpu",
@@ -40,9 +93,14 @@ def _cached_style(path: Path) -> StyleModel:
     return StyleModel.load(path)
 
 
-def as_model(style: StyleLike, fast: bool = False) -> StyleModel:
-    """A loaded style as it is; a name or path loaded once and kept (the last few are cached)."""
-    return style if isinstance(style, StyleModel) else _cached_style(resolve_style(style, fast).resolve())
+def as_model(style: StyleLike, fast: bool = False) -> StyleModel | BlendedStyle:
+    """A loaded style as it is; a name or path loaded once and kept (the last few are cached);
+    'a:0.6,b:0.4' is a blend."""
+    if isinstance(style, (StyleModel, BlendedStyle)):
+        return style
+    if isinstance(style, str) and ":" in style and not Path(style).exists():
+        return blend(style, fast)
+    return _cached_style(resolve_style(style, fast).resolve())
 
 
 def preprocess(image: Image.Image, max_size: int | None = None) -> tuple[np.ndarray, Image.Image | None]:

@@ -128,7 +128,8 @@ def _add_stylize(sub) -> None:
 def _add_style_options(p) -> None:
     p.add_argument("-s", "--style", action="append", required=True,
                    help="style name or .onnx path; repeat or comma-separate for several; "
-                        "'all' for every bundled and user style (see 'faststyle styles')")
+                        "'all' for every bundled and user style (see 'faststyle styles'); "
+                        "weights make one blend: wave:0.6,the_scream:0.4")
     _add_finish_options(p)
 
 
@@ -227,11 +228,13 @@ def _run_batch(args, inputs: list, styles: list, overwrite: bool) -> int:
 
 def _load_styles(args) -> list:
     """The styles named by -s (repeated or comma-separated; 'all' is every working style), loaded once each."""
-    from faststyle.api import load_style
+    from faststyle.api import blend, load_style
     from faststyle.styles import available_styles
 
-    names = [n.strip() for item in args.style for n in item.split(",") if n.strip()]
-    styles = []
+    # An -s value with weights (wave:0.6,the_scream:0.4) is one blend; otherwise commas list styles.
+    blends = [blend(item, args.fast, args.threads, args.device) for item in args.style if ":" in item]
+    names = [n.strip() for item in args.style if ":" not in item for n in item.split(",") if n.strip()]
+    styles = list(blends)
     if "all" in names:
         names.remove("all")
         for info in available_styles():
@@ -459,6 +462,8 @@ def run_video(args) -> int:
     from faststyle.api import load_style
     from faststyle.video import stylize_video
 
+    if ":" in args.style:
+        raise FaststyleError("blends are for pictures; paint the video in one style at a time")
     styles = [load_style(n.strip(), fast=args.fast) for n in args.style.split(",") if n.strip()]
     styles = list({style.name: style for style in styles}.values())  # outputs are named by style
     out = Path(args.output)

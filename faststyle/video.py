@@ -56,6 +56,8 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
     if target.exists() and target.resolve() == source.resolve():
         raise FaststyleError(f"{source}: output would overwrite the input; choose another -o")
     model = as_model(style)
+    if not hasattr(model, "norm_stats"):
+        raise FaststyleError("blends are for pictures; paint the video in one style at a time")
     try:
         reader = ffmpeg.read_frames(str(source))
         meta = next(reader)

@@ -38,6 +38,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--gatys-iterations", default="50,100,300", help="comma-separated L-BFGS iteration counts")
     parser.add_argument("--only", help="comma-separated style names")
+    parser.add_argument("--lite", action="store_true", help="also measure each style's lite network against its full one")
     parser.add_argument("--json", help="also write every number to this file")
     parser.add_argument("--cache-dir", help="keep Gatys results here (they depend on the loss, not the model)")
     args = parser.parse_args()
@@ -49,10 +50,11 @@ def main() -> int:
     for name in names:
         recipe = tomllib.loads((ROOT / "recipes" / f"{name}.toml").read_text())
         painting = Path(args.styles_dir) / recipe["train"]["style_image"]
-        with tqdm(total=len(photos), desc=name, unit="photo", file=sys.stderr) as bar:
-            reports[name] = evaluate(load_style(name), photos, str(painting), args.size, args.vgg_weights,
-                                     iterations, args.gatys_photos, progress=lambda i, n: bar.update(1),
-                                     cache_dir=args.cache_dir)
+        for label, fast in [(name, False)] + ([(f"{name} (lite)", True)] if args.lite else []):
+            with tqdm(total=len(photos), desc=label, unit="photo", file=sys.stderr) as bar:
+                reports[label] = evaluate(load_style(name, fast=fast), photos, str(painting), args.size,
+                                          args.vgg_weights, iterations, 0 if fast else args.gatys_photos,
+                                          progress=lambda i, n: bar.update(1), cache_dir=args.cache_dir)
     print(f"| style | blown white {args.size} px: mean / worst | {LARGE_SIZE} px: mean / worst "
           f"| tonal layout: model / Gatys |")
     print("|---|---:|---:|---:|")
@@ -66,9 +68,19 @@ def main() -> int:
     print("|---|---|---:|" + "---:|" * (len(iterations) + 1))
     for name, r in reports.items():
         m, g = r.model, r.gatys
+        if not g:
+            print(f"| `{name}` | {m['content']:.3g} / {m['style']:.3g} / {m['total']:.3g} |" + " - |" * (len(iterations) + 2))
+            continue
         print(f"| `{name}` | {m['content']:.3g} / {m['style']:.3g} / {m['total']:.3g} | {g[0]['total']:.3g} "
               + "".join(f"| {g[n]['total']:.3g} " for n in iterations)
               + f"| {g[0]['total'] / g[iterations[-1]]['total']:.2f}x |")
+    if args.lite:
+        print()
+        print(f"| style | total loss, {len(photos)} photos: full / lite | lite / full |")
+        print("|---|---:|---:|")
+        for name in names:
+            full, lite = reports[name].model["total"], reports[f"{name} (lite)"].model["total"]
+            print(f"| `{name}` | {full:.4g} / {lite:.4g} | {lite / full:.3f} |")
     if args.json:
         Path(args.json).write_text(json.dumps({n: dataclasses.asdict(r) for n, r in reports.items()}, indent=1))
     return 0

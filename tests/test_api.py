@@ -121,3 +121,22 @@ def test_outputs_keep_the_photos_exif_and_colour_profile_but_not_its_rotation(tm
         assert out.getexif().get(0x010F) == "TestCam"
         assert out.getexif().get(0x0112) in (None, 1)  # so viewers do not turn it again
         assert out.info.get("icc_profile") == icc
+
+
+def test_a_blend_is_the_weighted_mean_of_its_styles_pictures(tmp_path, tiny_model_path):
+    from faststyle.training.export import export_onnx
+    from tests.conftest import random_transform_net
+
+    other = tmp_path / "other.onnx"
+    export_onnx(random_transform_net(seed=3), other, {"name": "other"})
+    image = photo(40, 52)
+    a = np.asarray(faststyle.stylize(image, tiny_model_path), np.float32)
+    b = np.asarray(faststyle.stylize(image, other), np.float32)
+    mixed = faststyle.blend({str(tiny_model_path): 3, str(other): 1})
+    assert mixed.name == "tiny75+other25"
+    out = np.asarray(faststyle.stylize(image, mixed), np.float32)
+    assert np.abs(out - (0.75 * a + 0.25 * b)).max() <= 1.0
+    assert np.abs(a - b).mean() > 5  # two different pictures, so the test means something
+    assert faststyle.api.parse_blend("wave:0.6, the_scream:0.4") == {"wave": 0.6, "the_scream": 0.4}
+    with pytest.raises(faststyle.FaststyleError, match="not a number"):
+        faststyle.api.parse_blend("wave:lots,the_scream:0.4")

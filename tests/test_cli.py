@@ -408,3 +408,13 @@ def test_styles_management_errors_are_one_line(tmp_path, tiny_model_path, args, 
     assert r.returncode != 0 and message in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "mine").exists() or not list((tmp_path / "mine").glob("*.onnx"))
+
+
+def test_blend_on_the_command_line(tmp_path, tiny_model_path, user_styles):
+    src = save(tmp_path / "p.png")
+    env = {"FASTSTYLE_STYLE_DIR": str(user_styles)}
+    r = faststyle("stylize", src, "-s", f"tiny:0.7,{tiny_model_path}:0.3", "-o", tmp_path / "out/", env_extra=env)
+    assert r.returncode == 0, r.stderr
+    assert files_in(tmp_path / "out") == {"p.tiny70+tiny30.png"}
+    r = faststyle("stylize", src, "-s", "tiny:x,wave:1", env_extra=env)
+    assert r.returncode != 0 and "not a number" in r.stderr and len(r.stderr.strip().splitlines()) == 1
