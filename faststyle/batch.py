@@ -124,12 +124,14 @@ def run_jobs(jobs: list[Job], models: dict, quality: int = 92, as_json: bool = F
     if stale:
         print(f"removed {stale} unfinished output file(s) left by an interrupted run", file=sys.stderr)
     bar = tqdm(jobs, desc="stylize", unit="image", disable=len(jobs) < 2 or None, file=sys.stderr)
+    tiles = _TileBar()
     for i, job in enumerate(bar):
         error = None
         try:
             if job.problem:
                 raise FaststyleError(job.problem)
-            stylize_file(job.source, job.target, models[job.style], quality=quality, **options)
+            stylize_file(job.source, job.target, models[job.style], quality=quality, progress=tiles.update,
+                         **options)
             done.append(job.target)
         except FaststyleError as exc:
             error = str(exc)
@@ -148,6 +150,7 @@ def run_jobs(jobs: list[Job], models: dict, quality: int = 92, as_json: bool = F
         if as_json:
             print(json.dumps({"input": str(job.source), "style": job.style, "output": str(job.target),
                               "ok": error is None, "error": error}), flush=True)
+        tiles.close()
         if not_tried:
             break
     bar.close()
@@ -156,6 +159,25 @@ def run_jobs(jobs: list[Job], models: dict, quality: int = 92, as_json: bool = F
     print(f"{len(done)} done, {failed} failed{skipped}; " + (f"written to {where}" if done else "nothing written"),
           file=sys.stderr if as_json else sys.stdout)
     return 1 if failed else 0
+
+
+class _TileBar:
+    """A bar of tiles for an image big enough to be painted in pieces (on a terminal only)."""
+
+    def __init__(self) -> None:
+        self.bar: tqdm | None = None
+
+    def update(self, done: int, total: int) -> None:
+        if total < 2:
+            return  # one pass: nothing to count
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc="  tiles", unit="tile", leave=False, file=sys.stderr, disable=None)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _common_parts(paths: list[Path]) -> tuple[str, ...]:

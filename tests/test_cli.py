@@ -418,3 +418,42 @@ def test_blend_on_the_command_line(tmp_path, tiny_model_path, user_styles):
     assert files_in(tmp_path / "out") == {"p.tiny70+tiny30.png"}
     r = faststyle("stylize", src, "-s", "tiny:x,wave:1", env_extra=env)
     assert r.returncode != 0 and "not a number" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def _run_on_a_terminal(args, timeout=300) -> str:
+    """Runs faststyle with a pseudo-terminal as its stderr; -> what it wrote there."""
+    import pty
+    import select
+
+    import fcntl
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))  # a real terminal has a size
+    proc = subprocess.Popen([sys.executable, "-m", "faststyle", *map(str, args)], stdout=subprocess.DEVNULL,
+                            stderr=follower, env={**os.environ, "COLUMNS": "100"})
+    os.close(follower)
+    out = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], timeout)
+        if not ready:
+            break
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.wait(timeout)
+    os.close(leader)
+    return out.decode(errors="replace")
+
+
+def test_a_big_image_shows_tile_progress_on_a_terminal_only(tmp_path, tiny_model_path):
+    big = save(tmp_path / "big.png", np.asarray(Image.fromarray(photo(60, 100)).resize((2400, 1300))))
+    shown = _run_on_a_terminal(["stylize", big, "-s", tiny_model_path, "-o", tmp_path / "on-tty.png"])
+    assert "tiles" in shown and ("tile/s" in shown or "s/tile" in shown), shown[-400:]
+    assert (tmp_path / "on-tty.png").is_file()
+    r = faststyle("stylize", big, "-s", tiny_model_path, "-o", tmp_path / "piped.png")
+    assert r.returncode == 0 and "tiles" not in r.stderr + r.stdout
