@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK  (tab completion: `faststyle completion bash|zsh|fish`)
 """The `faststyle` command: a thin shell over the Python API.
 
 Training commands import TensorFlow lazily, so `stylize` works with the base install.
@@ -515,6 +516,29 @@ def run_sheet(args) -> int:
     return 0
 
 
+def _add_completion(sub) -> None:
+    p = sub.add_parser("completion", help="print the tab-completion script for your shell",
+                       formatter_class=_RawEpilogFormatter,
+                       epilog="bash: add to ~/.bashrc       eval \"$(faststyle completion bash)\"\n"
+                              "zsh:  add to ~/.zshrc        eval \"$(faststyle completion zsh)\"\n"
+                              "fish: add to config.fish     faststyle completion fish | source")
+    p.add_argument("shell", choices=["bash", "zsh", "fish"], help="the shell to complete in")
+
+
+def run_completion(args) -> int:
+    import argcomplete
+
+    print(argcomplete.shellcode(["faststyle"], shell=args.shell))
+    return 0
+
+
+def _style_names(**_) -> list[str]:
+    """Completions for -s: every installed style."""
+    from faststyle.styles import available_styles
+
+    return ["all"] + [s.name for s in available_styles()]
+
+
 def _add_gui(sub) -> None:
     p = sub.add_parser("gui", help="open the desktop app (needs the [gui] extra)")
     p.add_argument("image", nargs="?", help="a photo to open")
@@ -573,13 +597,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_video(sub)
     _add_sheet(sub)
     _add_gui(sub)
+    _add_completion(sub)
+    for command in sub.choices.values():  # -s completes to the installed styles
+        for action in command._actions:
+            if action.dest == "style":
+                action.completer = _style_names
     return parser
 
 
 COMMANDS = {"stylize": run_stylize, "demo": run_demo, "styles": run_styles, "train": run_train,
             "export": run_export, "optimize": run_optimize, "evaluate": run_evaluate, "gui": run_gui,
             "video": run_video, "sheet": run_sheet, "styles-add": run_style_action,
-            "styles-remove": run_style_action, "styles-rename": run_style_action}
+            "styles-remove": run_style_action, "styles-rename": run_style_action, "completion": run_completion}
 
 
 # Packages of the optional extras -> the extra that installs them.
@@ -597,6 +626,12 @@ def _on_sigterm(signum, frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    try:
+        import argcomplete  # tab completion: answers and exits when the shell asks, else does nothing
+
+        argcomplete.autocomplete(parser)
+    except ImportError:
+        pass
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) >= 2 and argv[0] == "styles" and argv[1] in STYLE_ACTIONS:
         argv[:2] = [f"styles-{argv[1]}"]

@@ -457,3 +457,22 @@ def test_a_big_image_shows_tile_progress_on_a_terminal_only(tmp_path, tiny_model
     assert (tmp_path / "on-tty.png").is_file()
     r = faststyle("stylize", big, "-s", tiny_model_path, "-o", tmp_path / "piped.png")
     assert r.returncode == 0 and "tiles" not in r.stderr + r.stdout
+
+
+def _complete(line: str, tmp_path: Path, env_extra=None) -> list[str]:
+    """What tab completion offers for `line`, asked the way the shell asks (argcomplete's protocol)."""
+    out = tmp_path / "completions.txt"
+    env = {**os.environ, **(env_extra or {}), "_ARGCOMPLETE": "1", "COMP_LINE": line,
+           "COMP_POINT": str(len(line)), "_ARGCOMPLETE_STDOUT_FILENAME": str(out), "_ARGCOMPLETE_IFS": "\n"}
+    subprocess.run([sys.executable, "-m", "faststyle"], env=env, capture_output=True, timeout=120)
+    return out.read_text().split("\n") if out.exists() else []
+
+
+def test_tab_completion_of_commands_options_and_style_names(tmp_path, user_styles):
+    for shell in ("bash", "zsh", "fish"):
+        r = faststyle("completion", shell)
+        assert r.returncode == 0 and "faststyle" in r.stdout and len(r.stdout) > 100, shell
+    assert {"stylize", "styles", "sheet"} <= set(_complete("faststyle s", tmp_path))
+    assert "--stroke-scale" in _complete("faststyle stylize x.jpg --str", tmp_path)
+    offered = _complete("faststyle stylize x.jpg -s ", tmp_path, {"FASTSTYLE_STYLE_DIR": str(user_styles)})
+    assert {"wave", "the_scream", "tiny", "all"} <= set(offered)
