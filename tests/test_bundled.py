@@ -31,8 +31,21 @@ def test_bundled_style_is_stored_compactly(name):
 
 
 @pytest.mark.parametrize("name", BUNDLED)
-def test_bundled_style_paints_the_sample(name):
-    photo = np.asarray(faststyle.stylize(sample_image_path(), name, max_size=256), np.float32)
+def test_every_bundled_style_has_a_lite_network_a_sixth_of_the_cost(name):
+    from faststyle.architecture import Architecture
+    from faststyle.styles import available_styles
+
+    info = next(s for s in available_styles() if s.name == name)
+    assert info.lite is not None and info.lite.stat().st_size < 1_000_000
+    full, lite = (Architecture.from_metadata(read_metadata(p)) for p in (info.path, info.lite))
+    assert lite.macs_per_pixel() <= full.macs_per_pixel() / 5.8
+    assert read_metadata(info.lite).get("teacher") == name  # distilled from its own full network
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["full", "lite"])
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_style_paints_the_sample(name, fast):
+    photo = np.asarray(faststyle.stylize(sample_image_path(), name, max_size=256, fast=fast), np.float32)
     original = np.asarray(Image.open(sample_image_path()).convert("RGB").resize((256, 256)), np.float32)
     assert photo.shape == original.shape
     assert np.isfinite(photo).all()
@@ -43,13 +56,14 @@ def test_bundled_style_paints_the_sample(name):
 SAMPLES = sorted(sample_image_path().parent.glob("*.jpg"))
 
 
+@pytest.mark.parametrize("fast", [False, True], ids=["full", "lite"])
 @pytest.mark.parametrize("name", BUNDLED)
-def test_bundled_style_blows_no_white_blobs_on_the_sample_photos(name):
+def test_bundled_style_blows_no_white_blobs_on_the_sample_photos(name, fast):
     """The artifact users noticed first (docs/white-blobs.md): the old models blew 0.25-2.6 % of
     each sample photo to flat white at 512 px; photos themselves are allowed their own white."""
     from faststyle.quality import blown_white_share
 
-    model = faststyle.load_style(name)
+    model = faststyle.load_style(name, fast=fast)
     assert len(SAMPLES) >= 3
     for path in SAMPLES:
         image = Image.open(path).convert("RGB")
