@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from faststyle.api import stylize_file
 from faststyle.errors import FaststyleError
-from faststyle.image_io import IMAGE_EXTENSIONS, remove_stale_temp_files
+from faststyle.image_io import IMAGE_EXTENSIONS, images_below, remove_stale_temp_files
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,7 @@ def find_inputs(patterns: list[str], skip: Callable[[Path], bool] | None = None
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir() and path.suffix.lower() not in IMAGE_EXTENSIONS:
-            images = sorted(p for p in path.rglob("*")
-                            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
+            images = images_below(path)
             if not images:
                 raise FaststyleError(f"{path}: no images in this folder")
             kept = [p for p in images if not skip(p)]

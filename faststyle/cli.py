@@ -373,25 +373,15 @@ def _add_optimize(sub) -> None:
 
 
 def run_optimize(args) -> int:
-    import numpy as np
-    from PIL import Image
     from tqdm import tqdm
 
-    from faststyle.image_io import load_image, output_format, save_image
     from faststyle.training.config import LossConfig, from_args
-    from faststyle.training.losses import build_loss
-    from faststyle.training.optimize import optimize_image
+    from faststyle.training.optimize import optimize_file
 
-    output_format(args.output)
-    photo = load_image(args.content).convert("RGB")
-    photo.thumbnail((args.max_size, args.max_size), Image.LANCZOS)
-    loss = build_loss(from_args(LossConfig, args), args.style_image, args.vgg_weights)
     with tqdm(total=args.iterations, desc="optimize", unit="it", disable=None) as bar:  # bars on terminals only
-        image, recorded = optimize_image(np.asarray(photo, np.float32), loss, args.iterations, args.method,
-                                         args.init, record_at=(args.iterations,),
-                                         callback=lambda i, _: bar.update(1))
-    save_image(Image.fromarray(np.clip(image, 0, 255).round().astype(np.uint8)), args.output)
-    terms = recorded[args.iterations]
+        terms = optimize_file(args.content, args.style_image, args.output, from_args(LossConfig, args),
+                              args.max_size, args.iterations, args.method, args.init, args.vgg_weights,
+                              callback=lambda i, _: bar.update(1))
     print("loss: " + ", ".join(f"{k} {v:.4g}" for k, v in terms.items()))
     print(f"wrote {args.output}")
     return 0

@@ -89,6 +89,13 @@ def load_image(source: ImageLike) -> Image.Image:
 MULTI_FRAME_FORMATS = frozenset({"GIF", "PNG", "WEBP", "TIFF"})
 
 
+def images_below(folder: str | os.PathLike) -> list[Path]:
+    """Every image file below `folder` (recursively), sorted; hidden files (".x", macOS "._x",
+    faststyle's own ".NAME...part" temporaries) are not images to paint or train on."""
+    return sorted(p for p in Path(folder).rglob("*")
+                  if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file())
+
+
 def resize_short_side(im: Image.Image, size: int, resample=Image.BICUBIC) -> Image.Image:
     """Scaled so the short side is `size` pixels, the other side at least `size` too."""
     scale = size / min(im.size)

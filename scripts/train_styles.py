@@ -18,6 +18,9 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+from faststyle.training.config import LossConfig, TrainConfig, options  # noqa: E402
 ORDER = ["wave", "starry_night", "the_scream", "composition_vii"]
 
 
@@ -38,14 +41,12 @@ def command_for(name: str, recipe: dict, args) -> list[str]:
             "--checkpoint-every", "50", "--preview-every", "50"]
     if args.vgg_weights:
         cmd += ["--vgg-weights", args.vgg_weights]
-    flags = {"style_size": "--style-size", "image_size": "--image-size", "crop_size": "--crop-size",
-             "batch_size": "--batch-size", "learning_rate": "--lr", "content_weight": "--content-weight",
-             "style_weight": "--style-weight", "tv_weight": "--tv-weight", "seed": "--seed",
-             "init_from": "--init-from", "norm": "--norm", "arch": "--arch", "teacher": "--teacher",
-             "distill_weight": "--distill-weight", "perceptual_every": "--perceptual-every"}
-    for key, flag in flags.items():
-        if key in train:
-            cmd += [flag, str(train[key])]
+    # Recipe keys are the settings' own names (training/config.py); each has its option there.
+    flags = {f.name: f.metadata["flags"][-1] for cls in (TrainConfig, LossConfig) for f in options(cls)}
+    flags.update(arch="--arch", norm="--norm")  # the network's shape (Architecture)
+    for key, value in train.items():
+        if key not in ("style_image", "steps", "exclude"):
+            cmd += [flags[key], str(value)]
     for pattern in train.get("exclude", []):
         cmd += ["--exclude", pattern]
     for key, value in painting.items():

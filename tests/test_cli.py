@@ -476,3 +476,14 @@ def test_tab_completion_of_commands_options_and_style_names(tmp_path, user_style
     assert "--stroke-scale" in _complete("faststyle stylize x.jpg --str", tmp_path)
     offered = _complete("faststyle stylize x.jpg -s ", tmp_path, {"FASTSTYLE_STYLE_DIR": str(user_styles)})
     assert {"wave", "the_scream", "tiny", "all"} <= set(offered)
+
+
+def test_painting_and_training_find_the_same_images_in_a_folder(tmp_path):
+    from faststyle.batch import find_inputs
+    from faststyle.training.data import find_images
+
+    for name in ["a.jpg", "sub/b.png", "._a.jpg", ".hidden.png", "notes.txt", ".x.fs1.abcd1234.part"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        save(tmp_path / name) if name.endswith((".jpg", ".png")) else (tmp_path / name).write_text("x")
+    painted = [p for p, _ in find_inputs([str(tmp_path)])[0]]
+    assert painted == find_images(tmp_path) == [tmp_path / "a.jpg", tmp_path / "sub" / "b.png"]

@@ -17,7 +17,7 @@ import tensorflow as tf
 from PIL import Image
 
 from faststyle.errors import FaststyleError
-from faststyle.image_io import IMAGE_EXTENSIONS, resize_short_side
+from faststyle.image_io import images_below, resize_short_side
 
 
 def find_images(folder: str | Path, exclude: Sequence[str] = ()) -> list[Path]:
@@ -29,7 +29,7 @@ def find_images(folder: str | Path, exclude: Sequence[str] = ()) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FaststyleError(f"content folder not found: {folder}. Pass a folder of photos with --content-dir.")
-    files = [p for p in _images_below(folder) if not _matches(p, folder, exclude)]
+    files = [p for p in images_below(folder) if not _matches(p, folder, exclude)]
     if not files:
         raise FaststyleError(f"no images found in {folder}. Put JPEG or PNG photos there (subfolders are searched).")
     return files
@@ -38,11 +38,7 @@ def find_images(folder: str | Path, exclude: Sequence[str] = ()) -> list[Path]:
 def held_out_images(folder: str | Path, exclude: Sequence[str]) -> list[Path]:
     """The images that `find_images` leaves out for these patterns (the validation photos), sorted."""
     folder = Path(folder)
-    return [p for p in _images_below(folder) if _matches(p, folder, exclude)]
-
-
-def _images_below(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    return [p for p in images_below(folder) if _matches(p, folder, exclude)]
 
 
 def _matches(path: Path, folder: Path, patterns: Sequence[str]) -> bool:

@@ -86,3 +86,24 @@ def optimize_image(content: np.ndarray, loss: PerceptualLoss, iterations: int = 
     for i in record_at:  # stopped early (converged): later records equal the final image
         recorded.setdefault(i, terms_of(image))
     return image, recorded
+
+
+def optimize_file(content: str, style_image: str, output: str, loss_config, max_size: int = 512,
+                  iterations: int = 300, method: str = "lbfgs", init: str = "content",
+                  vgg_weights: str | None = None, callback: Callable[[int, float], None] | None = None,
+                  ) -> dict[str, float]:
+    """`faststyle optimize`: the photo (long side at most `max_size`) painted by optimisation into
+    `output`; -> the loss terms at the end."""
+    from PIL import Image
+
+    from faststyle.image_io import load_image, output_format, save_image
+    from faststyle.training.losses import build_loss
+
+    output_format(output)  # a bad extension fails before the slow part
+    photo = load_image(content).convert("RGB")
+    photo.thumbnail((max_size, max_size), Image.LANCZOS)
+    loss = build_loss(loss_config, style_image, vgg_weights)
+    image, recorded = optimize_image(np.asarray(photo, np.float32), loss, iterations, method, init,
+                                     record_at=(iterations,), callback=callback)
+    save_image(Image.fromarray(np.clip(image, 0, 255).round().astype(np.uint8)), output)
+    return recorded[iterations]
