@@ -252,12 +252,21 @@ def _load_styles(args) -> list:
 def run_demo(args) -> int:
     from faststyle.styles import bundled_style_names, sample_image_path
 
+    from faststyle.image_io import save_image
+    from faststyle.sheet import style_sheet
+
     args.style = bundled_style_names()  # the demo shows what ships, not the user's own experiments
-    return _run_batch(args, [sample_image_path()], _load_styles(args), overwrite=True)
+    styles = _load_styles(args)
+    status = _run_batch(args, [sample_image_path()], styles, overwrite=True)
+    if status == 0:  # and all of them on one labelled page, to compare at a glance
+        sheet = Path(args.output) / "sheet.png"
+        save_image(style_sheet(sample_image_path(), styles), sheet)
+        print(f"wrote {sheet}")
+    return status
 
 
 def _add_demo(sub) -> None:
-    p = sub.add_parser("demo", help="stylize the bundled sample photo with every bundled style")
+    p = sub.add_parser("demo", help="stylize the bundled sample photo with every bundled style, plus a sheet of all")
     p.add_argument("-o", "--output", default="faststyle-demo", help="output folder")
     _add_finish_options(p)
     p.set_defaults(quality=92)

@@ -213,7 +213,7 @@ def test_demo_paints_the_sample_with_every_bundled_style_only(tmp_path, user_sty
     from faststyle.styles import bundled_style_names
     assert len(bundled_style_names()) >= 4
     # The user's own (here: a random test model) stays out of the demo.
-    assert files_in(tmp_path / "demo") == {f"astronaut.{s}.jpg" for s in bundled_style_names()}
+    assert files_in(tmp_path / "demo") == {f"astronaut.{s}.jpg" for s in bundled_style_names()} | {"sheet.png"}
 
 
 def test_training_commands_without_the_extra_name_the_install_line(tmp_path):
