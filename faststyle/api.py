@@ -18,7 +18,7 @@ from faststyle.errors import FaststyleError
 from faststyle.image_io import (MULTI_FRAME_FORMATS, ImageLike, copy_photo_metadata, frame_count, load_image,
                                 output_format, read_frames, save_frames, save_image)
 from faststyle.postprocess import check_strength, finish, upsample_with_detail
-from faststyle.runtime import CancelToken, StyleModel
+from faststyle.runtime import CancelToken, StyleModel, clip_to_uint8
 from faststyle.styles import resolve_style
 
 
@@ -45,14 +45,13 @@ class BlendedStyle:
 
     def transform(self, rgb: np.ndarray, on_tile=None, progress: Callable[[int, int], None] | None = None,
                   cancel: CancelToken | None = None, **options) -> np.ndarray:
-        finish_ = on_tile or (lambda src, out: np.clip(out, 0, 255).round().astype(np.uint8))
         mixed = np.zeros(rgb.shape, np.float32)
         for i, (model, weight) in enumerate(zip(self.models, self.weights)):
             def step(done: int, total: int, i=i) -> None:
                 if progress:
                     progress(i * total + done, len(self.models) * total)
             mixed += weight * model.transform(rgb, progress=step, cancel=cancel, **options)
-        return finish_(rgb, mixed)
+        return (on_tile or clip_to_uint8)(rgb, mixed)
 
 
 def parse_blend(spec: str) -> dict[str, float]:
@@ -83,7 +82,7 @@ def load_style(name_or_path: str | os.PathLike, threads: int | None = None, devi
 
     device: "cpu", "auto" (a GPU or other accelerator when the installed ONNX Runtime has one),
     or "cuda", "directml", "coreml", "openvino".
-    fast: the style's lite network (about 3x faster, a little less detailed) where it has one.
+    fast: the style's lite network (about 4x faster, a little less detailed) where it has one.
     """
     return StyleModel.load(resolve_style(name_or_path, fast), threads, device)
 

@@ -45,6 +45,11 @@ def _add_loss_options(p) -> None:
     from faststyle.training.config import LossConfig, add_options
 
     add_options(p, LossConfig)
+    _add_vgg_weights(p)
+
+
+def _add_vgg_weights(p) -> None:
+    """The loss network's weights file (train declares the same option in its config)."""
     p.add_argument("--vgg-weights", help="local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)")
 
 
@@ -136,7 +141,7 @@ def _add_style_options(p) -> None:
 
 def _add_fast_option(p) -> None:
     p.add_argument("--fast", action="store_true",
-                   help="use each style's lite network: about 3x faster, a little less detailed "
+                   help="use each style's lite network: about 4x faster, a little less detailed "
                         "(styles without one use their full network)")
 
 
@@ -408,7 +413,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--gatys-photos", type=at_least(0), default=3, help="photos also optimised by Gatys")
     p.add_argument("--gatys-iterations", type=_ints, default=(50, 100, 300),
                    help="comma-separated L-BFGS iteration counts to report")
-    p.add_argument("--vgg-weights", help="local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)")
+    _add_vgg_weights(p)
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -625,12 +630,10 @@ def _on_sigterm(signum, frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    try:
-        import argcomplete  # tab completion: answers and exits when the shell asks, else does nothing
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions: answer and exit
+        import argcomplete
 
         argcomplete.autocomplete(parser)
-    except ImportError:
-        pass
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) >= 2 and argv[0] == "styles" and argv[1] in STYLE_ACTIONS:
         argv[:2] = [f"styles-{argv[1]}"]

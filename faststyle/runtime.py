@@ -70,6 +70,11 @@ def _session_options(threads: int | None) -> ort.SessionOptions:
     return options
 
 
+def clip_to_uint8(source: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+    """The default way a network's float picture becomes pixels (the `on_tile` of `transform`)."""
+    return np.clip(stylized, 0, 255).round().astype(np.uint8)
+
+
 def pad_to_multiple(image: np.ndarray, multiple: int = PAD_MULTIPLE, minimum: int = 16) -> np.ndarray:
     """Mirror-pads an HxWxC array at the bottom and right to a size the network accepts."""
     h, w = image.shape[:2]
@@ -228,7 +233,7 @@ class StyleModel:
         `progress(done, total)` is called after each tile; `cancel` stops the run (Cancelled).
         `stats` (from `norm_stats`) normalises with given statistics instead of the image's own.
         """
-        finish = on_tile or (lambda src, out: np.clip(out, 0, 255).round().astype(np.uint8))
+        finish = on_tile or clip_to_uint8
         h, w = rgb.shape[:2]
         if h * w <= max_untiled_pixels:
             result = finish(rgb, self._run(pad_to_multiple(rgb), stats, cancel)[:h, :w])

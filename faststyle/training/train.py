@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from faststyle.architecture import Architecture
+from faststyle.architecture import PRESETS, Architecture
 from faststyle.errors import FaststyleError
 from faststyle.image_io import load_image, remove_stale_temp_files, save_image
+from faststyle.styles import LITE_SUBDIR, user_style_dir
 from faststyle.training import run_folder
 from faststyle.training.config import TrainConfig
 
@@ -182,12 +183,14 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     if stream.skipped:
         print(f"skipped {len(stream.skipped)} unreadable content image(s)")
 
-    metadata = run_folder.model_metadata(config, step, run_folder.final_losses(folder, step))
-    from faststyle.architecture import PRESETS
-    from faststyle.styles import LITE_SUBDIR, user_style_dir
-
-    # A lite network goes beside its style's full one, where --fast looks for it.
-    folder = user_style_dir() / LITE_SUBDIR if config.architecture == PRESETS["lite"] else user_style_dir()
-    output = Path(config.output) if config.output else folder / f"{config.name}.onnx"
-    export_onnx(net, output, metadata)
+    output = _output_path(config)
+    export_onnx(net, output, run_folder.model_metadata(config, step, run_folder.final_losses(folder, step)))
     return output
+
+
+def _output_path(config: TrainConfig) -> Path:
+    """-o, else the user style folder; a lite network goes beside its style's full one, where --fast looks."""
+    if config.output:
+        return Path(config.output)
+    folder = user_style_dir() / LITE_SUBDIR if config.architecture == PRESETS["lite"] else user_style_dir()
+    return folder / f"{config.name}.onnx"
