@@ -30,10 +30,14 @@ CANDIDATES = {
     "w24 b5 k9": Architecture(width=24),
     "w16 b5 k9": Architecture(width=16),
     "w16 b3 k9": Architecture(width=16, residual_blocks=3),
-    "w16 b3 k5 (lite)": preset("lite"),
+    "w16 b3 k5": Architecture(width=16, residual_blocks=3, edge_kernel=5),
     "w16 b2 k5": Architecture(width=16, residual_blocks=2, edge_kernel=5),
     "w12 b3 k5": Architecture(width=12, residual_blocks=3, edge_kernel=5),
-    "w16 b3 k3": Architecture(width=16, residual_blocks=3, edge_kernel=3),
+    "w16 b3 k3 (lite 1)": Architecture(width=16, residual_blocks=3, edge_kernel=3),
+    "w16 b3 k3 fold": Architecture(width=16, residual_blocks=3, edge_kernel=3, fold=True),
+    "w16 b4 k3 fold": Architecture(width=16, residual_blocks=4, edge_kernel=3, fold=True),
+    "w16 b3 k5 fold": Architecture(width=16, residual_blocks=3, edge_kernel=5, fold=True),
+    "w24 b3 k3 fold": Architecture(width=24, residual_blocks=3, edge_kernel=3, fold=True),
 }
 
 

@@ -10,6 +10,13 @@ Johnson et al. 2016, with width w (32 in the paper):
     up2     2x, c3s1-w    ReLU
     out     c9s1-3        tanh, scaled to pixels
 
+With `fold`, the network never works at full resolution: the input's 2x2 pixel
+blocks are folded into 12 channels (space-to-depth), conv1 runs at half
+resolution with 2w channels and replaces down1, and `out` paints 12 channels
+that unfold into 2x2 output pixels (depth-to-space, as in ESPCN, Shi et al.
+2016), so up2 goes too. On a CPU full-resolution feature maps cost more in
+memory traffic than in arithmetic; folded, only the 3-channel picture is full size.
+
 The Keras builder (training/network.py), the ONNX builder (training/export.py)
 and the runtime (tiling margin, padding) all read this module, so the three
 cannot drift apart. A model file stores its `Architecture` in its metadata.
@@ -49,6 +56,7 @@ class Architecture:
     residual_blocks: int = 5
     edge_kernel: int = 9      # kernel of the first and the last conv
     norm: str = "demod"       # after the encoder: "demod" (weights) or "instance" (as in the paper)
+    fold: bool = False        # work at half resolution between a space-to-depth and a depth-to-space
 
     def __post_init__(self):
         if self.norm not in NORMS:
@@ -59,6 +67,9 @@ class Architecture:
     def encoder(self) -> list[Conv]:
         # The encoder keeps instance norm: it removes the photo's contrast, and no spike formed there.
         w = self.width
+        if self.fold:
+            return [Conv("conv1", 2 * w, self.edge_kernel, norm="instance"),
+                    Conv("down1", 4 * w, 3, stride=2, norm="instance")]
         return [Conv("conv1", w, self.edge_kernel, norm="instance"),
                 Conv("down1", 2 * w, 3, stride=2, norm="instance"),
                 Conv("down2", 4 * w, 3, stride=2, norm="instance")]
@@ -70,11 +81,16 @@ class Architecture:
                    Conv(f"res{i}_b", 4 * self.width, 3, norm=self.norm, relu=False))
 
     def decoder(self) -> list[Conv]:
-        return [Conv("up1", 2 * self.width, 3, upsample=True, norm=self.norm),
-                Conv("up2", self.width, 3, upsample=True, norm=self.norm)]
+        up1 = Conv("up1", 2 * self.width, 3, upsample=True, norm=self.norm)
+        return [up1] if self.fold else [up1, Conv("up2", self.width, 3, upsample=True, norm=self.norm)]
 
     def output(self) -> Conv:
-        return Conv("out", 3, self.edge_kernel, relu=False)
+        return Conv("out", 3 * self.fold_factor ** 2, self.edge_kernel, relu=False)
+
+    @property
+    def fold_factor(self) -> int:
+        """Side of the pixel blocks folded into channels: 2 with `fold`, else 1."""
+        return 2 if self.fold else 1
 
     def convs(self) -> list[Conv]:
         """Every conv, input to output."""
@@ -83,7 +99,8 @@ class Architecture:
 
     def macs_per_pixel(self) -> float:
         """Multiply-adds per output pixel (the cost that decides speed on a CPU)."""
-        total, channels, scale = 0.0, 3, 1.0  # scale: pixels at this layer per output pixel
+        f = self.fold_factor
+        total, channels, scale = 0.0, 3 * f * f, 1.0 / (f * f)  # scale: pixels at this layer per output pixel
         for conv in self.convs():
             scale = scale * 4 if conv.upsample else scale / conv.stride ** 2
             total += conv.kernel ** 2 * channels * conv.filters * scale
@@ -92,7 +109,8 @@ class Architecture:
 
     def receptive_field(self) -> int:
         """Side of the input square an output pixel depends on."""
-        field, jump = 1, 1  # jump: input pixels between neighbouring positions of this layer
+        # jump: input pixels between neighbouring positions of this layer; a fold reads f x f blocks
+        field, jump = self.fold_factor, self.fold_factor
         for conv in self.convs():
             if conv.upsample:
                 jump //= 2
@@ -120,7 +138,7 @@ class Architecture:
 # Named shapes: "full" is the paper's network; "lite" is the fast one (see README, Speed).
 PRESETS = {
     "full": Architecture(),
-    "lite": Architecture(width=16, residual_blocks=3, edge_kernel=3),
+    "lite": Architecture(width=16, residual_blocks=3, edge_kernel=3, fold=True),
 }
 
 

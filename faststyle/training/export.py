@@ -177,13 +177,18 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True)
     g.optional_input(np.array(0.0), "norm_override")
 
     x = g.node("Transpose", ["image"], "to_nchw", perm=[0, 3, 1, 2])
+    if arch.fold:
+        x = g.node("SpaceToDepth", [x], "fold", blocksize=arch.fold_factor)
     for i, conv in enumerate(arch.encoder()):
         x = _layer(g, x, model, conv, scale=INPUT_SCALE if i == 0 else 1.0)
     for a, b in arch.residual_pairs():
         x = g.node("Add", [x, _layer(g, _layer(g, x, model, a), model, b)], f"{b.name[:-2]}_add")
     for conv in arch.decoder():
         x = _layer(g, x, model, conv)
-    x = g.node("Tanh", [_layer(g, x, model, arch.output())], "tanh")
+    x = _layer(g, x, model, arch.output())
+    if arch.fold:
+        x = g.node("DepthToSpace", [x], "unfold", blocksize=arch.fold_factor, mode="DCR")
+    x = g.node("Tanh", [x], "tanh")
     x = g.node("Add", [g.node("Mul", [x, g.const(np.array(OUTPUT_SCALE, np.float32), "c")], "m"),
                        g.const(np.array(OUTPUT_OFFSET, np.float32), "c")], "pixels")
     g.nodes.append(helper.make_node("Transpose", [x], ["stylized"], name="to_nhwc", perm=[0, 2, 3, 1]))

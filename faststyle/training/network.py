@@ -46,6 +46,37 @@ class ReflectionPad(layers.Layer):
 
 
 @keras.saving.register_keras_serializable("faststyle")
+class Fold(layers.Layer):
+    """Space-to-depth by `factor` (factor=-f: depth-to-space), with ONNX's channel order:
+    channel (row_in_block * f + col_in_block) * C + c."""
+
+    def __init__(self, factor: int, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        shape = ops.shape(x)
+        h, w, c = shape[1], shape[2], shape[3]
+        if self.factor > 0:
+            f = self.factor
+            x = ops.reshape(x, (-1, h // f, f, w // f, f, c))
+            return ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (-1, h // f, w // f, f * f * c))
+        f = -self.factor
+        x = ops.reshape(x, (-1, h, w, f, f, c // (f * f)))
+        return ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (-1, h * f, w * f, c // (f * f)))
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        f = abs(self.factor)
+        if self.factor > 0:
+            return (b, None if h is None else h // f, None if w is None else w // f, c * f * f)
+        return (b, None if h is None else h * f, None if w is None else w * f, c // (f * f))
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable("faststyle")
 class InstanceNorm(layers.Layer):
     """Normalizes each image's channels over height and width, then scales and shifts."""
 
@@ -112,6 +143,8 @@ def build_transform_net(arch: Architecture | None = None) -> keras.Model:
     arch = arch or Architecture()
     image = keras.Input(shape=(None, None, 3), name="image")
     x = layers.Rescaling(1.0 / 255.0, name="to_unit")(image)
+    if arch.fold:
+        x = Fold(arch.fold_factor, name="fold")(x)
     for conv in arch.encoder():
         x = _conv(x, conv)
     for a, b in arch.residual_pairs():
@@ -124,6 +157,8 @@ def build_transform_net(arch: Architecture | None = None) -> keras.Model:
     # updates push some regions deep into saturation, where the gradient vanishes and they
     # stay black for good (the "black blob" artifact).
     x = _conv(x, arch.output(), init=keras.initializers.VarianceScaling(1e-2, "fan_avg", "uniform"))
+    if arch.fold:
+        x = Fold(-arch.fold_factor, name="unfold")(x)
     x = layers.Activation("tanh", name="out_tanh")(x)
     out = layers.Rescaling(OUTPUT_SCALE, offset=OUTPUT_OFFSET, name="to_pixels")(x)
     net = keras.Model(image, out, name=f"transform_net_w{arch.width}_b{arch.residual_blocks}_{arch.norm}")
