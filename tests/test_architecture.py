@@ -18,7 +18,19 @@ def test_lite_costs_at_most_a_sixth_of_full():
     assert PRESETS["lite"].macs_per_pixel() <= PRESETS["full"].macs_per_pixel() / 5.8
 
 
-def test_receptive_field_matches_the_network():
+def test_a_fold_moves_the_first_and_last_convs_to_half_resolution():
+    folded, plain = preset("lite"), preset("lite", fold=False)
+    w = plain.width
+    # plain: conv1 3x3x3xw + down1 3x3xwx2w/4 + up2 3x3x2wxw + out 3x3xwx3 at full or half size;
+    # folded: conv1 3x3x12x2w/4 replaces conv1 and down1, out 3x3x2wx12/4 replaces up2 and out.
+    removed = 9 * 3 * w + 9 * w * 2 * w / 4 + 9 * 2 * w * w + 9 * w * 3
+    added = 9 * 12 * 2 * w / 4 + 9 * 2 * w * 12 / 4
+    assert folded.macs_per_pixel() == pytest.approx(plain.macs_per_pixel() - removed + added)
+    assert [c.name for c in folded.convs()][:2] == ["conv1", "down1"] and folded.output().filters == 12
+
+
+@pytest.mark.parametrize("fold", [False, True])
+def test_receptive_field_matches_the_network(fold):
     """With the norm statistics held fixed (as tiling does), changing one input pixel changes
     outputs up to the receptive field's half-width away and no further."""
     import onnxruntime as ort
@@ -26,7 +38,7 @@ def test_receptive_field_matches_the_network():
     from faststyle.training.export import to_onnx
     from tests.conftest import random_transform_net
 
-    net = random_transform_net(width=4, residual_blocks=1, edge_kernel=3)
+    net = random_transform_net(width=4, residual_blocks=1, edge_kernel=3, fold=fold)
     arch = net.architecture
     session = ort.InferenceSession(to_onnx(net, half=False).SerializeToString(), providers=["CPUExecutionProvider"])
     stats = [o.name for o in session.get_outputs() if o.name.endswith(("_mean", "_var"))]

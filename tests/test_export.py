@@ -13,10 +13,14 @@ from tests.conftest import random_transform_net
 
 
 LITE_LIKE = {"residual_blocks": 3, "edge_kernel": 3}
+FOLDED = {**LITE_LIKE, "fold": True}
 
 
-@pytest.mark.parametrize("size", [(64, 64), (37, 53)])
-@pytest.mark.parametrize("norm,shape", [("demod", {}), ("instance", {}), ("demod", LITE_LIKE)])
+@pytest.mark.parametrize("size,norm,shape", [
+    *((size, norm, shape) for size in [(64, 64), (37, 53)]
+      for norm, shape in [("demod", {}), ("instance", {}), ("demod", LITE_LIKE)]),
+    # A folded network needs sides divisible by its fold and stride (the runtime pads to 4).
+    *(((64, 64), norm, FOLDED) for norm in ("demod", "instance")), ((36, 52), "demod", FOLDED)])
 def test_onnx_matches_keras(size, norm, shape):
     net = random_transform_net(norm=norm, **shape)
     session = ort.InferenceSession(to_onnx(net, half=False).SerializeToString(),
@@ -27,6 +31,37 @@ def test_onnx_matches_keras(size, norm, shape):
     assert got.shape == expected.shape
     assert expected.std() > 1.0  # a real picture, not a constant that any graph would match
     assert np.abs(got - expected).max() < 0.5
+
+
+def test_fold_is_onnx_space_to_depth_and_unfold_inverts_it():
+    from onnx import TensorProto, helper
+
+    from faststyle.training.network import Fold
+
+    x = np.random.default_rng(4).normal(size=(2, 8, 12, 3)).astype(np.float32)
+    folded = np.asarray(Fold(2)(x))
+    assert folded.shape == (2, 4, 6, 12)
+    np.testing.assert_array_equal(np.asarray(Fold(-2)(folded)), x)
+    # ONNX's SpaceToDepth on the NCHW view must give the same channels in the same order.
+    node = helper.make_node("SpaceToDepth", ["x"], ["y"], blocksize=2)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    onnx_folded = session.run(["y"], {"x": x.transpose(0, 3, 1, 2)})[0].transpose(0, 2, 3, 1)
+    np.testing.assert_array_equal(onnx_folded, folded)
+
+
+def test_a_folded_network_has_no_full_resolution_feature_maps():
+    arch = Architecture(width=8, residual_blocks=2, edge_kernel=3, fold=True)
+    net = build_transform_net(arch)
+    x = np.zeros((1, 32, 32, 3), np.float32)
+    probe = __import__("keras").Model(net.input, [net.get_layer(c.name).output for c in arch.convs()])
+    sizes = {c.name: out.shape[1:] for c, out in zip(arch.convs(), probe(x))}
+    assert sizes["conv1"] == (16, 16, 16) and sizes["out"] == (16, 16, 12)
+    assert max(h * w for h, w, _ in sizes.values()) == 16 * 16
+    assert net(x).shape == (1, 32, 32, 3)
 
 
 def test_demodulated_layers_have_no_instance_norm():
@@ -68,9 +103,9 @@ def test_half_precision_file_is_smaller_and_close(tiny_net):
     assert np.abs(a - b).mean() < 2.0
 
 
-@pytest.mark.parametrize("norm", ["demod", "instance"])
-def test_weights_round_trip_through_onnx(tmp_path, norm):
-    net = random_transform_net(norm=norm)
+@pytest.mark.parametrize("norm,shape", [("demod", {}), ("instance", {}), ("demod", FOLDED)])
+def test_weights_round_trip_through_onnx(tmp_path, norm, shape):
+    net = random_transform_net(norm=norm, **shape)
     path = tmp_path / "m.onnx"
     path.write_bytes(to_onnx(net, half=False).SerializeToString())
     other = build_transform_net(net.architecture)
