@@ -2,6 +2,8 @@
 
 - `blown_white_share`: flat white blobs, the artifact users notice first.
 - `tonal_correlation`: whether the picture keeps the photo's light and dark layout.
+- `block_grid_ratio`: a visible grid of 2x2 blocks, the risk of painting at half resolution
+  and unfolding (architecture.py, `fold`).
 """
 
 from __future__ import annotations
@@ -43,3 +45,24 @@ def tonal_correlation(stylized: np.ndarray, photo: np.ndarray, block: int = TONE
     if a.size < 2 or a.std() == 0 or b.std() == 0:
         return float("nan")
     return float(np.corrcoef(a, b)[0, 1])
+
+
+def block_grid_ratio(stylized: np.ndarray, block: int = 2) -> float:
+    """Mean luminance step between neighbours in different blocks over that within a block.
+
+    Blocks start at the top-left pixel, as the network's folds do. About 1 for a picture
+    without a 2-pixel pattern (a photo is alike everywhere at this scale); a grid with a jump
+    at every block edge gives well above 1, a pattern inside the blocks below 1 (the 2x
+    upsampling's phases leave a faint one: 0.8 for the unfolded networks).
+    """
+    lum = _luminance(stylized)
+    steps = []
+    for axis in (0, 1):
+        d = np.abs(np.diff(lum, axis=axis))
+        across = np.take(d, np.arange(block - 1, d.shape[axis], block), axis=axis)
+        within = np.delete(d, np.arange(block - 1, d.shape[axis], block), axis=axis)
+        steps.append((across.mean(), within.mean()))
+    across, within = sum(a for a, _ in steps), sum(w for _, w in steps)
+    if within == 0:  # flat inside every block: all grid, or (across == 0 too) a flat picture
+        return float("inf") if across > 0 else float("nan")
+    return float(across / within)

@@ -44,3 +44,19 @@ def test_tonal_correlation_tells_kept_layout_from_lost():
     assert tonal_correlation(tinted, source) > 0.95
     assert tonal_correlation(flipped, source) < 0.5
     assert np.isnan(tonal_correlation(source[:16, :16], source[:16, :16]))  # smaller than two blocks
+
+
+def test_block_grid_ratio_sees_a_2x2_grid_and_not_a_smooth_picture():
+    from faststyle.quality import block_grid_ratio
+
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[0:128, 0:128]
+    smooth = np.stack([128 + 100 * np.sin(x / 9.0 + c) * np.cos(y / 13.0) for c in range(3)], axis=-1)
+    smooth += rng.normal(0, 2, smooth.shape)
+    assert 0.9 < block_grid_ratio(smooth) < 1.1
+    # The same picture painted in 2x2 blocks (as an unfolded half-resolution one would be).
+    blocky = smooth[::2, ::2].repeat(2, axis=0).repeat(2, axis=1)
+    assert block_grid_ratio(blocky) > 5
+    # A weaker grid: each block's pixels pulled a little toward their block's own offset.
+    offsets = rng.normal(0, 6, (64, 64, 1)).repeat(2, axis=0).repeat(2, axis=1)
+    assert block_grid_ratio(smooth + offsets) > 1.3

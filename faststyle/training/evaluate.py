@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from faststyle.errors import FaststyleError
 from faststyle.image_io import centre_square, load_image, resize_long_side
-from faststyle.quality import blown_white_share, tonal_correlation
+from faststyle.quality import block_grid_ratio, blown_white_share, tonal_correlation
 from faststyle.runtime import StyleModel
 from faststyle.training.config import LossConfig
 from faststyle.training.losses import PerceptualLoss, build_loss
@@ -83,6 +83,7 @@ class Report:
     blown_large: list[float] = field(default_factory=list)
     tone: list[float] = field(default_factory=list)        # tonal_correlation, model vs photo
     gatys_tone: list[float] = field(default_factory=list)  # the same for Gatys' images
+    grid: list[float] = field(default_factory=list)        # block_grid_ratio at LARGE_SIZE
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -104,7 +105,7 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
             continue  # unreadable photos are left out, as in training
     if not readable:
         raise FaststyleError("none of the evaluation photos could be read")
-    blown, blown_large, tone, gatys_tone = [], [], [], []
+    blown, blown_large, tone, gatys_tone, grid = [], [], [], [], []
     for i, (path, content) in enumerate(readable):
         stylized = model.transform(content.astype(np.uint8)).astype(np.float32)  # what users get
         target = loss.content_targets(tf.constant(content[None]))
@@ -113,7 +114,9 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
         blown.append(blown_white_share(stylized, content))
         tone.append(tonal_correlation(stylized, content))
         large = long_side_photo(path, large_size)
-        blown_large.append(blown_white_share(model.transform(large), large))
+        stylized_large = model.transform(large)
+        blown_large.append(blown_white_share(stylized_large, large))
+        grid.append(block_grid_ratio(stylized_large))
         if i < gatys_photos and gatys_iterations:
             recorded, gatys_tone_i = _gatys(content, loss, tuple(gatys_iterations), cache_dir,
                                             _gatys_key(path, size, style_image, model.metadata, gatys_iterations))
@@ -124,7 +127,7 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
             progress(i + 1, len(readable))
     report = Report(model.name, _mean(model_rows), photos=len(readable),
                     gatys_photos=min(gatys_photos, len(readable)) if gatys_iterations else 0,
-                    blown=blown, blown_large=blown_large, tone=tone, gatys_tone=gatys_tone)
+                    blown=blown, blown_large=blown_large, tone=tone, gatys_tone=gatys_tone, grid=grid)
     report.gatys = {n: _mean(rows) for n, rows in gatys_rows.items() if rows}
     # The model on the same photos as Gatys, for a like-for-like comparison.
     if report.gatys_photos:
@@ -160,4 +163,7 @@ def format_report(report: Report) -> str:
     if report.gatys_tone:
         tone += f", Gatys ({len(report.gatys_tone)} photos) {nanmean(report.gatys_tone):.2f}"
     lines.append(tone)
+    if report.grid:
+        lines.append(f"2x2 block grid (steps across / within blocks at {LARGE_SIZE} px, 1 = none): "
+                     f"{np.mean(report.grid):.2f} mean, {np.max(report.grid):.2f} worst")
     return "\n".join(lines)
