@@ -72,6 +72,16 @@ def tiny_model_path(tmp_path_factory, tiny_net) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_folded_model_path(tmp_path_factory) -> Path:
+    """Like tiny_model_path, with the lite preset's half-resolution (folded) layout."""
+    from faststyle.training.export import export_onnx
+
+    path = tmp_path_factory.mktemp("models") / "tiny_folded.onnx"
+    export_onnx(random_transform_net(seed=1, residual_blocks=1, edge_kernel=3, fold=True), path, {"name": "tiny_folded"})
+    return path
+
+
 @pytest.fixture
 def user_styles(tmp_path, monkeypatch, tiny_model_path) -> Path:
     """A user style folder holding the tiny model as style 'tiny'."""

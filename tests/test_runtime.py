@@ -7,9 +7,11 @@ from faststyle.runtime import MARGIN, StyleModel, pad_to_multiple
 from tests.conftest import photo
 
 
-@pytest.fixture(scope="module")
-def model(tiny_model_path):
-    return StyleModel.load(tiny_model_path, threads=1)
+@pytest.fixture(scope="module", params=["plain", "folded"])
+def model(request):
+    """Each runtime test runs on both layouts: full-resolution, and folded (the lite preset's)."""
+    path = request.getfixturevalue("tiny_model_path" if request.param == "plain" else "tiny_folded_model_path")
+    return StyleModel.load(path, threads=1)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (2, 3), (17, 31), (64, 64), (99, 130)])
