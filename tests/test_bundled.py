@@ -32,13 +32,14 @@ def test_bundled_style_is_stored_compactly(name):
 
 @pytest.mark.parametrize("name", BUNDLED)
 def test_every_bundled_style_has_a_lite_network_a_sixth_of_the_cost(name):
-    from faststyle.architecture import Architecture
+    from faststyle.architecture import PRESETS, Architecture
     from faststyle.styles import available_styles
 
     info = next(s for s in available_styles() if s.name == name)
     assert info.lite is not None and info.lite.stat().st_size < 1_000_000
     full, lite = (Architecture.from_metadata(read_metadata(p)) for p in (info.path, info.lite))
     assert lite.macs_per_pixel() <= full.macs_per_pixel() / 5.8
+    assert lite == PRESETS["lite"]  # what `train --arch lite` makes today
     assert read_metadata(info.lite).get("teacher") == name  # distilled from its own full network
 
 
@@ -70,3 +71,16 @@ def test_bundled_style_blows_no_white_blobs_on_the_sample_photos(name, fast):
         image.thumbnail((512, 512))
         rgb = np.asarray(image)
         assert blown_white_share(model.transform(rgb), rgb) < 0.002, path.name
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_lite_network_paints_no_block_grid(name):
+    """The lite networks paint 2x2 blocks at half resolution and unfold them (architecture.py,
+    `fold`): a visible grid would make steps across block edges larger than within blocks
+    (a grid scores above 1.3 in test_quality; these score 0.8-0.9, like the full networks)."""
+    from faststyle.quality import block_grid_ratio
+
+    model = faststyle.load_style(name, fast=True)
+    for path in SAMPLES:
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        assert 0.7 < block_grid_ratio(model.transform(rgb)) < 1.15, path.name
