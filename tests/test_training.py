@@ -91,12 +91,31 @@ def test_lite_student_learns_its_teachers_pictures(data, tmp_path, tiny_model_pa
     path = user_styles / "lite" / "tiny.onnx"  # beside the user's full "tiny", where --fast finds it
     meta = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta()
     meta = meta.custom_metadata_map["faststyle"]
-    assert '"residual_blocks": 3' in meta and '"teacher": "' in meta
+    assert '"residual_blocks": 3' in meta and '"fold": true' in meta and '"teacher": "' in meta
 
     from faststyle.styles import resolve_style
 
     assert resolve_style("tiny", fast=True) == path
     assert resolve_style("tiny") == user_styles / "tiny.onnx"
+
+
+def test_init_from_starts_from_a_model_of_the_same_shape_and_refuses_another(
+        data, tmp_path, tiny_model_path, tiny_folded_model_path):
+    run = tmp_path / "init"
+    r = subprocess.run(train_cmd(data, run, "--steps", "1", "--lr", "1e-9", "--init-from", str(tiny_model_path)),
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    x = {"image": np.random.default_rng(0).uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)}
+    start, trained = (ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(["stylized"], x)[0]
+                      for p in (tiny_model_path, run / "model.onnx"))
+    assert np.abs(start - trained).max() < 1.0  # one step at a tiny rate: still the start's picture
+
+    other = tmp_path / "init-other"
+    r = subprocess.run(train_cmd(data, other, "--steps", "1", "--init-from", str(tiny_folded_model_path)),
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "another shape" in r.stderr and "--init-from" in r.stderr
+    assert not (other / "config.json").exists()  # refused before the run folder was written
 
 
 def test_killed_run_resumes_to_the_same_weights(data, tmp_path):

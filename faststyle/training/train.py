@@ -21,14 +21,24 @@ from faststyle.training.config import TrainConfig
 
 def init_weights(net, source: str) -> None:
     """Starts from another trained style: a checkpoint (.npz), an .onnx file or a style name."""
-    from faststyle.styles import resolve_style
+    from faststyle.styles import read_metadata, resolve_style
     from faststyle.training.export import load_onnx_weights
 
     path = Path(source)
     if path.suffix == ".npz" and path.is_file():
-        run_folder.load_checkpoint(run_folder.read_checkpoint(path), net)
+        arrays = run_folder.read_checkpoint(path)
+        _same_shape(source, run_folder.checkpoint_config(arrays, path.parent).architecture, net.architecture)
+        run_folder.load_checkpoint(arrays, net)
     else:
-        load_onnx_weights(net, resolve_style(source))
+        model = resolve_style(source)
+        _same_shape(source, Architecture.from_metadata(read_metadata(model)), net.architecture)
+        load_onnx_weights(net, model)
+
+
+def _same_shape(source: str, start: Architecture, run: Architecture) -> None:
+    if start != run:
+        raise FaststyleError(f"--init-from {source} is a network of another shape ({start}) than this run's "
+                             f"({run}); start from a model of the same --arch, or leave --init-from out")
 
 
 def load_style_net(source: str):
