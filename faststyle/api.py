@@ -82,7 +82,7 @@ def load_style(name_or_path: str | os.PathLike, threads: int | None = None, devi
 
     device: "cpu", "auto" (a GPU or other accelerator when the installed ONNX Runtime has one),
     or "cuda", "directml", "coreml", "openvino".
-    fast: the style's lite network (about 4x faster, a little less detailed) where it has one.
+    fast: the style's lite network (6-7x faster, a little less detailed) where it has one.
     """
     return StyleModel.load(resolve_style(name_or_path, fast), threads, device)
 

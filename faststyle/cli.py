@@ -141,7 +141,7 @@ def _add_style_options(p) -> None:
 
 def _add_fast_option(p) -> None:
     p.add_argument("--fast", action="store_true",
-                   help="use each style's lite network: about 4x faster, a little less detailed "
+                   help="use each style's lite network: 6-7x faster, a little less detailed "
                         "(styles without one use their full network)")
 
 
