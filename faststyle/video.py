@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from faststyle.api import StyleLike, as_model
+from faststyle.api import BlendedStyle, StyleLike, as_model
 from faststyle.errors import FaststyleError
 from faststyle.image_io import remove_stale_temp_files, temp_file_beside
 from faststyle.postprocess import check_strength, finish
@@ -56,7 +56,7 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
     if target.exists() and target.resolve() == source.resolve():
         raise FaststyleError(f"{source}: output would overwrite the input; choose another -o")
     model = as_model(style)
-    if not hasattr(model, "norm_stats"):
+    if isinstance(model, BlendedStyle):
         raise FaststyleError("blends are for pictures; paint the video in one style at a time")
     try:
         reader = ffmpeg.read_frames(str(source))

@@ -54,10 +54,12 @@ def test_fold_is_onnx_space_to_depth_and_unfold_inverts_it():
 
 
 def test_a_folded_network_has_no_full_resolution_feature_maps():
+    import keras
+
     arch = Architecture(width=8, residual_blocks=2, edge_kernel=3, fold=True)
     net = build_transform_net(arch)
     x = np.zeros((1, 32, 32, 3), np.float32)
-    probe = __import__("keras").Model(net.input, [net.get_layer(c.name).output for c in arch.convs()])
+    probe = keras.Model(net.input, [net.get_layer(c.name).output for c in arch.convs()])
     sizes = {c.name: out.shape[1:] for c, out in zip(arch.convs(), probe(x))}
     assert sizes["conv1"] == (16, 16, 16) and sizes["out"] == (16, 16, 12)
     assert max(h * w for h, w, _ in sizes.values()) == 16 * 16

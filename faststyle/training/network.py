@@ -54,23 +54,23 @@ class Fold(layers.Layer):
         super().__init__(**kwargs)
         self.factor = factor
 
+    def _hwc(self, h, w, c):
+        """Output height, width and channels for an input of h x w x c."""
+        f = abs(self.factor)
+        return (h // f, w // f, c * f * f) if self.factor > 0 else (h * f, w * f, c // (f * f))
+
     def call(self, x):
-        shape = ops.shape(x)
-        h, w, c = shape[1], shape[2], shape[3]
-        if self.factor > 0:
-            f = self.factor
-            x = ops.reshape(x, (-1, h // f, f, w // f, f, c))
-            return ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (-1, h // f, w // f, f * f * c))
-        f = -self.factor
-        x = ops.reshape(x, (-1, h, w, f, f, c // (f * f)))
-        return ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (-1, h * f, w * f, c // (f * f)))
+        _, h, w, c = ops.shape(x)
+        f = abs(self.factor)
+        # Both directions swap the block-row axis with the column axis; only the split differs.
+        blocks = (h // f, f, w // f, f, c) if self.factor > 0 else (h, w, f, f, c // (f * f))
+        x = ops.transpose(ops.reshape(x, (-1, *blocks)), (0, 1, 3, 2, 4, 5))
+        return ops.reshape(x, (-1, *self._hwc(h, w, c)))
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape
-        f = abs(self.factor)
-        if self.factor > 0:
-            return (b, None if h is None else h // f, None if w is None else w // f, c * f * f)
-        return (b, None if h is None else h * f, None if w is None else w * f, c // (f * f))
+        oh, ow, oc = self._hwc(h or 0, w or 0, c)
+        return (b, oh if h is not None else None, ow if w is not None else None, oc)
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
