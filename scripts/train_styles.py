@@ -6,7 +6,11 @@
 Each style runs `faststyle train` with its recipe; a run folder that already exists
 is resumed (`--resume`), so the command can be stopped and started again at will.
 Styles whose recipe has `init_from` wait for that model to exist.
-`--lite` trains the lite networks instead, from each recipe's [lite] table, into models/lite/.
+`--lite` trains the lite networks instead, from each recipe's [lite] table, into models/lite/;
+each learns from the full network in --output-dir (else the installed style of that name).
+`--gpu` runs each recipe's [gpu] table: a second stage that continues the bundled full model
+with what a GPU affords (see the table's comment); on a machine with JAX but no TensorFlow,
+set KERAS_BACKEND=jax.
 """
 
 from __future__ import annotations
@@ -27,18 +31,27 @@ ORDER = ["wave", "starry_night", "the_scream", "composition_vii"]
 def command_for(name: str, recipe: dict, args) -> list[str]:
     train, painting = dict(recipe["train"]), recipe.get("painting", {})
     run_dir, output = Path(args.runs_dir) / name, Path(args.output_dir) / f"{name}.onnx"
+    if args.gpu:  # continues the CPU stage's model, which ships in the package
+        train.update(recipe["gpu"])
+        train["init_from"] = str(ROOT / "faststyle" / "models" / f"{name}.onnx")
     if args.lite:  # the [lite] table changes the [train] one; its init_from is its own (another shape)
         train.pop("init_from", None)
         train.update(recipe["lite"])
         run_dir, output = Path(args.runs_dir) / f"{name}-lite", Path(args.output_dir) / "lite" / f"{name}.onnx"
         if "init_from" in train:  # a style name: that style's lite network, trained earlier in the order
             train["init_from"] = str(Path(args.output_dir) / "lite" / f"{train['init_from']}.onnx")
+        teacher = Path(args.output_dir) / f"{train['teacher']}.onnx"
+        if teacher.is_file():
+            train["teacher"] = str(teacher)
     cmd = [sys.executable, "-m", "faststyle", "train", str(Path(args.styles_dir) / train["style_image"]),
            "--run-dir", str(run_dir), "--steps", str(train["steps"])]
+    if args.max_minutes:
+        cmd += ["--max-minutes", str(args.max_minutes)]
     if (run_dir / "config.json").exists():
         return cmd + ["--resume"]
+    every = str(args.checkpoint_every)
     cmd += ["--content-dir", args.content_dir, "--name", name, "-o", str(output),
-            "--checkpoint-every", "50", "--preview-every", "50"]
+            "--checkpoint-every", every, "--preview-every", every]
     if args.vgg_weights:
         cmd += ["--vgg-weights", args.vgg_weights]
     # Recipe keys are the settings' own names (training/config.py); each has its option there.
@@ -64,13 +77,18 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated style names")
     parser.add_argument("--lite", action="store_true",
                         help="train the lite networks (each recipe's [lite] table), distilled from the full ones")
+    parser.add_argument("--gpu", action="store_true",
+                        help="run each recipe's [gpu] stage, from the bundled full model")
+    parser.add_argument("--max-minutes", type=float, help="stop each run after this many minutes (it exports)")
+    parser.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints (default 50)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
     args = parser.parse_args()
 
     recipes = {p.stem: tomllib.loads(p.read_text()) for p in sorted((ROOT / "recipes").glob("*.toml"))}
     names = [n for n in ORDER if n in recipes] + sorted(set(recipes) - set(ORDER))
-    if args.lite:
-        names = [n for n in names if "lite" in recipes[n]]
+    for table in ("lite", "gpu"):
+        if getattr(args, table):
+            names = [n for n in names if table in recipes[n]]
     if args.only:
         names = [n for n in names if n in args.only.split(",")]
     for name in names:

@@ -1,6 +1,7 @@
 """Training end to end on tiny data with a random-weight VGG: train, kill -9, resume, export."""
 
 import csv
+import importlib.util
 import json
 import os
 import signal
@@ -295,3 +296,69 @@ def test_a_checkpoint_describes_itself_and_export_names_what_is_missing(data, tm
     r = subprocess.run([sys.executable, "-m", "faststyle", "export", str(empty), "-o", str(tmp_path / "x.onnx")],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "not a faststyle training run folder" in r.stderr
+
+
+def test_max_minutes_stops_early_with_a_checkpoint_and_a_model_and_resume_goes_on(data, tmp_path):
+    run = tmp_path / "run"
+    r = subprocess.run(train_cmd(data, run, "--steps", "4", "--max-minutes", "0.00001"),
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "--max-minutes 1e-05 reached" in r.stdout + r.stderr
+    stopped_at = len(log_steps(run))
+    assert stopped_at < 4 and (run / f"ckpt-{stopped_at:06d}.npz").is_file()
+    assert (run / "model.onnx").is_file()  # what it had learned is exported, as at the last step
+
+    r = subprocess.run([sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--resume",
+                        "--run-dir", str(run), "--max-minutes", "60"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert log_steps(run) == [1, 2, 3, 4]
+
+
+def test_batches_resume_at_a_position_and_reader_errors_reach_the_loop(data):
+    from faststyle.errors import FaststyleError
+    from faststyle.training.data import PhotoStream, batches, find_images
+
+    stream = PhotoStream(find_images(data / "photos", ["broken.jpg"]), 64, 32, seed=3)
+    stream_iter = batches(stream, 2)
+    first = [next(stream_iter) for _ in range(3)]
+    assert all(b.shape == (2, 32, 32, 3) and b.dtype == np.float32 for b, _ in first)
+    assert [position for _, position in first] == [2, 4, 6]
+    images, position = next(batches(stream, 2, start=first[0][1]))  # a resumed run's next batch
+    np.testing.assert_array_equal(images, first[1][0])
+    assert position == first[1][1]
+
+    unreadable = PhotoStream([data / "photos" / "broken.jpg"], 64, 32, seed=3)
+    with pytest.raises(FaststyleError, match="none of the content images could be read"):
+        next(batches(unreadable, 2))
+
+
+def test_loss_network_leaves_a_numpy_input_as_it_was():
+    from faststyle.training.vgg import LossNetwork
+
+    net = LossNetwork("vgg16", "random")
+    x = np.random.default_rng(0).uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
+    before = x.copy()
+    first, second = np.asarray(net(x)[0]), np.asarray(net(x)[0])
+    np.testing.assert_array_equal(x, before)
+    np.testing.assert_array_equal(first, second)
+
+
+@needs_shared
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX not installed")
+def test_jax_backend_takes_the_same_steps_as_tensorflow(data, tmp_path, tiny_model_path):
+    """KERAS_BACKEND=jax (GPU machines without TensorFlow) trains the same: same loss, same update."""
+    rows = {}
+    for backend in ("tensorflow", "jax"):
+        run = tmp_path / backend
+        cmd = [*train_cmd(data, run, "--steps", "2", "--init-from", str(tiny_model_path)), "--vgg-weights",
+               str(VGG16_WEIGHTS)]  # (the last --vgg-weights wins: random VGG weights differ by backend)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "KERAS_BACKEND": backend})
+        assert r.returncode == 0, r.stderr
+        with open(run / "losses.csv") as f:
+            rows[backend] = [{k: float(v) for k, v in row.items() if k not in ("seconds", "distill")}
+                             for row in csv.DictReader(f)]
+    tf_rows, jax_rows = rows["tensorflow"], rows["jax"]
+    for key in ("content", "style", "tv", "total"):
+        assert jax_rows[0][key] == pytest.approx(tf_rows[0][key], rel=1e-4), key  # same weights, same loss
+        assert jax_rows[1][key] == pytest.approx(tf_rows[1][key], rel=1e-2), key  # after the same update
+    assert jax_rows[1]["total"] != pytest.approx(jax_rows[0]["total"], rel=1e-3)  # the update did something

@@ -106,6 +106,9 @@ class TrainConfig:
         type=non_negative_float))
     perceptual_every: int = field(default=1, metadata=option(
         "--perceptual-every", "with --teacher: the VGG loss on every Nth step only (0: never)", type=at_least(0)))
+    max_minutes: float | None = field(default=None, metadata=option(
+        "--max-minutes", "stop after this many minutes (checkpoint and export as at the last step); "
+        "--resume goes on", resume=MAY_CHANGE, type=positive_float))
     checkpoint_every: int = field(default=100, metadata=option(
         "--checkpoint-every", "steps between checkpoints", resume=MAY_CHANGE, type=at_least(1)))
     preview_image: str | None = field(default=None, metadata=option(

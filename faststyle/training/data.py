@@ -1,19 +1,20 @@
-"""Training photos as a tf.data pipeline of random square crops.
+"""Training photos as a stream of batches of random square crops.
 
 The order of photos and the crop positions are a pure function of (seed,
 position in the stream), and every batch carries the position after it. A
 checkpoint stores that position, so a resumed run sees exactly the batches it
-would have seen without the stop.
+would have seen without the stop. Plain NumPy, so any Keras backend can train on it.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import queue
+import threading
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 
 from faststyle.errors import FaststyleError
@@ -86,12 +87,33 @@ class PhotoStream:
             yield crop, position
 
 
-def make_dataset(stream: PhotoStream, batch_size: int, start: int = 0) -> tf.data.Dataset:
-    """Batches (float32 RGB 0..255 crops, stream position after the batch) from `start` on."""
-    size = stream.crop
-    ds = tf.data.Dataset.from_generator(
-        lambda: stream.crops(start),
-        output_signature=(tf.TensorSpec((size, size, 3), tf.uint8), tf.TensorSpec((), tf.int64)),
-    )
-    ds = ds.batch(batch_size).map(lambda x, pos: (tf.cast(x, tf.float32), pos[-1]))
-    return ds.prefetch(2)
+def batches(stream: PhotoStream, batch_size: int, start: int = 0, prefetch: int = 2
+            ) -> Iterator[tuple[np.ndarray, int]]:
+    """(float32 RGB 0..255 batch, stream position after it) from `start` on.
+
+    A background thread reads the next batches while the current step runs (Pillow
+    decodes without holding the GIL); an error there is raised here, in the training loop.
+    """
+    ready: queue.Queue = queue.Queue(maxsize=prefetch)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            crops = stream.crops(start)
+            while not stop.is_set():
+                batch = [next(crops) for _ in range(batch_size)]
+                ready.put((np.stack([c for c, _ in batch]).astype(np.float32), batch[-1][1]))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            ready.put(exc)
+
+    threading.Thread(target=produce, daemon=True, name="photo-batches").start()
+    try:
+        while True:
+            item = ready.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while not ready.empty():  # frees a producer blocked on a full queue
+            ready.get_nowait()

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
 from faststyle.errors import FaststyleError
 from faststyle.image_io import centre_square, load_image, resize_long_side
@@ -19,7 +18,6 @@ from faststyle.quality import block_grid_ratio, blown_white_share, tonal_correla
 from faststyle.runtime import StyleModel
 from faststyle.training.config import LossConfig
 from faststyle.training.losses import PerceptualLoss, build_loss
-from faststyle.training.optimize import optimize_image
 
 TERMS = ("content", "style", "tv", "range", "total")
 LARGE_SIZE = 1024  # blobs are also counted with the photo's long side at this size
@@ -62,6 +60,8 @@ def _gatys(content: np.ndarray, loss: PerceptualLoss, iterations: tuple[int, ...
     if cached and cached.is_file():
         data = json.loads(cached.read_text())
         return {int(n): terms for n, terms in data["recorded"].items()}, data["tone"]
+    from faststyle.training.optimize import optimize_image  # TensorFlow: kept out of training's imports
+
     image, recorded = optimize_image(content, loss, iterations=max(iterations), record_at=iterations)
     tone = tonal_correlation(np.clip(image, 0, 255), content)
     if cached:
@@ -108,8 +108,8 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
     blown, blown_large, tone, gatys_tone, grid = [], [], [], [], []
     for i, (path, content) in enumerate(readable):
         stylized = model.transform(content.astype(np.uint8)).astype(np.float32)  # what users get
-        target = loss.content_targets(tf.constant(content[None]))
-        terms = loss.terms(tf.constant(stylized[None]), target)
+        target = loss.content_targets(content[None])
+        terms = loss.terms(stylized[None], target)
         model_rows.append({k: float(v[0]) for k, v in terms.items()})
         blown.append(blown_white_share(stylized, content))
         tone.append(tonal_correlation(stylized, content))

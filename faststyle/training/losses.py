@@ -6,67 +6,70 @@ optimize`) and evaluation (`faststyle evaluate`), so all three measure the same 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from faststyle.errors import FaststyleError
 from faststyle.training.config import LossConfig
 from faststyle.training.vgg import LossNetwork, default_style_layer_weights
 
+Tensor = Any  # a tensor of the Keras backend: the loss is written in keras.ops, so it runs on TensorFlow or JAX
 
-def style_image_tensor(path: str, long_side: int) -> tf.Tensor:
+
+def style_image_array(path: str, long_side: int) -> np.ndarray:
     """The painting as float RGB 0..255, resized so its long side is `long_side` pixels."""
     from faststyle.image_io import load_image, resize_long_side
 
-    return tf.constant(np.asarray(resize_long_side(load_image(path).convert("RGB"), long_side), np.float32))
+    return np.asarray(resize_long_side(load_image(path).convert("RGB"), long_side), np.float32)
 
 
-def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+def gram_matrix(features: Tensor) -> Tensor:
     """(N, H, W, C) features -> (N, C, C) Gram matrices normalised by C*H*W."""
-    shape = tf.shape(features)
-    n, h, w, c = shape[0], shape[1], shape[2], shape[3]
-    flat = tf.reshape(features, [n, h * w, c])
-    gram = tf.matmul(flat, flat, transpose_a=True)
-    return gram / tf.cast(c * h * w, features.dtype)
+    _, h, w, c = ops.shape(features)
+    flat = ops.reshape(features, (-1, h * w, c))
+    gram = ops.matmul(ops.transpose(flat, (0, 2, 1)), flat)
+    return gram / ops.cast(c * h * w, features.dtype)
 
 
-def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+def content_loss(features: Tensor, target: Tensor) -> Tensor:
     """Mean squared error of features, per image -> (N,)."""
-    return tf.reduce_mean(tf.square(features - target), axis=[1, 2, 3])
+    return ops.mean(ops.square(features - target), axis=(1, 2, 3))
 
 
-def style_loss(features: list[tf.Tensor], target_grams: list[tf.Tensor],
-               layer_weights: list[float]) -> tf.Tensor:
+def style_loss(features: list[Tensor], target_grams: list[Tensor],
+               layer_weights: list[float]) -> Tensor:
     """Squared Frobenius distance of Gram matrices, summed over layers, per image -> (N,)."""
     total = 0.0
     for feats, target, weight in zip(features, target_grams, layer_weights):
-        total += weight * tf.reduce_sum(tf.square(gram_matrix(feats) - target), axis=[1, 2])
+        total += weight * ops.sum(ops.square(gram_matrix(feats) - target), axis=(1, 2))
     return total
 
 
-def range_loss(images: tf.Tensor) -> tf.Tensor:
+def range_loss(images: Tensor) -> Tensor:
     """Mean squared distance of pixel values outside 0..255, per image -> (N,)."""
-    excess = tf.nn.relu(tf.abs(images - 127.5) - 127.5)
-    return tf.reduce_mean(tf.square(excess), axis=[1, 2, 3])
+    excess = ops.relu(ops.abs(images - 127.5) - 127.5)
+    return ops.mean(ops.square(excess), axis=(1, 2, 3))
 
 
-def distill_loss(stylized: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+def distill_loss(stylized: Tensor, target: Tensor) -> Tensor:
     """Mean squared pixel difference to a teacher's picture (clipped as users see both), per image -> (N,)."""
-    shown = tf.clip_by_value(stylized, 0.0, 255.0)
-    return tf.reduce_mean(tf.square(shown - target), axis=[1, 2, 3])
+    shown = ops.clip(stylized, 0.0, 255.0)
+    return ops.mean(ops.square(shown - target), axis=(1, 2, 3))
 
 
-def tv_loss(images: tf.Tensor) -> tf.Tensor:
+def tv_loss(images: Tensor) -> Tensor:
     """Mean squared difference of neighbouring pixels (0..255 scale), per image -> (N,)."""
     dy = images[:, 1:, :, :] - images[:, :-1, :, :]
     dx = images[:, :, 1:, :] - images[:, :, :-1, :]
-    return tf.reduce_mean(tf.square(dy), axis=[1, 2, 3]) + tf.reduce_mean(tf.square(dx), axis=[1, 2, 3])
+    return ops.mean(ops.square(dy), axis=(1, 2, 3)) + ops.mean(ops.square(dx), axis=(1, 2, 3))
 
 
 class PerceptualLoss:
     """Loss of stylized images against their content images and one style image."""
 
-    def __init__(self, loss_net: LossNetwork, style_image: tf.Tensor, config: LossConfig):
+    def __init__(self, loss_net: LossNetwork, style_image: np.ndarray, config: LossConfig):
         self.loss_net = loss_net
         self.config = config
         _, style_feats = loss_net(style_image[None])
@@ -76,20 +79,20 @@ class PerceptualLoss:
         if len(self.layer_weights) != n_layers:
             raise FaststyleError(f"{n_layers} style layer weights needed, got {len(self.layer_weights)}")
 
-    def range_term(self, stylized: tf.Tensor) -> tf.Tensor:
+    def range_term(self, stylized: Tensor) -> Tensor:
         return self.config.range_weight * range_loss(stylized)
 
-    def content_targets(self, content_images: tf.Tensor) -> tf.Tensor:
+    def content_targets(self, content_images: Tensor) -> Tensor:
         return self.loss_net(content_images)[0]
 
-    def terms(self, stylized: tf.Tensor, content_target: tf.Tensor) -> dict[str, tf.Tensor]:
+    def terms(self, stylized: Tensor, content_target: Tensor) -> dict[str, Tensor]:
         """Weighted per-image terms {content, style, tv, range, total}, each (N,)."""
         # The loss judges the picture users get: clipped to 0..255. Without the clip the
         # network learns to push regions past white (the output reaches 277.5), where VGG
         # sees "brighter than possible" pixels that match the Gram targets cheaply; tanh then
         # saturates and those regions stay as flat white blobs. The clip passes gradients
         # straight through, and the range term pulls values back inside 0..255.
-        shown = stylized + tf.stop_gradient(tf.clip_by_value(stylized, 0.0, 255.0) - stylized)
+        shown = stylized + ops.stop_gradient(ops.clip(stylized, 0.0, 255.0) - stylized)
         content_feats, style_feats = self.loss_net(shown)
         c = self.config
         out = {
@@ -104,5 +107,5 @@ class PerceptualLoss:
 
 def build_loss(config: LossConfig, style_image: str, vgg_weights: str | None = None) -> PerceptualLoss:
     """The loss, built one way for training, the Gatys optimisation and evaluation."""
-    return PerceptualLoss(LossNetwork(config.loss_net, vgg_weights), style_image_tensor(style_image, config.style_size),
+    return PerceptualLoss(LossNetwork(config.loss_net, vgg_weights), style_image_array(style_image, config.style_size),
                           config)

@@ -41,6 +41,11 @@ class ReflectionPad(layers.Layer):
         p = self.pad
         return ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
 
+    def compute_output_shape(self, input_shape):
+        # Said outright: JAX cannot trace a reflection pad over unknown sizes to find it.
+        b, h, w, c = input_shape
+        return (b, None if h is None else h + 2 * self.pad, None if w is None else w + 2 * self.pad, c)
+
     def get_config(self):
         return {**super().get_config(), "pad": self.pad}
 

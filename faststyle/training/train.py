@@ -107,13 +107,14 @@ def _preview_array(path: str | None) -> np.ndarray:
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
     """Runs (or resumes) a training run and exports the ONNX model; returns its path."""
     import keras
-    import tensorflow as tf
+    from keras import ops
     from tqdm import tqdm
 
-    from faststyle.training.data import PhotoStream, find_images, make_dataset
+    from faststyle.training.data import PhotoStream, batches, find_images
     from faststyle.training.export import export_onnx
     from faststyle.training.losses import build_loss, distill_loss
     from faststyle.training.network import build_transform_net
+    from faststyle.training.step import make_train_step
 
     folder = config.folder
     if not resume and run_folder.checkpoints(folder):
@@ -142,22 +143,20 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     validation = _validation_photos(config) or [preview]
     run_folder.write_config(config)
 
-    @tf.function(jit_compile=config.jit_compile)
-    def train_step(images, perceptual: bool):
+    def compute_terms(images, perceptual: bool) -> dict:
         # Distillation: the teacher's picture of the same crop is the target. Without the VGG
         # terms a step costs a fraction of a perceptual one, so they can run every Nth step only.
-        target = tf.clip_by_value(teacher(images, training=False), 0.0, 255.0) if teacher else None
+        target = ops.clip(teacher(images, training=False), 0.0, 255.0) if teacher else None
         content_target = loss.content_targets(images) if perceptual else None
-        with tf.GradientTape() as tape:
-            stylized = net(images, training=True)
-            terms = loss.terms(stylized, content_target) if perceptual else {"range": loss.range_term(stylized)}
-            if teacher is not None:
-                terms["distill"] = config.distill_weight * distill_loss(stylized, target)
-            terms["total"] = tf.add_n([v for k, v in terms.items() if k != "total"])
-            total = tf.reduce_mean(terms["total"])
-        grads = tape.gradient(total, net.trainable_variables)
-        opt.apply_gradients(zip(grads, net.trainable_variables))
-        return {k: tf.reduce_mean(v) for k, v in terms.items()}
+        stylized = net(images, training=True)
+        terms = loss.terms(stylized, content_target) if perceptual else {"range": loss.range_term(stylized)}
+        if teacher is not None:
+            terms["distill"] = config.distill_weight * distill_loss(stylized, target)
+        terms["total"] = sum(v for k, v in terms.items() if k != "total")
+        return terms
+
+    frozen = [loss.loss_net.model] + ([teacher] if teacher else [])
+    train_step = make_train_step(net, opt, compute_terms, frozen, config.jit_compile)
 
     def perceptual_step(step: int) -> bool:
         if teacher is None:
@@ -168,13 +167,18 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     quality_file, quality_log = run_folder.open_log(folder / "quality.csv", run_folder.QUALITY_COLUMNS, step)
     bar = tqdm(total=config.steps, initial=step, desc=f"train {config.name}", unit="step",
                disable=not progress, dynamic_ncols=True)
+    deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
     try:
-        for images, position_after in make_dataset(stream, config.batch_size, position):
+        for images, position_after in batches(stream, config.batch_size, position):
             if step >= config.steps:
                 break
+            if deadline and time.monotonic() > deadline:
+                bar.write(f"stopped at step {step}: --max-minutes {config.max_minutes:g} reached")
+                run_folder.save_checkpoint(config, net, opt, step, position)
+                break
             t0 = time.perf_counter()
-            terms = {k: float(v) for k, v in train_step(images, perceptual_step(step + 1)).items()}
-            step, position = step + 1, int(position_after)
+            terms = train_step(images, perceptual_step(step + 1))
+            step, position = step + 1, position_after
             log.writerow([step, *(f"{terms[k]:.6g}" if k in terms else "" for k in run_folder.LOSS_COLUMNS[1:-1]),
                           f"{time.perf_counter() - t0:.3f}"])
             bar.update(1)

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+from keras import ops
 
 from faststyle.errors import FaststyleError
 
 WEIGHTS_ENV = "FASTSTYLE_VGG_WEIGHTS"
+IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)  # what the ImageNet VGG weights were trained on
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ class LossNetwork:
         self.model.trainable = False
 
     def __call__(self, images):
-        # Keras "caffe" preprocessing: RGB -> BGR, minus the ImageNet channel means.
-        x = keras.applications.vgg16.preprocess_input(images)
+        # Keras' "caffe" preprocessing (RGB -> BGR, minus the ImageNet channel means), written with
+        # ops: keras.applications' preprocess_input edits a NumPy input in place.
+        x = ops.flip(ops.convert_to_tensor(images, "float32"), axis=-1) - ops.convert_to_tensor(IMAGENET_BGR_MEAN)
         content, *style = self.model(x, training=False)
         return content, style

@@ -1,0 +1,88 @@
+"""One optimisation step of the transform network, on the Keras backend in use.
+
+The loss is written once, in keras.ops (losses.py), and runs on any backend; only
+taking its gradient differs. TensorFlow (the default) records a GradientTape inside a
+tf.function; JAX (KERAS_BACKEND=jax, e.g. on a GPU machine without TensorFlow)
+differentiates a pure function of the weights through Keras' stateless API.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+import numpy as np
+
+from faststyle.errors import FaststyleError
+
+# (images, perceptual step?) -> per-image loss terms, "total" among them
+TermsFn = Callable[[object, bool], dict]
+StepFn = Callable[[np.ndarray, bool], dict[str, float]]
+
+
+def make_train_step(net: keras.Model, opt: keras.optimizers.Optimizer, compute_terms: TermsFn,
+                    frozen: list[keras.Model], jit_compile: bool = True) -> StepFn:
+    """A step that minimises the batch mean of compute_terms(...)["total"] and returns the terms' means.
+
+    `frozen`: the other networks compute_terms calls (loss network, teacher), whose weights stay fixed.
+    `jit_compile` picks XLA on TensorFlow; JAX always compiles.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return _tensorflow_step(net, opt, compute_terms, jit_compile)
+    if backend == "jax":
+        return _jax_step(net, opt, compute_terms, frozen)
+    raise FaststyleError(f"training runs on Keras' tensorflow or jax backend, not {backend!r}; "
+                         "set KERAS_BACKEND=tensorflow (or jax)")
+
+
+def _tensorflow_step(net, opt, compute_terms: TermsFn, jit_compile: bool) -> StepFn:
+    import tensorflow as tf
+
+    @tf.function(jit_compile=jit_compile)
+    def step(images, perceptual: bool):
+        with tf.GradientTape() as tape:
+            terms = compute_terms(images, perceptual)
+            total = tf.reduce_mean(terms["total"])
+        grads = tape.gradient(total, net.trainable_variables)
+        opt.apply_gradients(zip(grads, net.trainable_variables))
+        return {k: tf.reduce_mean(v) for k, v in terms.items()}
+
+    def run(images: np.ndarray, perceptual: bool) -> dict[str, float]:
+        return {k: float(v) for k, v in step(tf.convert_to_tensor(images), perceptual).items()}
+
+    return run
+
+
+def _jax_step(net, opt, compute_terms: TermsFn, frozen: list[keras.Model]) -> StepFn:
+    import jax
+    import jax.numpy as jnp
+
+    trainable = net.trainable_variables
+    # Fixed weights go in as arguments, not as constants baked into the compiled step.
+    fixed = net.non_trainable_variables + [v for model in frozen for v in model.variables]
+
+    def loss(train_values, fixed_values, images, perceptual):
+        mapping = list(zip(trainable, train_values)) + list(zip(fixed, fixed_values))
+        with keras.StatelessScope(state_mapping=mapping):
+            terms = compute_terms(images, perceptual)
+        return jnp.mean(terms["total"]), terms
+
+    def step(train_values, opt_values, fixed_values, images, perceptual):
+        (_, terms), grads = jax.value_and_grad(loss, has_aux=True)(train_values, fixed_values, images, perceptual)
+        train_values, opt_values = opt.stateless_apply(opt_values, grads, train_values)
+        return train_values, opt_values, {k: jnp.mean(v) for k, v in terms.items()}
+
+    step = jax.jit(step, static_argnums=4)
+
+    def run(images: np.ndarray, perceptual: bool) -> dict[str, float]:
+        train_values, opt_values, terms = step([v.value for v in trainable], [v.value for v in opt.variables],
+                                               [v.value for v in fixed], images, perceptual)
+        # Written back after every step, so checkpoints and previews read the variables as on TensorFlow.
+        for variable, value in zip(trainable, train_values):
+            variable.assign(value)
+        for variable, value in zip(opt.variables, opt_values):
+            variable.assign(value)
+        return {k: float(v) for k, v in terms.items()}
+
+    return run
