@@ -360,15 +360,20 @@ def run_style_action(args) -> int:
 
 
 def _add_export(sub) -> None:
-    p = sub.add_parser("export", help="export a training checkpoint to ONNX")
-    p.add_argument("checkpoint", help="a run folder (uses its latest checkpoint) or a ckpt-*.npz file")
+    p = sub.add_parser("export", help="export a training checkpoint to ONNX, or rebuild an older .onnx model")
+    p.add_argument("checkpoint", help="a run folder (uses its latest checkpoint), a ckpt-*.npz file, or a "
+                   "faststyle .onnx model to rebuild with this version's faster graph (same weights and card)")
     p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     p.add_argument("--float32", action="store_true", help="store weights as float32 instead of float16")
 
 
 def run_export(args) -> int:
+    from faststyle.training.export import reexport_onnx
     from faststyle.training.run_folder import export_checkpoint
 
+    if args.checkpoint.endswith(".onnx"):
+        print(f"wrote {reexport_onnx(args.checkpoint, args.output, half=not args.float32)}")
+        return 0
     print(f"wrote {export_checkpoint(args.checkpoint, args.output, half=not args.float32)}")
     return 0
 

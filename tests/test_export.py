@@ -66,6 +66,22 @@ def test_a_folded_network_has_no_full_resolution_feature_maps():
     assert net(x).shape == (1, 32, 32, 3)
 
 
+def test_full_network_runs_its_last_two_convs_at_half_resolution():
+    """up2 and the 9x9 output conv work on the four pixel phases; only the 12-channel result is unfolded."""
+    net = random_transform_net(width=4)
+    graph = to_onnx(net, half=False).graph
+    session = ort.InferenceSession(to_onnx(net, half=False).SerializeToString(), providers=["CPUExecutionProvider"])
+    def named(node):  # node names carry a counter: "up1_149"
+        return node.name.rsplit("_", 1)[0]
+
+    assert [named(n) for n in graph.node if n.op_type == "DepthToSpace"] == ["up1", "unfold"]
+    out = next(n for n in graph.node if named(n) == "out")
+    kernel = next(t for t in graph.initializer if t.name == "out/phase_kernel")
+    assert list(kernel.dims) == [12, 16, 5, 5]  # 4 phases x 3 colours from 4 phases x 4 channels, 5x5
+    assert out.op_type == "Conv"
+    assert session.run(["stylized"], {"image": np.zeros((1, 32, 48, 3), np.float32)})[0].shape == (1, 32, 48, 3)
+
+
 def test_demodulated_layers_have_no_instance_norm():
     demod, instance = (build_transform_net(Architecture(width=4, norm=n)) for n in ("demod", "instance"))
     names = lambda net: {layer.name for layer in net.layers if layer.name.endswith("_norm")}  # noqa: E731
@@ -105,7 +121,7 @@ def test_half_precision_file_is_smaller_and_close(tiny_net):
     assert np.abs(a - b).mean() < 2.0
 
 
-@pytest.mark.parametrize("norm,shape", [("demod", {}), ("instance", {}), ("demod", FOLDED)])
+@pytest.mark.parametrize("norm,shape", [("demod", {}), ("instance", {}), ("demod", FOLDED), ("demod", LITE_LIKE)])
 def test_weights_round_trip_through_onnx(tmp_path, norm, shape):
     net = random_transform_net(norm=norm, **shape)
     path = tmp_path / "m.onnx"
@@ -114,3 +130,31 @@ def test_weights_round_trip_through_onnx(tmp_path, norm, shape):
     load_onnx_weights(other, path)
     x = np.random.default_rng(3).uniform(0, 255, (1, 24, 24, 3)).astype(np.float32)
     assert np.abs(np.asarray(other(x)) - np.asarray(net(x))).max() < 1e-2
+
+
+def test_export_rebuilds_an_older_model_with_the_faster_graph_and_never_over_its_input(tmp_path):
+    import subprocess
+    import sys
+
+    from faststyle.training.export import export_onnx
+
+    old = tmp_path / "old.onnx"
+    export_onnx(random_transform_net(width=4), old, {"name": "x", "title": "Old layout"}, phase_output=False)
+    new = tmp_path / "new.onnx"
+    r = subprocess.run([sys.executable, "-m", "faststyle", "export", str(old), "-o", str(new)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    inits = {name: {t.name for t in onnx.load(str(p)).graph.initializer} for name, p in (("old", old), ("new", new))}
+    assert "out/kernel" in inits["old"] and "out/phase_kernel" in inits["new"]
+    sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (old, new)]
+    x = np.random.default_rng(5).uniform(0, 255, (1, 40, 52, 3)).astype(np.float32)
+    a, b = (s.run(["stylized"], {"image": x})[0] for s in sessions)
+    assert np.abs(a - b).max() < 0.5
+    cards = [s.get_modelmeta().custom_metadata_map["faststyle"] for s in sessions]
+    assert cards[0] == cards[1]
+
+    before = old.read_bytes()
+    r = subprocess.run([sys.executable, "-m", "faststyle", "export", str(old), "-o", str(old)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "write the new file elsewhere" in r.stderr and "Traceback" not in r.stderr
+    assert old.read_bytes() == before

@@ -15,6 +15,7 @@ defaults, so a plain caller feeds the image only.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -148,7 +149,12 @@ def _kernel_from_phases(phases: list[np.ndarray]) -> np.ndarray:
     return np.transpose(taps.reshape(*phases[0].shape[:2], 3, 3), (2, 3, 1, 0))
 
 
-def _upsample_conv(g: _Graph, x: str, layer) -> str:
+def _upsample_conv(g: _Graph, x: str, layer, relu: bool = False) -> str:
+    return g.node("DepthToSpace", [_upsample_conv_phases(g, x, layer, relu)], layer.name, blocksize=2, mode="DCR")
+
+
+def _upsample_conv_phases(g: _Graph, x: str, layer, relu: bool) -> list[str]:
+    """The four phases (a, b) of the upsampled conv's output, each at the input's resolution."""
     kernel, bias = _kernel_bias(layer)  # (3, 3, cin, cout)
     w = np.transpose(kernel, (3, 2, 0, 1))  # (cout, cin, 3, 3)
     x = g.node("Pad", [x, g.const(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")],
@@ -159,18 +165,76 @@ def _upsample_conv(g: _Graph, x: str, layer) -> str:
             k = np.einsum("ry,oiyx,cx->oirc", _PHASE_TAPS[a], w, _PHASE_TAPS[b])
             y = g.node("Conv", [x, g.weight(k, f"{layer.name}/phase{a}{b}"), g.weight(bias, f"{layer.name}/bias{a}{b}")],
                        f"{layer.name}_phase{a}{b}", kernel_shape=[2, 2])
+            if relu:  # straight after the conv, where ONNX Runtime fuses it
+                y = g.node("Relu", [y], f"{layer.name}_relu{a}{b}")
             # Phase (a, b) reads the padded input from row a, column b on: its output
             # is one row and column too big, so drop the far edge (a=0) or the near one (a=1).
             last = np.iinfo(np.int64).max
             starts = g.const(np.array([a, b], np.int64), "c")
             ends = g.const(np.array([last if a else -1, last if b else -1], np.int64), "c")
             phases.append(g.node("Slice", [y, starts, ends, g.const(np.array([2, 3], np.int64), "c")], "phase"))
-    x = g.node("Concat", phases, f"{layer.name}_phases", axis=1)
-    return g.node("DepthToSpace", [x], layer.name, blocksize=2, mode="DCR")
+    return g.node("Concat", phases, f"{layer.name}_phases", axis=1) if not relu else phases
 
 
-def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True) -> onnx.ModelProto:
-    """Builds the ONNX graph of a transform network made by `build_transform_net`."""
+# The output conv after the last upsampling, also at low resolution: output phase (a, b)
+# of a KxK conv reads input phase (a', b') at offsets d with full-resolution tap
+# 2d + a' - a, so it is a (K+1)/2-square conv over the four input phases together, giving
+# 4 x 3 channels that DepthToSpace unfolds. The full-resolution reflection padding becomes,
+# per phase, a reflection at one end and a mirror that repeats the edge at the other.
+# Same result; the 3-channel KxK conv at full size was the slowest node of the network.
+def _phase_output_conv(g: _Graph, phases: list[str], layer) -> str:
+    kernel, bias = _kernel_bias(layer)  # (K, K, cin, cout)
+    k, _, cin, cout = kernel.shape
+    r = k // 2
+    radius = (r + 1) // 2
+    w = np.zeros((2, 2, cout, 2, 2, cin, 2 * radius + 1, 2 * radius + 1), np.float32)
+    for a, b, a_in, b_in in np.ndindex(2, 2, 2, 2):
+        for dy, dx in np.ndindex(2 * radius + 1, 2 * radius + 1):
+            ty, tx = 2 * (dy - radius) + a_in - a, 2 * (dx - radius) + b_in - b
+            if abs(ty) <= r and abs(tx) <= r:
+                w[a, b, :, a_in, b_in, :, dy, dx] = kernel[ty + r, tx + r].T
+    padded = [_mirror_pad(g, _mirror_pad(g, phases[2 * a_in + b_in], 2, a_in, radius), 3, b_in, radius)
+              for a_in in (0, 1) for b_in in (0, 1)]
+    x = g.node("Concat", padded, "phases_padded", axis=1)
+    w = g.weight(w.reshape(4 * cout, 4 * cin, 2 * radius + 1, 2 * radius + 1), f"{layer.name}/phase_kernel")
+    return g.node("Conv", [x, w, g.weight(np.tile(bias, 4), f"{layer.name}/phase_bias")], layer.name,
+                  kernel_shape=[2 * radius + 1] * 2)
+
+
+def _kernel_from_phase_output(w: np.ndarray, bias: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of _phase_output_conv for a KxK conv: output phase (0, 0) holds every tap once."""
+    cout, cin = w.shape[0] // 4, w.shape[1] // 4
+    radius, r = w.shape[2] // 2, k // 2
+    w = w.reshape(2, 2, cout, 2, 2, cin, *w.shape[2:])[0, 0]  # (cout, a_in, b_in, cin, dy, dx)
+    kernel = np.zeros((2 * r + 1, 2 * r + 1, cin, cout), np.float32)
+    for ty, tx in np.ndindex(2 * r + 1, 2 * r + 1):
+        a_in, b_in = (ty - r) % 2, (tx - r) % 2
+        dy, dx = (ty - r - a_in) // 2 + radius, (tx - r - b_in) // 2 + radius
+        kernel[ty, tx] = w[:, a_in, b_in, :, dy, dx].T
+    return kernel, bias[:cout]
+
+
+def _mirror_pad(g: _Graph, x: str, axis: int, phase: int, n: int) -> str:
+    """Pads n rows (axis 2) or columns (axis 3) of a phase as the full-resolution reflection does:
+    phase 0 reflects at the start and repeats its edge at the end, phase 1 the other way round."""
+    first = np.iinfo(np.int64).min  # as a Slice end with step -1: up to and including index 0
+
+    def rows(start: int, end: int) -> str:  # x[start:end:-1] along the axis
+        return g.node("Slice", [x, g.const(np.array([start], np.int64), "c"), g.const(np.array([end], np.int64), "c"),
+                                g.const(np.array([axis], np.int64), "c"), g.const(np.array([-1], np.int64), "c")], "m")
+
+    before = rows(n, 0) if phase == 0 else rows(n - 1, first)
+    after = rows(-1, -1 - n) if phase == 0 else rows(-2, -2 - n)
+    return g.node("Concat", [before, x, after], "mirrored", axis=axis)
+
+
+def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
+            phase_output: bool = True) -> onnx.ModelProto:
+    """Builds the ONNX graph of a transform network made by `build_transform_net`.
+
+    `phase_output=False` builds the output conv at full resolution, as earlier versions did
+    (the same function, about 1.25x slower; kept for benchmarks and tests).
+    """
     arch: Architecture = model.architecture
     g = _Graph(half)
     g.inputs.append(helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", "height", "width", 3]))
@@ -183,11 +247,17 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True)
         x = _layer(g, x, model, conv, scale=INPUT_SCALE if i == 0 else 1.0)
     for a, b in arch.residual_pairs():
         x = g.node("Add", [x, _layer(g, _layer(g, x, model, a), model, b)], f"{b.name[:-2]}_add")
-    for conv in arch.decoder():
+    *decoder, last = arch.decoder()
+    for conv in decoder:
         x = _layer(g, x, model, conv)
-    x = _layer(g, x, model, arch.output())
-    if arch.fold:
-        x = g.node("DepthToSpace", [x], "unfold", blocksize=arch.fold_factor, mode="DCR")
+    if phase_output and last.upsample and last.relu and last.norm != "instance" and not arch.fold:
+        phases = _upsample_conv_phases(g, x, model.get_layer(last.name), relu=True)
+        x = _phase_output_conv(g, phases, model.get_layer(arch.output().name))
+        x = g.node("DepthToSpace", [x], "unfold", blocksize=2, mode="DCR")
+    else:
+        x = _layer(g, _layer(g, x, model, last), model, arch.output())
+        if arch.fold:
+            x = g.node("DepthToSpace", [x], "unfold", blocksize=arch.fold_factor, mode="DCR")
     x = g.node("Tanh", [x], "tanh")
     x = g.node("Add", [g.node("Mul", [x, g.const(np.array(OUTPUT_SCALE, np.float32), "c")], "m"),
                        g.const(np.array(OUTPUT_OFFSET, np.float32), "c")], "pixels")
@@ -204,17 +274,39 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True)
     return proto
 
 
-def export_onnx(model: keras.Model, path, metadata: dict | None = None, half: bool = True) -> None:
+def export_onnx(model: keras.Model, path, metadata: dict | None = None, half: bool = True,
+                phase_output: bool = True) -> None:
     from faststyle.image_io import atomic_write_bytes
 
-    atomic_write_bytes(path, to_onnx(model, metadata, half).SerializeToString())
+    atomic_write_bytes(path, to_onnx(model, metadata, half, phase_output).SerializeToString())
+
+
+def reexport_onnx(source, output, half: bool = True) -> Path:
+    """Rebuilds a faststyle model with this version's graph: the same weights and model card,
+    so an older file gets today's faster layout."""
+    from faststyle.errors import FaststyleError
+    from faststyle.styles import read_metadata
+    from faststyle.training.network import build_transform_net
+
+    source, output = Path(source), Path(output)
+    if output.resolve() == source.resolve():
+        raise FaststyleError(f"{output} is the model being exported; write the new file elsewhere with -o")
+    metadata = read_metadata(source)
+    net = build_transform_net(Architecture.from_metadata(metadata))
+    load_onnx_weights(net, source)
+    export_onnx(net, output, metadata, half)
+    return output
 
 
 def load_onnx_weights(model: keras.Model, path) -> None:
     """Sets a Keras transform network's weights from an ONNX file written by `to_onnx`."""
     stored = {t.name: numpy_helper.to_array(t).astype(np.float32) for t in onnx.load(str(path)).graph.initializer}
     for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D) and f"{layer.name}/phase00" in stored:
+        if isinstance(layer, keras.layers.Conv2D) and f"{layer.name}/phase_kernel" in stored:
+            kernel, bias = _kernel_from_phase_output(stored[f"{layer.name}/phase_kernel"],
+                                                     stored[f"{layer.name}/phase_bias"], layer.kernel_size[0])
+            _set_conv(layer, kernel, bias)
+        elif isinstance(layer, keras.layers.Conv2D) and f"{layer.name}/phase00" in stored:
             phases = [stored[f"{layer.name}/phase{a}{b}"] for a in (0, 1) for b in (0, 1)]
             _set_conv(layer, _kernel_from_phases(phases), stored[f"{layer.name}/bias00"])
         elif isinstance(layer, keras.layers.Conv2D):
