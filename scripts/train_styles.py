@@ -8,7 +8,7 @@ is resumed (`--resume`), so the command can be stopped and started again at will
 Styles whose recipe has `init_from` wait for that model to exist.
 `--lite` trains the lite networks instead, from each recipe's [lite] table, into models/lite/;
 each learns from the full network in --output-dir (else the installed style of that name).
-`--gpu` runs each recipe's [gpu] table: a second stage that continues the bundled full model
+`--gpu` runs each recipe's [gpu] table: a further stage that continues the bundled full model
 with what a GPU affords (see the table's comment); on a machine with JAX but no TensorFlow,
 set KERAS_BACKEND=jax.
 """
