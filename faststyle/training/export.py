@@ -149,11 +149,12 @@ def _kernel_from_phases(phases: list[np.ndarray]) -> np.ndarray:
     return np.transpose(taps.reshape(*phases[0].shape[:2], 3, 3), (2, 3, 1, 0))
 
 
-def _upsample_conv(g: _Graph, x: str, layer, relu: bool = False) -> str:
-    return g.node("DepthToSpace", [_upsample_conv_phases(g, x, layer, relu)], layer.name, blocksize=2, mode="DCR")
+def _upsample_conv(g: _Graph, x: str, layer) -> str:
+    phases = g.node("Concat", _upsample_conv_phases(g, x, layer), f"{layer.name}_phases", axis=1)
+    return g.node("DepthToSpace", [phases], layer.name, blocksize=2, mode="DCR")
 
 
-def _upsample_conv_phases(g: _Graph, x: str, layer, relu: bool) -> list[str]:
+def _upsample_conv_phases(g: _Graph, x: str, layer, relu: bool = False) -> list[str]:
     """The four phases (a, b) of the upsampled conv's output, each at the input's resolution."""
     kernel, bias = _kernel_bias(layer)  # (3, 3, cin, cout)
     w = np.transpose(kernel, (3, 2, 0, 1))  # (cout, cin, 3, 3)
@@ -173,7 +174,7 @@ def _upsample_conv_phases(g: _Graph, x: str, layer, relu: bool) -> list[str]:
             starts = g.const(np.array([a, b], np.int64), "c")
             ends = g.const(np.array([last if a else -1, last if b else -1], np.int64), "c")
             phases.append(g.node("Slice", [y, starts, ends, g.const(np.array([2, 3], np.int64), "c")], "phase"))
-    return g.node("Concat", phases, f"{layer.name}_phases", axis=1) if not relu else phases
+    return phases
 
 
 # The output conv after the last upsampling, also at low resolution: output phase (a, b)
@@ -233,7 +234,7 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
     """Builds the ONNX graph of a transform network made by `build_transform_net`.
 
     `phase_output=False` builds the output conv at full resolution, as earlier versions did
-    (the same function, about 1.25x slower; kept for benchmarks and tests).
+    (the same function, about 1.2x slower; kept for benchmarks and tests).
     """
     arch: Architecture = model.architecture
     g = _Graph(half)
