@@ -655,8 +655,10 @@ def main(argv: list[str] | None = None) -> int:
         extra = TRAINING_MODULES.get((exc.name or "").split(".")[0])
         if extra is None:
             raise
+        jax = " (or, with JAX installed, set KERAS_BACKEND=jax)" if (
+            args.command == "train" and exc.name == "tensorflow") else ""
         print(f"faststyle: error: '{args.command}' needs {exc.name}, which is not installed: "
-              f'pip install "faststyle[{extra}]"', file=sys.stderr)
+              f'pip install "faststyle[{extra}]"{jax}', file=sys.stderr)
         return 2
     except FaststyleError as exc:
         print(f"faststyle: error: {exc}", file=sys.stderr)

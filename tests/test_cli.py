@@ -229,6 +229,12 @@ def test_training_commands_without_the_extra_name_the_install_line(tmp_path):
         r = faststyle(*args, env_extra=env)
         assert r.returncode == 2, r.stderr
         assert 'pip install "faststyle[train]"' in r.stderr and "Traceback" not in r.stderr
+    # Training also runs on JAX, so its message says how.
+    r = faststyle("train", tmp_path / "p.png", "--content-dir", tmp_path, "--run-dir", tmp_path / "run",
+                  env_extra={**env, "KERAS_BACKEND": "tensorflow"})
+    assert r.returncode == 2, r.stderr
+    assert 'pip install "faststyle[train]" (or, with JAX installed, set KERAS_BACKEND=jax)' in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "run").exists()
 
 
 def test_styles_shows_any_model_file(tiny_model_path):
