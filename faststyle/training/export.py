@@ -287,16 +287,23 @@ def reexport_onnx(source, output, half: bool = True) -> Path:
     so an older file gets today's faster layout."""
     from faststyle.errors import FaststyleError
     from faststyle.styles import read_metadata
-    from faststyle.training.network import build_transform_net
 
     source, output = Path(source), Path(output)
     if output.resolve() == source.resolve():
         raise FaststyleError(f"{output} is the model being exported; write the new file elsewhere with -o")
     metadata = read_metadata(source)
-    net = build_transform_net(Architecture.from_metadata(metadata))
-    load_onnx_weights(net, source)
-    export_onnx(net, output, metadata, half)
+    export_onnx(load_onnx_net(source, metadata), output, metadata, half)
     return output
+
+
+def load_onnx_net(path, metadata: dict | None = None) -> keras.Model:
+    """A faststyle .onnx file as a Keras network of the architecture its card records."""
+    from faststyle.styles import read_metadata
+    from faststyle.training.network import build_transform_net
+
+    net = build_transform_net(Architecture.from_metadata(metadata or read_metadata(path)))
+    load_onnx_weights(net, path)
+    return net
 
 
 def load_onnx_weights(model: keras.Model, path) -> None:

@@ -43,14 +43,10 @@ def _same_shape(source: str, start: Architecture, run: Architecture) -> None:
 
 def load_style_net(source: str):
     """A trained style (name or .onnx) as a Keras network of its own architecture, e.g. a teacher."""
-    from faststyle.styles import read_metadata, resolve_style
-    from faststyle.training.export import load_onnx_weights
-    from faststyle.training.network import build_transform_net
+    from faststyle.styles import resolve_style
+    from faststyle.training.export import load_onnx_net
 
-    path = resolve_style(source)
-    net = build_transform_net(Architecture.from_metadata(read_metadata(path)))
-    load_onnx_weights(net, path)
-    return net
+    return load_onnx_net(resolve_style(source))
 
 
 def _stylize(net, image: np.ndarray) -> np.ndarray:
