@@ -9,8 +9,8 @@ Styles whose recipe has `init_from` wait for that model to exist.
 `--lite` trains the lite networks instead, from each recipe's [lite] table, into models/lite/;
 each learns from the full network in --output-dir (else the installed style of that name).
 `--gpu` runs each recipe's [gpu] table: a further stage that continues the bundled full model
-with what a GPU affords (see the table's comment); on a machine with JAX but no TensorFlow,
-set KERAS_BACKEND=jax.
+with what a GPU affords (see the table's comment); with `--lite`, the [gpu_lite] table continues
+the bundled lite network the same way. On a machine with JAX but no TensorFlow, set KERAS_BACKEND=jax.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ ORDER = ["wave", "starry_night", "the_scream", "composition_vii"]
 def command_for(name: str, recipe: dict, args) -> list[str]:
     train, painting = dict(recipe["train"]), recipe.get("painting", {})
     run_dir, output = Path(args.runs_dir) / name, Path(args.output_dir) / f"{name}.onnx"
-    if args.gpu:  # continues the CPU stage's model, which ships in the package
+    if args.gpu and not args.lite:  # continues the CPU stage's model, which ships in the package
         train.update(recipe["gpu"])
         train["init_from"] = str(ROOT / "faststyle" / "models" / f"{name}.onnx")
     if args.lite:  # the [lite] table changes the [train] one; its init_from is its own (another shape)
@@ -40,6 +40,9 @@ def command_for(name: str, recipe: dict, args) -> list[str]:
         run_dir, output = Path(args.runs_dir) / f"{name}-lite", Path(args.output_dir) / "lite" / f"{name}.onnx"
         if "init_from" in train:  # a style name: that style's lite network, trained earlier in the order
             train["init_from"] = str(Path(args.output_dir) / "lite" / f"{train['init_from']}.onnx")
+        if args.gpu:  # continues the bundled lite network
+            train.update(recipe["gpu_lite"])
+            train["init_from"] = str(ROOT / "faststyle" / "models" / "lite" / f"{name}.onnx")
         teacher = Path(args.output_dir) / f"{train['teacher']}.onnx"
         if teacher.is_file():
             train["teacher"] = str(teacher)
@@ -78,7 +81,8 @@ def main() -> int:
     parser.add_argument("--lite", action="store_true",
                         help="train the lite networks (each recipe's [lite] table), distilled from the full ones")
     parser.add_argument("--gpu", action="store_true",
-                        help="run each recipe's [gpu] stage, from the bundled full model")
+                        help="run each recipe's [gpu] stage, from the bundled full model "
+                             "(with --lite: its [gpu_lite] stage, from the bundled lite network)")
     parser.add_argument("--max-minutes", type=float, help="stop each run after this many minutes (it exports)")
     parser.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints (default 50)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
@@ -86,9 +90,9 @@ def main() -> int:
 
     recipes = {p.stem: tomllib.loads(p.read_text()) for p in sorted((ROOT / "recipes").glob("*.toml"))}
     names = [n for n in ORDER if n in recipes] + sorted(set(recipes) - set(ORDER))
-    for table in ("lite", "gpu"):
-        if getattr(args, table):
-            names = [n for n in names if table in recipes[n]]
+    needed = {"lite": args.lite, "gpu": args.gpu and not args.lite, "gpu_lite": args.gpu and args.lite}
+    for table in (t for t, wanted in needed.items() if wanted):
+        names = [n for n in names if table in recipes[n]]
     if args.only:
         names = [n for n in names if n in args.only.split(",")]
     for name in names:
