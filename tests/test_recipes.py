@@ -1,0 +1,71 @@
+"""The bundled styles' recipes and scripts/train_styles.py, which turns them into `faststyle train` commands."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from faststyle.styles import bundled_style_names
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "train_styles.py"
+STAGES = {"cpu": [], "lite": ["--lite"], "gpu": ["--gpu"], "gpu-lite": ["--gpu", "--lite"]}
+
+
+def dry_run(tmp_path: Path, *flags: str) -> dict[str, list[str]]:
+    """The command train_styles.py would run for each style, parsed."""
+    out = subprocess.run([sys.executable, str(SCRIPT), "--styles-dir", "paintings", "--content-dir", "photos",
+                          "--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "models"),
+                          "--dry-run", *flags], capture_output=True, text=True, check=True).stdout
+    commands = [shlex.split(line[2:]) for line in out.splitlines() if line.startswith("$ ")]
+    return {Path(option(cmd, "--run-dir")).name.removesuffix("-lite"): cmd for cmd in commands}
+
+
+def option(cmd: list[str], flag: str) -> str:
+    return cmd[cmd.index(flag) + 1]
+
+
+def test_every_bundled_style_has_a_recipe_with_every_stage():
+    for name in bundled_style_names():
+        recipe = tomllib.loads((ROOT / "recipes" / f"{name}.toml").read_text())
+        assert {"painting", "train", "lite", "gpu", "gpu_lite"} <= set(recipe), name
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stage_gives_every_style_a_train_command(tmp_path, stage):
+    commands = dry_run(tmp_path, *STAGES[stage])
+    assert set(commands) == set(bundled_style_names())
+    for name, cmd in commands.items():
+        assert cmd[1:3] == ["-m", "faststyle"] and cmd[3] == "train"
+        assert "bsds500/val_*" in cmd  # the validation photos never train
+        lite = "lite" in stage
+        assert (option(cmd, "--arch") == "lite") if lite else ("--arch" not in cmd)
+        expected_output = tmp_path / "models" / ("lite" if lite else "") / f"{name}.onnx"
+        assert Path(option(cmd, "-o")) == expected_output
+
+
+def test_gpu_stages_continue_the_bundled_models_on_whole_256_px_photos(tmp_path):
+    for flags, sub in ((["--gpu"], ""), (["--gpu", "--lite"], "lite/")):
+        for name, cmd in dry_run(tmp_path, *flags).items():
+            assert option(cmd, "--crop-size") == "256"
+            assert Path(option(cmd, "--init-from")) == ROOT / "faststyle" / "models" / f"{sub}{name}.onnx"
+
+
+def test_lite_networks_learn_from_the_full_model_in_the_output_folder(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "wave.onnx").write_bytes(b"stands in for a freshly trained full model")
+    commands = dry_run(tmp_path, "--lite")
+    assert Path(option(commands["wave"], "--teacher")) == tmp_path / "models" / "wave.onnx"
+    assert option(commands["starry_night"], "--teacher") == "starry_night"  # else the installed style
+
+
+def test_a_run_folder_that_exists_is_resumed(tmp_path):
+    (tmp_path / "runs" / "wave").mkdir(parents=True)
+    (tmp_path / "runs" / "wave" / "config.json").write_text("{}")
+    cmd = dry_run(tmp_path, "--only", "wave")["wave"]
+    assert cmd[-1] == "--resume" and "--content-dir" not in cmd  # a resumed run keeps its stored settings
