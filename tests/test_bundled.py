@@ -61,16 +61,21 @@ SAMPLES = sorted(sample_image_path().parent.glob("*.jpg"))
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_style_blows_no_white_blobs_on_the_sample_photos(name, fast):
     """The artifact users noticed first (docs/white-blobs.md): the old models blew 0.25-2.6 % of
-    each sample photo to flat white at 512 px; photos themselves are allowed their own white."""
+    each sample photo to flat white at 512 px; photos themselves are allowed their own white.
+    The targets (STYLES.md): at most 0.2 % on average and 1 % on any photo. (The `wave` networks
+    brighten the coffee cup's rim highlights to white: thin lines, 0.19-0.21 % of that photo.)"""
     from faststyle.quality import blown_white_share
 
     model = faststyle.load_style(name, fast=fast)
     assert len(SAMPLES) >= 3
+    shares = {}
     for path in SAMPLES:
         image = Image.open(path).convert("RGB")
         image.thumbnail((512, 512))
         rgb = np.asarray(image)
-        assert blown_white_share(model.transform(rgb), rgb) < 0.002, path.name
+        shares[path.name] = blown_white_share(model.transform(rgb), rgb)
+    assert np.mean(list(shares.values())) <= 0.002, shares
+    assert max(shares.values()) <= 0.01, shares
 
 
 @pytest.mark.parametrize("name", BUNDLED)
