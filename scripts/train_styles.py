@@ -22,6 +22,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "faststyle" / "models"
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from faststyle.training.config import LossConfig, TrainConfig, options  # noqa: E402
@@ -31,9 +32,6 @@ ORDER = ["wave", "starry_night", "the_scream", "composition_vii"]
 def command_for(name: str, recipe: dict, args) -> list[str]:
     train, painting = dict(recipe["train"]), recipe.get("painting", {})
     run_dir, output = Path(args.runs_dir) / name, Path(args.output_dir) / f"{name}.onnx"
-    if args.gpu and not args.lite:  # continues the CPU stage's model, which ships in the package
-        train.update(recipe["gpu"])
-        train["init_from"] = str(ROOT / "faststyle" / "models" / f"{name}.onnx")
     if args.lite:  # the [lite] table changes the [train] one; its init_from is its own (another shape)
         train.pop("init_from", None)
         train.update(recipe["lite"])
@@ -42,10 +40,13 @@ def command_for(name: str, recipe: dict, args) -> list[str]:
             train["init_from"] = str(Path(args.output_dir) / "lite" / f"{train['init_from']}.onnx")
         if args.gpu:  # continues the bundled lite network
             train.update(recipe["gpu_lite"])
-            train["init_from"] = str(ROOT / "faststyle" / "models" / "lite" / f"{name}.onnx")
+            train["init_from"] = str(BUNDLED / "lite" / f"{name}.onnx")
         teacher = Path(args.output_dir) / f"{train['teacher']}.onnx"
         if teacher.is_file():
             train["teacher"] = str(teacher)
+    elif args.gpu:  # continues the CPU stage's model, which ships in the package
+        train.update(recipe["gpu"])
+        train["init_from"] = str(BUNDLED / f"{name}.onnx")
     cmd = [sys.executable, "-m", "faststyle", "train", str(Path(args.styles_dir) / train["style_image"]),
            "--run-dir", str(run_dir), "--steps", str(train["steps"])]
     if args.max_minutes:
@@ -76,7 +77,7 @@ def main() -> int:
     parser.add_argument("--content-dir", required=True, help="folder of training photos")
     parser.add_argument("--vgg-weights", help="local VGG16 weights (default: Keras' download)")
     parser.add_argument("--runs-dir", default="runs", help="checkpoint folders (default runs/)")
-    parser.add_argument("--output-dir", default=str(ROOT / "faststyle" / "models"))
+    parser.add_argument("--output-dir", default=str(BUNDLED))
     parser.add_argument("--only", help="comma-separated style names")
     parser.add_argument("--lite", action="store_true",
                         help="train the lite networks (each recipe's [lite] table), distilled from the full ones")
@@ -90,9 +91,8 @@ def main() -> int:
 
     recipes = {p.stem: tomllib.loads(p.read_text()) for p in sorted((ROOT / "recipes").glob("*.toml"))}
     names = [n for n in ORDER if n in recipes] + sorted(set(recipes) - set(ORDER))
-    needed = {"lite": args.lite, "gpu": args.gpu and not args.lite, "gpu_lite": args.gpu and args.lite}
-    for table in (t for t, wanted in needed.items() if wanted):
-        names = [n for n in names if table in recipes[n]]
+    tables = (["lite"] if args.lite else []) + ([("gpu_lite" if args.lite else "gpu")] if args.gpu else [])
+    names = [n for n in names if all(table in recipes[n] for table in tables)]
     if args.only:
         names = [n for n in names if n in args.only.split(",")]
     for name in names:
