@@ -307,7 +307,10 @@ def run_styles(args) -> int:
             if style.lite:
                 print(f"    lite: {style.lite}")
             for key in sorted(meta):
-                print(f"    {key}: {meta[key]}")
+                value = meta[key]
+                if key == "int8":  # thousands of numbers: say what they are instead
+                    value = f"residual blocks {', '.join(value)} run in int8 (per-channel activation ranges stored)"
+                print(f"    {key}: {value}")
     if not args.json:
         if not styles:
             print("no styles found")
@@ -365,16 +368,25 @@ def _add_export(sub) -> None:
                    "faststyle .onnx model to rebuild with this version's faster graph (same weights and card)")
     p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     p.add_argument("--float32", action="store_true", help="store weights as float32 instead of float16")
+    int8 = p.add_mutually_exclusive_group()
+    int8.add_argument("--int8", metavar="PHOTOS", help="run the residual blocks in int8 (about 1.3x faster on a CPU), "
+                      "quantised with activation ranges measured on 16 photos from this folder")
+    int8.add_argument("--no-int8", action="store_true", help="rebuild an int8 model with float residual blocks")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="with --int8: leave out photos matching this pattern (relative to PHOTOS)")
 
 
 def run_export(args) -> int:
+    from faststyle.training.data import find_images
     from faststyle.training.export import reexport_onnx
+    from faststyle.training.quantize import calibration_sample
     from faststyle.training.run_folder import export_checkpoint
 
+    photos = calibration_sample(find_images(args.int8, args.exclude)) if args.int8 else None
     if args.checkpoint.endswith(".onnx"):
-        print(f"wrote {reexport_onnx(args.checkpoint, args.output, half=not args.float32)}")
+        print(f"wrote {reexport_onnx(args.checkpoint, args.output, not args.float32, photos, args.no_int8)}")
         return 0
-    print(f"wrote {export_checkpoint(args.checkpoint, args.output, half=not args.float32)}")
+    print(f"wrote {export_checkpoint(args.checkpoint, args.output, not args.float32, photos)}")
     return 0
 
 

@@ -111,6 +111,78 @@ def _instance_norm(g: _Graph, x: str, layer) -> str:
     return g.node("Add", [g.node("Mul", [x, a], f"{name}_scaled"), b], f"{name}_out")
 
 
+# int8 residual blocks (`int8_ranges`, measured by training/quantize.py): on AVX2 CPUs ONNX Runtime's
+# uint8 x int8 conv runs about twice as fast as its float32 one, and the ten residual convs are 60 %
+# of the network's multiply-adds. Only their convs are quantised; the running sum stays float32.
+def _channel_scales(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, int]:
+    """Per-channel scales with one shared zero point, so each channel's [low, high] (widened to
+    hold 0) fills as much of 0..255 as the shared zero point allows."""
+    low, high = np.minimum(low, 0.0), np.maximum(high, 1e-6)
+    zero = int(np.clip(np.round(255 * np.median(-low / (high - low))), 1 if low.min() < 0 else 0, 254))
+    scale = np.maximum(high / (255 - zero), -low / zero if zero else 0.0)
+    return np.maximum(scale, 1e-6), zero
+
+
+def _int8_conv(g: _Graph, x: str, name: str, kernel: np.ndarray, bias: np.ndarray, x_zero: int, y_zero: int) -> str:
+    """Reflection pad and 3x3 conv of an NHWC uint8 tensor. `kernel` (out, in, 3, 3) and `bias` are
+    in units of the input's and output's steps (their per-channel scales folded in), so the conv's
+    own scales are 1. Weights: int8 per output channel with 7 bits, as AVX2's u8 x s8
+    multiply-add saturates at 16 bits with 8. The transposes around the NCHW QLinearConv cancel
+    in ONNX Runtime, which runs it channels-last."""
+    w_scale = np.maximum(np.abs(kernel).reshape(len(kernel), -1).max(axis=1), 1e-12) / 63.0
+    wq = np.clip(np.round(kernel / w_scale[:, None, None, None]), -63, 63).astype(np.int8)
+    x = g.node("Pad", [x, g.const(np.array([0, 1, 1, 0, 0, 1, 1, 0], np.int64), "pads")], f"{name}_pad",
+               mode="reflect")
+    x = g.node("Transpose", [x], "nchw", perm=[0, 3, 1, 2])
+    y = g.node("QLinearConv", [x, _f32(g, 1.0), _u8(g, x_zero), g.const(wq, f"{name}/kernel_q"), _f32(g, w_scale),
+                               g.const(np.zeros(len(w_scale), np.int8), "w_zero"), _f32(g, 1.0), _u8(g, y_zero),
+                               g.const(np.round(bias / w_scale).astype(np.int32), f"{name}/bias_q")],
+               name, kernel_shape=[3, 3])
+    return g.node("Transpose", [y], "nhwc", perm=[0, 2, 3, 1])
+
+
+def _f32(g: _Graph, value) -> str:
+    return g.const(np.array(value, np.float32), "scale")
+
+
+def _u8(g: _Graph, value) -> str:
+    return g.const(np.array(value, np.uint8), "zero_point")
+
+
+def _int8_trunk(g: _Graph, x: str, model, arch: Architecture, ranges: dict) -> str:
+    """The residual blocks with uint8 activations, channels-last. Each activation has per-channel
+    scales, folded into the weights on either side (exact in real numbers); the first conv's
+    ReLU is its output clamping at zero point 0."""
+    x = g.node("Transpose", [x], "trunk_nhwc", perm=[0, 2, 3, 1])
+    for a, b in arch.residual_pairs():
+        block = ranges[b.name[:-2]]
+        s_in, z_in = _channel_scales(*np.asarray(block["in"], np.float64))
+        s_hidden = np.maximum(np.asarray(block["hidden"][1], np.float64), 1e-6) / 255.0
+        s_out, z_out = _channel_scales(*np.asarray(block["out"], np.float64))
+        (w_a, b_a), (w_b, b_b) = (_stored_conv(g, model.get_layer(c.name)) for c in (a, b))
+        w_a = w_a * s_in[None, :, None, None] / s_hidden[:, None, None, None]
+        w_b = w_b * s_hidden[None, :, None, None] / s_out[:, None, None, None]
+        x_q = g.node("QuantizeLinear", [x, _f32(g, s_in), _u8(g, np.full(len(s_in), z_in))], f"{a.name}_q", axis=3)
+        hidden = _int8_conv(g, x_q, a.name, w_a, b_a / s_hidden, z_in, 0)
+        y = _int8_conv(g, hidden, b.name, w_b, b_b / s_out, 0, z_out)
+        y = g.node("DequantizeLinear", [y, _f32(g, s_out), _u8(g, np.full(len(s_out), z_out))], f"{b.name}_dq",
+                   axis=3)
+        x = g.node("Add", [x, y], f"{b.name[:-2]}_add")
+    return g.node("Transpose", [x], "trunk_nchw", perm=[0, 3, 1, 2])
+
+
+def _stored_conv(g: _Graph, layer) -> tuple[np.ndarray, np.ndarray]:
+    """A conv's (out, in, k, k) kernel and bias, also stored under the names the float graph uses,
+    unused by the int8 graph (ONNX Runtime drops them on load), so the file can be fine-tuned
+    and re-exported exactly."""
+    kernel, bias = _kernel_bias(layer)
+    kernel = np.transpose(kernel, (3, 2, 0, 1))
+    dtype = np.float16 if g.half else np.float32
+    g.inits += [numpy_helper.from_array(kernel.astype(dtype), f"{layer.name}/kernel"),
+                numpy_helper.from_array(np.asarray(bias).astype(dtype), f"{layer.name}/bias")]
+    return kernel.astype(np.float64), np.asarray(bias, np.float64)
+
+
 def _pixel_count(g: _Graph, x: str) -> str:
     """H * W of an NCHW tensor, as a float scalar."""
     hw = g.node("Slice", [g.node("Shape", [x], "shape"), g.const(np.array([2], np.int64), "c"),
@@ -230,11 +302,12 @@ def _mirror_pad(g: _Graph, x: str, axis: int, phase: int, n: int) -> str:
 
 
 def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
-            phase_output: bool = True) -> onnx.ModelProto:
+            phase_output: bool = True, int8_ranges: dict | None = None) -> onnx.ModelProto:
     """Builds the ONNX graph of a transform network made by `build_transform_net`.
 
     `phase_output=False` builds the output conv at full resolution, as earlier versions did
-    (the same function, about 1.2x slower; kept for benchmarks and tests).
+    (the same function, about 1.2x slower; kept for benchmarks and tests). `int8_ranges`
+    (from `quantize.calibrate`, kept in the model card) runs the residual blocks in int8.
     """
     arch: Architecture = model.architecture
     g = _Graph(half)
@@ -246,7 +319,11 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
         x = g.node("SpaceToDepth", [x], "fold", blocksize=arch.fold_factor)
     for i, conv in enumerate(arch.encoder()):
         x = _layer(g, x, model, conv, scale=INPUT_SCALE if i == 0 else 1.0)
-    for a, b in arch.residual_pairs():
+    if int8_ranges and arch.norm != "demod":
+        raise ValueError("int8 residual blocks need a network without instance norm in them (norm='demod')")
+    if int8_ranges:
+        x = _int8_trunk(g, x, model, arch, int8_ranges)
+    for a, b in [] if int8_ranges else arch.residual_pairs():
         x = g.node("Add", [x, _layer(g, _layer(g, x, model, a), model, b)], f"{b.name[:-2]}_add")
     *decoder, last = arch.decoder()
     for conv in decoder:
@@ -264,7 +341,8 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
                        g.const(np.array(OUTPUT_OFFSET, np.float32), "c")], "pixels")
     g.nodes.append(helper.make_node("Transpose", [x], ["stylized"], name="to_nhwc", perm=[0, 2, 3, 1]))
     g.outputs.insert(0, helper.make_tensor_value_info("stylized", TensorProto.FLOAT, ["batch", "height", "width", 3]))
-    metadata = {**(metadata or {}), "architecture": arch.to_dict()}
+    metadata = {key: value for key, value in (metadata or {}).items() if key != "int8"}
+    metadata.update({"architecture": arch.to_dict()}, **({"int8": int8_ranges} if int8_ranges else {}))
 
     graph = helper.make_graph(g.nodes, "faststyle_transform_net", g.inputs, g.outputs, g.inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
@@ -276,23 +354,30 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
 
 
 def export_onnx(model: keras.Model, path, metadata: dict | None = None, half: bool = True,
-                phase_output: bool = True) -> None:
+                phase_output: bool = True, int8_ranges: dict | None = None) -> None:
     from faststyle.image_io import atomic_write_bytes
 
-    atomic_write_bytes(path, to_onnx(model, metadata, half, phase_output).SerializeToString())
+    atomic_write_bytes(path, to_onnx(model, metadata, half, phase_output, int8_ranges).SerializeToString())
 
 
-def reexport_onnx(source, output, half: bool = True) -> Path:
+def reexport_onnx(source, output, half: bool = True, calibration_photos: list | None = None,
+                  drop_int8: bool = False) -> Path:
     """Rebuilds a faststyle model with this version's graph: the same weights and model card,
-    so an older file gets today's faster layout."""
+    so an older file gets today's faster layout. Its int8 residual blocks are kept (same ranges),
+    measured afresh on `calibration_photos`, or dropped (`drop_int8`)."""
     from faststyle.errors import FaststyleError
     from faststyle.styles import read_metadata
+    from faststyle.training.quantize import calibrate
 
     source, output = Path(source), Path(output)
     if output.resolve() == source.resolve():
         raise FaststyleError(f"{output} is the model being exported; write the new file elsewhere with -o")
     metadata = read_metadata(source)
-    export_onnx(load_onnx_net(source, metadata), output, metadata, half)
+    net = load_onnx_net(source, metadata)
+    ranges = None if drop_int8 else metadata.get("int8")
+    if calibration_photos:
+        ranges = calibrate(net, calibration_photos, source=str(source))
+    export_onnx(net, output, metadata, half, int8_ranges=ranges)
     return output
 
 

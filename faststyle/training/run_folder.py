@@ -180,10 +180,13 @@ def model_metadata(config: TrainConfig, step: int, losses: dict[str, float]) -> 
     }
 
 
-def export_checkpoint(checkpoint: str | Path, output: str | Path, half: bool = True) -> Path:
-    """Exports a run folder's latest checkpoint (or a given ckpt-*.npz) to ONNX."""
+def export_checkpoint(checkpoint: str | Path, output: str | Path, half: bool = True,
+                      calibration_photos: list | None = None) -> Path:
+    """Exports a run folder's latest checkpoint (or a given ckpt-*.npz) to ONNX; with
+    `calibration_photos`, its residual blocks in int8."""
     from faststyle.training.export import export_onnx
     from faststyle.training.network import build_transform_net
+    from faststyle.training.quantize import calibrate
 
     checkpoint = Path(checkpoint)
     if checkpoint.is_dir():
@@ -199,5 +202,6 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, half: bool = T
     config = checkpoint_config(arrays, folder)  # the architecture and the model card come from the run
     net = build_transform_net(config.architecture)
     step, _ = load_checkpoint(arrays, net)
-    export_onnx(net, output, model_metadata(config, step, final_losses(folder, step)), half)
+    ranges = calibrate(net, calibration_photos, source=str(checkpoint)) if calibration_photos else None
+    export_onnx(net, output, model_metadata(config, step, final_losses(folder, step)), half, int8_ranges=ranges)
     return Path(output)

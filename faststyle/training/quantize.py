@@ -1,0 +1,69 @@
+"""The activation ranges an int8 export quantises the residual blocks with, measured on photos.
+
+For each block: its input (the running sum), the first conv's output after ReLU ("hidden") and
+the second conv's output, per channel, as the lowest and highest value seen. The extremes, not
+percentiles: clipping the largest activations put the quantisation error on the photo's subject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from faststyle.errors import FaststyleError
+from faststyle.image_io import load_image
+
+CALIBRATION_PHOTOS = 16
+LONG_SIDES = (512, 1024)  # each photo at both sizes: activations depend on the scale of the detail
+
+
+def calibration_sample(photos: Sequence[Path], count: int = CALIBRATION_PHOTOS) -> list[Path]:
+    """`count` photos spread evenly over the sorted list (neighbouring files are often alike)."""
+    photos = sorted(photos)
+    step = max(1, len(photos) // count)
+    return photos[::step][:count]
+
+
+def _probe_layers(net: keras.Model) -> dict[str, dict[str, str]]:
+    """The Keras layer whose output is each measured activation, per residual block."""
+    arch = net.architecture
+    before = f"{arch.encoder()[-1].name}_relu"
+    taps = {}
+    for a, b in arch.residual_pairs():
+        block = b.name[:-2]
+        taps[block] = {"in": before, "hidden": f"{a.name}_relu", "out": b.name}
+        before = f"{block}_add"
+    return taps
+
+
+def calibrate(net: keras.Model, photos: Sequence[Path], long_sides: Sequence[int] = LONG_SIDES,
+              source: str = "this network") -> dict:
+    """{block: {"in" | "hidden" | "out": [per-channel lows, per-channel highs]}} over the photos.
+    `source` names the model in the error a network with instance norm in its blocks gets."""
+    if net.architecture.norm != "demod":
+        raise FaststyleError(f"{source}: int8 needs a model without instance norm in its residual blocks "
+                             "(one trained with --norm demod)")
+    if not photos:
+        raise ValueError("calibration needs at least one photo")
+    taps = _probe_layers(net)
+    names = [layer for parts in taps.values() for layer in parts.values()]
+    probe = keras.Model(net.inputs, [net.get_layer(name).output for name in names])
+    low = {name: np.inf for name in names}
+    high = {name: -np.inf for name in names}
+    for path in photos:
+        image = load_image(path).convert("RGB")
+        for side in long_sides:
+            scale = side / max(image.size)
+            w, h = (max(4, round(v * scale / 4) * 4) for v in image.size)
+            pixels = np.asarray(image.resize((w, h)), np.float32)[None]
+            for name, value in zip(names, probe([pixels], training=False)):
+                value = np.asarray(value)
+                low[name] = np.minimum(low[name], value.min(axis=(0, 1, 2)))
+                high[name] = np.maximum(high[name], value.max(axis=(0, 1, 2)))
+    # Rounded to 5 digits: they go into the model card as JSON.
+    return {block: {part: [np.round(low[name], 5).tolist(), np.round(high[name], 5).tolist()]
+                    for part, name in parts.items()}
+            for block, parts in taps.items()}
