@@ -148,6 +148,7 @@ def main() -> None:
     args = parser.parse_args()
     from faststyle.runtime import StyleModel
     from faststyle.styles import resolve_style
+    from faststyle.training.export import reexport_onnx
 
     print(f"CPU: {cpu_summary()}; ONNX Runtime {ort.__version__}; {args.threads} thread(s)\n")
     print("| what | direct | Winograd | direct / Winograd | max difference |\n|---|---:|---:|---:|---:|")
@@ -158,10 +159,11 @@ def main() -> None:
     print(f"| one residual conv, 128 ch at {side}x{side}, 1 thread | {1000 * t_direct:.0f} ms | "
           f"{1000 * t_wino:.0f} ms | {t_direct / t_wino:.2f}x | {np.abs(y_direct - y_wino).max():.1e} |")
 
-    path = resolve_style(args.style)
     image = np.random.default_rng(0).integers(0, 256, (args.size, args.size, 3), dtype=np.uint8)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:  # StyleModel loads from a file
+        # The float32 graph: Winograd rewrites its float convs (the bundled model's are int8).
+        path = reexport_onnx(resolve_style(args.style), Path(tmp) / "float.onnx", drop_int8=True)
         rewritten = Path(tmp) / "winograd.onnx"
         onnx.save(rewrite_residual_convs(onnx.load(path)), rewritten)
         for name, p in (("direct", path), ("winograd", rewritten)):

@@ -4,7 +4,7 @@ interpolating the networks' weights (one pass; possible because the bundled styl
 
     python scripts/blend_compare.py [--photo PATH] [--styles wave,starry_night] [-o docs/blends.jpg]
 
-Needs the [train] extra (onnx) to read and write weights.
+Needs the [train] extra (onnx, Keras) to read and write weights.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 
 import faststyle
 from faststyle.styles import resolve_style, sample_image_path
+from faststyle.training.export import reexport_onnx
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,9 +49,11 @@ def main() -> None:
     photo.thumbnail((320, 320))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        # Float graphs: the bundled models' int8 residual blocks have per-model scales, not mixable.
+        a_float, b_float = (reexport_onnx(resolve_style(s), Path(tmp) / f"{s}.onnx", drop_int8=True) for s in (a, b))
         for t in (0.0, 0.25, 0.5, 0.75, 1.0):
             mixed_pictures = faststyle.stylize(photo, faststyle.blend({a: 1 - t, b: t}) if 0 < t < 1 else (a if t == 0 else b))
-            model = interpolated_model(resolve_style(a), resolve_style(b), t, Path(tmp) / f"m{t}.onnx")
+            model = interpolated_model(a_float, b_float, t, Path(tmp) / f"m{t}.onnx")
             mixed_weights = faststyle.stylize(photo, faststyle.load_style(model))
             rows.append((t, mixed_pictures, mixed_weights))
     w, h = photo.size

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from faststyle.styles import bundled_style_names
+
 from tests.conftest import photo
 
 
@@ -178,6 +180,13 @@ def test_styles_lists_user_styles_with_metadata(user_styles):
     r = faststyle("styles", "-v", env_extra={"FASTSTYLE_STYLE_DIR": str(user_styles)})
     assert r.returncode == 0
     assert "tiny" in r.stdout and "Random test style" in r.stdout
+
+
+def test_styles_verbose_sums_up_the_int8_ranges_in_one_line():
+    r = faststyle("styles", "-v")
+    assert r.returncode == 0
+    assert r.stdout.count("run in int8") == len(bundled_style_names())
+    assert len(r.stdout) < 20_000  # not the thousands of range values the cards hold
 
 
 def test_video_keeps_frame_count_and_size(tmp_path, tiny_model_path):

@@ -17,13 +17,23 @@ SCRIPT = ROOT / "scripts" / "train_styles.py"
 STAGES = {"cpu": [], "lite": ["--lite"], "gpu": ["--gpu"], "gpu-lite": ["--gpu", "--lite"]}
 
 
-def dry_run(tmp_path: Path, *flags: str) -> dict[str, list[str]]:
-    """The command train_styles.py would run for each style, parsed."""
+def script_commands(tmp_path: Path, *flags: str) -> list[list[str]]:
+    """Every command train_styles.py would run, parsed."""
     out = subprocess.run([sys.executable, str(SCRIPT), "--styles-dir", "paintings", "--content-dir", "photos",
                           "--runs-dir", str(tmp_path / "runs"), "--output-dir", str(tmp_path / "models"),
                           "--dry-run", *flags], capture_output=True, text=True, check=True).stdout
-    commands = [shlex.split(line[2:]) for line in out.splitlines() if line.startswith("$ ")]
-    return {Path(option(cmd, "--run-dir")).name.removesuffix("-lite"): cmd for cmd in commands}
+    return [shlex.split(line[2:]) for line in out.splitlines() if line.startswith("$ ")]
+
+
+def dry_run(tmp_path: Path, *flags: str) -> dict[str, list[str]]:
+    """The training command for each style."""
+    return {Path(option(cmd, "--run-dir")).name.removesuffix("-lite"): cmd
+            for cmd in script_commands(tmp_path, *flags) if cmd[3] == "train"}
+
+
+def int8_exports(tmp_path: Path, *flags: str) -> dict[str, list[str]]:
+    """The `faststyle export --int8` command run after each style's training."""
+    return {Path(cmd[4]).stem: cmd for cmd in script_commands(tmp_path, *flags) if cmd[3] == "export"}
 
 
 def option(cmd: list[str], flag: str) -> str:
@@ -69,3 +79,15 @@ def test_a_run_folder_that_exists_is_resumed(tmp_path):
     (tmp_path / "runs" / "wave" / "config.json").write_text("{}")
     cmd = dry_run(tmp_path, "--only", "wave")["wave"]
     assert cmd[-1] == "--resume" and "--content-dir" not in cmd  # a resumed run keeps its stored settings
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_full_networks_are_re_exported_int8_from_the_training_photos(tmp_path, stage):
+    exports = int8_exports(tmp_path, *STAGES[stage])
+    if "lite" in stage:
+        assert exports == {}  # the lite networks stay float
+        return
+    assert set(exports) == set(bundled_style_names())
+    for name, cmd in exports.items():
+        assert Path(cmd[4]) == tmp_path / "models" / f"{name}.onnx"  # the file training just wrote
+        assert option(cmd, "--int8") == "photos" and option(cmd, "--exclude") == "bsds500/val_*"
