@@ -36,7 +36,9 @@ def test_bundled_full_networks_run_their_residual_blocks_in_int8(name):
 
     graph = onnx.load(str(resolve_style(name))).graph
     assert sum(node.op_type == "QLinearConv" for node in graph.node) == 10
-    assert set(read_metadata(resolve_style(name))["int8"]) == {f"res{i}" for i in range(1, 6)}
+    card = read_metadata(resolve_style(name))
+    assert set(card["int8"]) == {f"res{i}" for i in range(1, 6)}
+    assert "imagenet-sample" in card["int8_calibration"]  # training photos, never the validation ones
     # the float weights stay in the file, for fine-tuning (--init-from) and re-export
     stored = {t.name for t in graph.initializer}
     assert {f"res{i}_{ab}/kernel" for i in range(1, 6) for ab in "ab"} <= stored

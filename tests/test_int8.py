@@ -113,8 +113,13 @@ def test_cli_int8_export_and_its_errors(tmp_path, calibration_photos):
     quantised = tmp_path / "int8.onnx"
     r = _export(source, "-o", quantised, "--int8", calibration_photos[0].parent)
     assert r.returncode == 0, r.stderr
-    assert "int8" in read_metadata(quantised)
+    card = read_metadata(quantised)
+    assert "int8" in card and card["int8_calibration"].startswith(f"4 photos from {calibration_photos[0].parent.name}")
     assert sum(n.op_type == "QLinearConv" for n in onnx.load(str(quantised)).graph.node) == 10
+    back = tmp_path / "back.onnx"
+    assert _export(quantised, "-o", back, "--no-int8").returncode == 0
+    assert not any(key.startswith("int8") for key in read_metadata(back))
+    assert not any(n.op_type == "QLinearConv" for n in onnx.load(str(back)).graph.node)
 
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -341,7 +341,8 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
                        g.const(np.array(OUTPUT_OFFSET, np.float32), "c")], "pixels")
     g.nodes.append(helper.make_node("Transpose", [x], ["stylized"], name="to_nhwc", perm=[0, 2, 3, 1]))
     g.outputs.insert(0, helper.make_tensor_value_info("stylized", TensorProto.FLOAT, ["batch", "height", "width", 3]))
-    metadata = {key: value for key, value in (metadata or {}).items() if key != "int8"}
+    # The card keeps int8 ranges (and their calibration note) only on an int8 graph.
+    metadata = {key: value for key, value in (metadata or {}).items() if int8_ranges or not key.startswith("int8")}
     metadata.update({"architecture": arch.to_dict()}, **({"int8": int8_ranges} if int8_ranges else {}))
 
     graph = helper.make_graph(g.nodes, "faststyle_transform_net", g.inputs, g.outputs, g.inits)
@@ -367,7 +368,7 @@ def reexport_onnx(source, output, half: bool = True, calibration_photos: list | 
     measured afresh on `calibration_photos`, or dropped (`drop_int8`)."""
     from faststyle.errors import FaststyleError
     from faststyle.styles import read_metadata
-    from faststyle.training.quantize import calibrate
+    from faststyle.training.quantize import calibrate, calibration_note
 
     source, output = Path(source), Path(output)
     if output.resolve() == source.resolve():
@@ -377,6 +378,7 @@ def reexport_onnx(source, output, half: bool = True, calibration_photos: list | 
     ranges = None if drop_int8 else metadata.get("int8")
     if calibration_photos:
         ranges = calibrate(net, calibration_photos, source=str(source))
+        metadata = {**metadata, "int8_calibration": calibration_note(calibration_photos)}
     export_onnx(net, output, metadata, half, int8_ranges=ranges)
     return output
 

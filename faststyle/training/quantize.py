@@ -27,6 +27,13 @@ def calibration_sample(photos: Sequence[Path], count: int = CALIBRATION_PHOTOS) 
     return photos[::step][:count]
 
 
+def calibration_note(photos: Sequence[Path], long_sides: Sequence[int] = LONG_SIDES) -> str:
+    """What the model card says about the ranges' photos."""
+    folders = sorted({Path(p).parent.name for p in photos})
+    return (f"{len(photos)} photos from {', '.join(folders)}, each at "
+            f"{' and '.join(str(s) for s in long_sides)} px on the long side")
+
+
 def _probe_layers(net: keras.Model) -> dict[str, dict[str, str]]:
     """The Keras layer whose output is each measured activation, per residual block."""
     arch = net.architecture
