@@ -12,6 +12,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from tqdm import tqdm
 
 from faststyle.errors import FaststyleError
 from faststyle.image_io import load_image
@@ -60,7 +61,7 @@ def calibrate(net: keras.Model, photos: Sequence[Path], long_sides: Sequence[int
     probe = keras.Model(net.inputs, [net.get_layer(name).output for name in names])
     low = {name: np.inf for name in names}
     high = {name: -np.inf for name in names}
-    for path in photos:
+    for path in tqdm(photos, desc="int8 ranges", unit="photo", disable=None):  # a bar on terminals only
         image = load_image(path).convert("RGB")
         for side in long_sides:
             scale = side / max(image.size)
