@@ -323,8 +323,9 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
         raise ValueError("int8 residual blocks need a network without instance norm in them (norm='demod')")
     if int8_ranges:
         x = _int8_trunk(g, x, model, arch, int8_ranges)
-    for a, b in [] if int8_ranges else arch.residual_pairs():
-        x = g.node("Add", [x, _layer(g, _layer(g, x, model, a), model, b)], f"{b.name[:-2]}_add")
+    else:
+        for a, b in arch.residual_pairs():
+            x = g.node("Add", [x, _layer(g, _layer(g, x, model, a), model, b)], f"{b.name[:-2]}_add")
     *decoder, last = arch.decoder()
     for conv in decoder:
         x = _layer(g, x, model, conv)
@@ -368,7 +369,7 @@ def reexport_onnx(source, output, half: bool = True, calibration_photos: list | 
     measured afresh on `calibration_photos`, or dropped (`drop_int8`)."""
     from faststyle.errors import FaststyleError
     from faststyle.styles import read_metadata
-    from faststyle.training.quantize import calibrate, calibration_note
+    from faststyle.training.quantize import calibrated
 
     source, output = Path(source), Path(output)
     if output.resolve() == source.resolve():
@@ -377,8 +378,7 @@ def reexport_onnx(source, output, half: bool = True, calibration_photos: list | 
     net = load_onnx_net(source, metadata)
     ranges = None if drop_int8 else metadata.get("int8")
     if calibration_photos:
-        ranges = calibrate(net, calibration_photos, source=str(source))
-        metadata = {**metadata, "int8_calibration": calibration_note(calibration_photos)}
+        ranges, metadata = calibrated(net, calibration_photos, metadata, str(source))
     export_onnx(net, output, metadata, half, int8_ranges=ranges)
     return output
 

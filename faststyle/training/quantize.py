@@ -35,6 +35,11 @@ def calibration_note(photos: Sequence[Path], long_sides: Sequence[int] = LONG_SI
             f"{' and '.join(str(s) for s in long_sides)} px on the long side")
 
 
+def calibrated(net: keras.Model, photos: Sequence[Path], metadata: dict, source: str) -> tuple[dict, dict]:
+    """The int8 ranges measured on `photos`, and the model card with a note of those photos."""
+    return calibrate(net, photos, source=source), {**metadata, "int8_calibration": calibration_note(photos)}
+
+
 def _probe_layers(net: keras.Model) -> dict[str, dict[str, str]]:
     """The Keras layer whose output is each measured activation, per residual block."""
     arch = net.architecture

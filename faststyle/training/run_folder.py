@@ -186,7 +186,7 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, half: bool = T
     `calibration_photos`, its residual blocks in int8."""
     from faststyle.training.export import export_onnx
     from faststyle.training.network import build_transform_net
-    from faststyle.training.quantize import calibrate, calibration_note
+    from faststyle.training.quantize import calibrated
 
     checkpoint = Path(checkpoint)
     if checkpoint.is_dir():
@@ -202,10 +202,8 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, half: bool = T
     config = checkpoint_config(arrays, folder)  # the architecture and the model card come from the run
     net = build_transform_net(config.architecture)
     step, _ = load_checkpoint(arrays, net)
-    metadata = model_metadata(config, step, final_losses(folder, step))
-    ranges = None
+    metadata, ranges = model_metadata(config, step, final_losses(folder, step)), None
     if calibration_photos:
-        ranges = calibrate(net, calibration_photos, source=str(checkpoint))
-        metadata["int8_calibration"] = calibration_note(calibration_photos)
+        ranges, metadata = calibrated(net, calibration_photos, metadata, str(checkpoint))
     export_onnx(net, output, metadata, half, int8_ranges=ranges)
     return Path(output)
