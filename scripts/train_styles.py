@@ -11,7 +11,7 @@ each learns from the full network in --output-dir (else the installed style of t
 `--gpu` runs each recipe's [gpu] table: a further stage that continues the bundled full model
 with what a GPU affords (see the table's comment); with `--lite`, the [gpu_lite] table continues
 the bundled lite network the same way. On a machine with JAX but no TensorFlow, set KERAS_BACKEND=jax.
-A full network is then re-exported with int8 residual blocks (`faststyle export --int8`, calibrated
+A full network is then re-exported with int8 residual blocks and upsampling convs (`faststyle export --int8`, calibrated
 on the training photos), which replaces the float file: the bundled full models are int8.
 """
 
@@ -75,7 +75,7 @@ def command_for(name: str, recipe: dict, args) -> list[str]:
 
 
 def int8_command(trained: Path, int8: Path, args) -> list[str]:
-    """Re-exports a trained full network with int8 residual blocks (the validation photos left out)."""
+    """Re-exports a trained full network in int8 (the validation photos left out)."""
     return [sys.executable, "-m", "faststyle", "export", str(trained), "-o", str(int8),
             "--int8", args.content_dir, "--exclude", "bsds500/val_*"]
 

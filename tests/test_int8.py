@@ -1,4 +1,4 @@
-"""int8 residual blocks: close to the float network, exact to re-export, clear errors."""
+"""int8 residual blocks and upsampling convs: close to the float network, exact to re-export, clear errors."""
 
 import subprocess
 import sys
@@ -45,11 +45,17 @@ def _run(proto_or_path, x):
     return session.run(["stylized"], {"image": x})[0]
 
 
+# QLinearConvs of an int8 network: two per residual block, four phases per upsampling conv.
+def _int8_convs(blocks: int, upsampling: int = 2) -> int:
+    return 2 * blocks + 4 * upsampling
+
+
 def test_int8_network_is_close_to_the_float_one_on_an_unseen_photo(net, ranges):
     proto = to_onnx(net, half=False, int8_ranges=ranges)
     ops = [n.op_type for n in proto.graph.node]
-    assert ops.count("QLinearConv") == 2 * net.architecture.residual_blocks
-    assert not any(n.op_type == "Conv" and n.name.startswith("res") for n in proto.graph.node)
+    assert ops.count("QLinearConv") == _int8_convs(net.architecture.residual_blocks)
+    float_convs = [n.name.rsplit("_", 1)[0] for n in proto.graph.node if n.op_type == "Conv"]  # names end in _<n>
+    assert float_convs == ["conv1", "down1", "down2", "out"]
     x = photo(80, 112, seed=9)[None].astype(np.float32)
     exact, quantised = _run(to_onnx(net, half=False), x), _run(proto, x)
     assert exact.std() > 5.0  # a picture, not a constant any graph would match
@@ -58,14 +64,26 @@ def test_int8_network_is_close_to_the_float_one_on_an_unseen_photo(net, ranges):
     assert difference.max() > 0  # it really is quantised
 
 
+def test_older_ranges_without_the_upsampling_convs_keep_a_float_decoder(net, ranges):
+    blocks_only = {name: parts for name, parts in ranges.items() if name.startswith("res")}
+    proto = to_onnx(net, half=False, int8_ranges=blocks_only)
+    assert sum(n.op_type == "QLinearConv" for n in proto.graph.node) == 2 * net.architecture.residual_blocks
+    x = photo(48, 64, seed=4)[None].astype(np.float32)
+    difference = np.abs(np.clip(_run(to_onnx(net, half=False), x), 0, 255) - np.clip(_run(proto, x), 0, 255))
+    assert difference.mean() < 1.5
+
+
 def test_ranges_hold_every_channel_and_the_relu(net, ranges, calibration_photos):
-    assert set(ranges) == {f"res{i}" for i in range(1, net.architecture.residual_blocks + 1)}
-    channels = 4 * net.architecture.width
-    for block in ranges.values():
-        for low, high in block.values():
-            assert len(low) == len(high) == channels
+    w, blocks = net.architecture.width, net.architecture.residual_blocks
+    assert set(ranges) == {f"res{i}" for i in range(1, blocks + 1)} | {"up1", "up2"}
+    channels = {"in": 4 * w, "hidden": 4 * w, "out": 4 * w}
+    for name, block in ranges.items():
+        if name.startswith("up"):
+            channels = {"up1": {"in": 4 * w, "out": 2 * w}, "up2": {"in": 2 * w, "out": w}}[name]
+        for part, (low, high) in block.items():
+            assert len(low) == len(high) == channels[part]
             assert all(lo <= hi for lo, hi in zip(low, high))
-        assert min(block["hidden"][0]) >= 0.0  # measured after the ReLU
+        assert min(block.get("hidden", block["out"])[0]) >= 0.0  # measured after the ReLU
     # Wider ranges than needed: never narrower than one photo's own at one size.
     alone = calibrate(net, calibration_photos[:1], long_sides=SIDES[:1])
     for block, parts in alone.items():
@@ -115,7 +133,7 @@ def test_cli_int8_export_and_its_errors(tmp_path, calibration_photos):
     assert r.returncode == 0, r.stderr
     card = read_metadata(quantised)
     assert "int8" in card and card["int8_calibration"].startswith(f"4 photos from {calibration_photos[0].parent.name}")
-    assert sum(n.op_type == "QLinearConv" for n in onnx.load(str(quantised)).graph.node) == 10
+    assert sum(n.op_type == "QLinearConv" for n in onnx.load(str(quantised)).graph.node) == _int8_convs(5)
     back = tmp_path / "back.onnx"
     assert _export(quantised, "-o", back, "--no-int8").returncode == 0
     assert not any(key.startswith("int8") for key in read_metadata(back))
@@ -136,14 +154,45 @@ def test_cli_int8_export_and_its_errors(tmp_path, calibration_photos):
 
 
 @pytest.mark.parametrize("low_scale", [0.0, 0.003, 0.01, 1.0, 5.0])
-def test_channel_scales_hold_every_channels_range(low_scale):
+def test_channel_scales_give_every_channel_all_256_steps(low_scale):
     from faststyle.training.export import _channel_scales
 
     rng = np.random.default_rng(7)
     high = rng.uniform(0.1, 20.0, 64)
     low = -rng.uniform(0.0, 1.0, 64) * high * low_scale
-    low[::5] = 0.0  # channels after a ReLU-like cut: one shared zero point must still fit all
+    low[::5] = 0.0  # channels after a ReLU-like cut
     scale, zero = _channel_scales(low, high)
     q_low, q_high = np.round(low / scale) + zero, np.round(high / scale) + zero
     assert q_low.min() >= 0 and q_high.max() <= 255
-    assert np.median(q_high - q_low) >= 127  # most channels use at least half of the 256 steps
+    assert np.all(q_high - q_low >= 254)
+
+
+def test_per_channel_zero_points_folded_into_the_bias_are_exact():
+    """QLinearConv takes one zero point per tensor; _qlinear_conv folds per-channel ones into
+    its bias. Checked against the same quantised conv computed in numpy."""
+    from onnx import TensorProto, helper
+
+    from faststyle.training.export import _Graph, _qlinear_conv
+
+    rng = np.random.default_rng(3)
+    kernel = rng.normal(0, 0.05, (4, 3, 2, 2))
+    bias = rng.normal(0, 5, 4)
+    x_zero, y_zero = np.array([0, 100, 255], np.uint8), np.array([0, 20, 128, 250], np.uint8)
+    g = _Graph(half=False)
+    _qlinear_conv(g, "x", "conv", kernel, bias, x_zero, y_zero, kernel_size=2)
+    g.nodes[-1].output[0] = "y"
+    graph = helper.make_graph(g.nodes, "t", [helper.make_tensor_value_info("x", TensorProto.UINT8, None)],
+                              [helper.make_tensor_value_info("y", TensorProto.UINT8, None)], g.inits)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    x = rng.integers(0, 256, (1, 3, 9, 7)).astype(np.uint8)
+    got = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+    w_scale = np.abs(kernel).reshape(4, -1).max(axis=1) / 63.0
+    quantised = np.round(kernel / w_scale[:, None, None, None]) * w_scale[:, None, None, None]
+    real = x.astype(np.float64) - x_zero[None, :, None, None]  # input in its own steps
+    windows = np.lib.stride_tricks.sliding_window_view(real, (2, 2), axis=(2, 3))  # (1, 3, 8, 6, 2, 2)
+    conv = np.einsum("bihwyx,oiyx->bohw", windows, quantised) + bias[None, :, None, None]
+    want = np.clip(np.round(conv + y_zero[None, :, None, None]), 0, 255)
+    assert np.abs(got.astype(int) - want).max() <= 1  # rounding of the bias into weight steps
+    assert np.mean(got == want) > 0.9

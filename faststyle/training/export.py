@@ -111,34 +111,51 @@ def _instance_norm(g: _Graph, x: str, layer) -> str:
     return g.node("Add", [g.node("Mul", [x, a], f"{name}_scaled"), b], f"{name}_out")
 
 
-# int8 residual blocks (`int8_ranges`, measured by training/quantize.py): on AVX2 CPUs ONNX Runtime's
-# uint8 x int8 conv runs about twice as fast as its float32 one, and the ten residual convs are 60 %
-# of the network's multiply-adds. Only their convs are quantised; the running sum stays float32.
-def _channel_scales(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, int]:
-    """Per-channel scales with one shared zero point, so each channel's [low, high] (widened to
-    hold 0) fills as much of 0..255 as the shared zero point allows."""
+# int8 (`int8_ranges`, measured by training/quantize.py): on AVX2 CPUs ONNX Runtime's uint8 x int8
+# conv runs about twice as fast as its float32 one. The ten residual convs are 60 % of the network's
+# multiply-adds, the two upsampling convs 24 %; only convs are quantised, and the running sum of the
+# residual blocks stays float32. Models calibrated before the upsampling convs were have ranges for
+# the blocks only and keep a float decoder.
+def _channel_scales(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel steps and zero points that map each channel's [low, high] (widened to hold 0)
+    onto 0..255."""
     low, high = np.minimum(low, 0.0), np.maximum(high, 1e-6)
-    zero = int(np.clip(np.round(255 * np.median(-low / (high - low))), 1 if low.min() < 0 else 0, 254))
-    scale = np.maximum(high / (255 - zero), -low / zero if zero else 0.0)
-    return np.maximum(scale, 1e-6), zero
+    scale = (high - low) / 255.0
+    return scale, np.clip(np.round(-low / scale), 0, 255).astype(np.uint8)
 
 
-def _int8_conv(g: _Graph, x: str, name: str, kernel: np.ndarray, bias: np.ndarray, x_zero: int, y_zero: int) -> str:
-    """Reflection pad and 3x3 conv of an NHWC uint8 tensor. `kernel` (out, in, 3, 3) and `bias` are
-    in units of the input's and output's steps (their per-channel scales folded in), so the conv's
-    own scales are 1. Weights: int8 per output channel with 7 bits, as AVX2's u8 x s8
-    multiply-add saturates at 16 bits with 8. The transposes around the NCHW QLinearConv cancel
-    in ONNX Runtime, which runs it channels-last."""
-    w_scale = np.maximum(np.abs(kernel).reshape(len(kernel), -1).max(axis=1), 1e-12) / 63.0
-    wq = np.clip(np.round(kernel / w_scale[:, None, None, None]), -63, 63).astype(np.int8)
+def _relu_scales(low_high) -> np.ndarray:
+    """Per-channel steps of a ReLU's output, 0..highest onto 0..255 (zero point 0)."""
+    return np.maximum(np.asarray(low_high[1], np.float64), 1e-6) / 255.0
+
+
+def _int8_conv(g: _Graph, x: str, name: str, kernel: np.ndarray, bias: np.ndarray, x_zero: np.ndarray,
+               y_zero: np.ndarray) -> str:
+    """Reflection pad and 3x3 conv of an NHWC uint8 tensor. The transposes around the NCHW
+    QLinearConv cancel in ONNX Runtime, which runs it channels-last."""
     x = g.node("Pad", [x, g.const(np.array([0, 1, 1, 0, 0, 1, 1, 0], np.int64), "pads")], f"{name}_pad",
                mode="reflect")
     x = g.node("Transpose", [x], "nchw", perm=[0, 3, 1, 2])
-    y = g.node("QLinearConv", [x, _f32(g, 1.0), _u8(g, x_zero), g.const(wq, f"{name}/kernel_q"), _f32(g, w_scale),
-                               g.const(np.zeros(len(w_scale), np.int8), "w_zero"), _f32(g, 1.0), _u8(g, y_zero),
-                               g.const(np.round(bias / w_scale).astype(np.int32), f"{name}/bias_q")],
-               name, kernel_shape=[3, 3])
+    y = _qlinear_conv(g, x, name, kernel, bias, x_zero, y_zero, kernel_size=3)
     return g.node("Transpose", [y], "nhwc", perm=[0, 2, 3, 1])
+
+
+def _qlinear_conv(g: _Graph, x: str, name: str, kernel: np.ndarray, bias: np.ndarray, x_zero: np.ndarray,
+                  y_zero: np.ndarray, kernel_size: int) -> str:
+    """A conv of an NCHW uint8 tensor. `kernel` (out, in, k, k) and `bias` are in units of the
+    input's and output's steps (their per-channel scales folded in), so the conv's own scales are 1.
+    QLinearConv takes one zero point per tensor; the per-channel ones (`x_zero`, `y_zero`) go into
+    the int32 bias instead, exactly: no padding here adds zeros, so every input pixel carries its
+    channel's zero point. Weights: int8 per output channel with 7 bits, as AVX2's u8 x s8
+    multiply-add saturates at 16 bits with 8."""
+    w_scale = np.maximum(np.abs(kernel).reshape(len(kernel), -1).max(axis=1), 1e-12) / 63.0
+    wq = np.clip(np.round(kernel / w_scale[:, None, None, None]), -63, 63).astype(np.int8)
+    bias_q = (np.round((bias + np.asarray(y_zero, np.float64)) / w_scale)
+              - np.einsum("oiyx,i->o", wq.astype(np.int64), np.broadcast_to(np.asarray(x_zero, np.int64), wq.shape[1])))
+    return g.node("QLinearConv", [x, _f32(g, 1.0), _u8(g, 0), g.const(wq, f"{name}/kernel_q"),
+                                  _f32(g, w_scale), g.const(np.zeros(len(w_scale), np.int8), "w_zero"),
+                                  _f32(g, 1.0), _u8(g, 0), g.const(bias_q.astype(np.int32), f"{name}/bias_q")],
+                  name, kernel_shape=[kernel_size, kernel_size])
 
 
 def _f32(g: _Graph, value) -> str:
@@ -151,22 +168,21 @@ def _u8(g: _Graph, value) -> str:
 
 def _int8_trunk(g: _Graph, x: str, model, arch: Architecture, ranges: dict) -> str:
     """The residual blocks with uint8 activations, channels-last. Each activation has per-channel
-    scales, folded into the weights on either side (exact in real numbers); the first conv's
-    ReLU is its output clamping at zero point 0."""
+    steps, folded into the weights on either side, and zero points, folded into the biases (both
+    exact in real numbers); the first conv's ReLU is its output clamping at zero point 0."""
     x = g.node("Transpose", [x], "trunk_nhwc", perm=[0, 2, 3, 1])
     for a, b in arch.residual_pairs():
         block = ranges[b.name[:-2]]
         s_in, z_in = _channel_scales(*np.asarray(block["in"], np.float64))
-        s_hidden = np.maximum(np.asarray(block["hidden"][1], np.float64), 1e-6) / 255.0
+        s_hidden = _relu_scales(block["hidden"])
         s_out, z_out = _channel_scales(*np.asarray(block["out"], np.float64))
         (w_a, b_a), (w_b, b_b) = (_stored_conv(g, model.get_layer(c.name)) for c in (a, b))
         w_a = w_a * s_in[None, :, None, None] / s_hidden[:, None, None, None]
         w_b = w_b * s_hidden[None, :, None, None] / s_out[:, None, None, None]
-        x_q = g.node("QuantizeLinear", [x, _f32(g, s_in), _u8(g, np.full(len(s_in), z_in))], f"{a.name}_q", axis=3)
+        x_q = g.node("QuantizeLinear", [x, _f32(g, s_in), _u8(g, z_in)], f"{a.name}_q", axis=3)
         hidden = _int8_conv(g, x_q, a.name, w_a, b_a / s_hidden, z_in, 0)
         y = _int8_conv(g, hidden, b.name, w_b, b_b / s_out, 0, z_out)
-        y = g.node("DequantizeLinear", [y, _f32(g, s_out), _u8(g, np.full(len(s_out), z_out))], f"{b.name}_dq",
-                   axis=3)
+        y = g.node("DequantizeLinear", [y, _f32(g, s_out), _u8(g, z_out)], f"{b.name}_dq", axis=3)
         x = g.node("Add", [x, y], f"{b.name[:-2]}_add")
     return g.node("Transpose", [x], "trunk_nchw", perm=[0, 3, 1, 2])
 
@@ -229,24 +245,66 @@ def _upsample_conv(g: _Graph, x: str, layer) -> str:
 def _upsample_conv_phases(g: _Graph, x: str, layer, relu: bool = False) -> list[str]:
     """The four phases (a, b) of the upsampled conv's output, each at the input's resolution."""
     kernel, bias = _kernel_bias(layer)  # (3, 3, cin, cout)
-    w = np.transpose(kernel, (3, 2, 0, 1))  # (cout, cin, 3, 3)
     x = g.node("Pad", [x, g.const(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")],
                f"{layer.name}_pad", mode="edge")
     phases = []
-    for a in (0, 1):
-        for b in (0, 1):
-            k = np.einsum("ry,oiyx,cx->oirc", _PHASE_TAPS[a], w, _PHASE_TAPS[b])
-            y = g.node("Conv", [x, g.weight(k, f"{layer.name}/phase{a}{b}"), g.weight(bias, f"{layer.name}/bias{a}{b}")],
-                       f"{layer.name}_phase{a}{b}", kernel_shape=[2, 2])
-            if relu:  # straight after the conv, where ONNX Runtime fuses it
-                y = g.node("Relu", [y], f"{layer.name}_relu{a}{b}")
-            # Phase (a, b) reads the padded input from row a, column b on: its output
-            # is one row and column too big, so drop the far edge (a=0) or the near one (a=1).
-            last = np.iinfo(np.int64).max
-            starts = g.const(np.array([a, b], np.int64), "c")
-            ends = g.const(np.array([last if a else -1, last if b else -1], np.int64), "c")
-            phases.append(g.node("Slice", [y, starts, ends, g.const(np.array([2, 3], np.int64), "c")], "phase"))
+    for (a, b), k in _phase_kernels(kernel):
+        y = g.node("Conv", [x, g.weight(k, f"{layer.name}/phase{a}{b}"), g.weight(bias, f"{layer.name}/bias{a}{b}")],
+                   f"{layer.name}_phase{a}{b}", kernel_shape=[2, 2])
+        if relu:  # straight after the conv, where ONNX Runtime fuses it
+            y = g.node("Relu", [y], f"{layer.name}_relu{a}{b}")
+        phases.append(_phase_crop(g, y, a, b))
     return phases
+
+
+def _phase_kernels(kernel: np.ndarray) -> list[tuple[tuple[int, int], np.ndarray]]:
+    """((a, b), its (cout, cin, 2, 2) kernel) for the four phases of a Keras (3, 3, cin, cout) kernel."""
+    w = np.transpose(kernel, (3, 2, 0, 1))  # (cout, cin, 3, 3)
+    return [((a, b), np.einsum("ry,oiyx,cx->oirc", _PHASE_TAPS[a], w, _PHASE_TAPS[b])) for a in (0, 1) for b in (0, 1)]
+
+
+def _phase_crop(g: _Graph, y: str, a: int, b: int) -> str:
+    """Phase (a, b) reads the edge-padded input from row a, column b on: its output is one row and
+    column too big, so drop the far edge (a=0) or the near one (a=1)."""
+    last = np.iinfo(np.int64).max
+    starts = g.const(np.array([a, b], np.int64), "c")
+    ends = g.const(np.array([last if a else -1, last if b else -1], np.int64), "c")
+    return g.node("Slice", [y, starts, ends, g.const(np.array([2, 3], np.int64), "c")], "phase")
+
+
+def _int8_upsample_conv(g: _Graph, x: str, x_scale: np.ndarray, x_zero: np.ndarray | int, layer,
+                        y_scale: np.ndarray) -> list[str]:
+    """An upsampling conv and its ReLU in int8: the four phases (as `_upsample_conv_phases`) of
+    NCHW uint8 `x` with per-channel steps and zero points, each uint8 with per-channel steps
+    `y_scale` and zero point 0.
+    The float phase kernels stay in the file under their usual names."""
+    kernel, bias = _kernel_bias(layer)
+    x = g.node("Pad", [x, g.const(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")],
+               f"{layer.name}_pad", mode="edge")
+    dtype = np.float16 if g.half else np.float32
+    phases = []
+    for (a, b), k in _phase_kernels(kernel):
+        g.inits += [numpy_helper.from_array(k.astype(dtype), f"{layer.name}/phase{a}{b}"),
+                    numpy_helper.from_array(np.asarray(bias).astype(dtype), f"{layer.name}/bias{a}{b}")]
+        k = k.astype(np.float64) * x_scale[None, :, None, None] / y_scale[:, None, None, None]
+        y = _qlinear_conv(g, x, f"{layer.name}_phase{a}{b}", k, bias / y_scale, x_zero, 0, kernel_size=2)
+        phases.append(_phase_crop(g, y, a, b))
+    return phases
+
+
+def _int8_decoder(g: _Graph, x: str, model, arch: Architecture, ranges: dict) -> str:
+    """Both upsampling convs in int8, uint8 between them, and the output conv in float on the
+    second one's phases (as `_phase_output_conv`): NCHW float features in, NCHW pixels out."""
+    up1, up2 = (model.get_layer(conv.name) for conv in arch.decoder())
+    s_in, z_in = _channel_scales(*np.asarray(ranges[up1.name]["in"], np.float64))
+    s_up1, s_up2 = _relu_scales(ranges[up1.name]["out"]), _relu_scales(ranges[up2.name]["out"])
+    x = g.node("QuantizeLinear", [x, _f32(g, s_in), _u8(g, z_in)], f"{up1.name}_q", axis=1)
+    phases = _int8_upsample_conv(g, x, s_in, z_in, up1, s_up1)
+    x = g.node("DepthToSpace", [g.node("Concat", phases, f"{up1.name}_phases", axis=1)], up1.name,
+               blocksize=2, mode="DCR")
+    phases = _int8_upsample_conv(g, x, s_up1, 0, up2, s_up2)
+    x = _phase_output_conv(g, phases, model.get_layer(arch.output().name), phase_scale=s_up2)
+    return g.node("DepthToSpace", [x], "unfold", blocksize=2, mode="DCR")
 
 
 # The output conv after the last upsampling, also at low resolution: output phase (a, b)
@@ -255,7 +313,9 @@ def _upsample_conv_phases(g: _Graph, x: str, layer, relu: bool = False) -> list[
 # 4 x 3 channels that DepthToSpace unfolds. The full-resolution reflection padding becomes,
 # per phase, a reflection at one end and a mirror that repeats the edge at the other.
 # Same result; the 3-channel KxK conv at full size was the slowest node of the network.
-def _phase_output_conv(g: _Graph, phases: list[str], layer) -> str:
+def _phase_output_conv(g: _Graph, phases: list[str], layer, phase_scale: np.ndarray | None = None) -> str:
+    """`phase_scale`: the phases are uint8 with these per-channel steps (zero point 0); they are
+    padded and concatenated as uint8, a quarter of the float traffic, then dequantised."""
     kernel, bias = _kernel_bias(layer)  # (K, K, cin, cout)
     k, _, cin, cout = kernel.shape
     r = k // 2
@@ -269,6 +329,9 @@ def _phase_output_conv(g: _Graph, phases: list[str], layer) -> str:
     padded = [_mirror_pad(g, _mirror_pad(g, phases[2 * a_in + b_in], 2, a_in, radius), 3, b_in, radius)
               for a_in in (0, 1) for b_in in (0, 1)]
     x = g.node("Concat", padded, "phases_padded", axis=1)
+    if phase_scale is not None:
+        x = g.node("DequantizeLinear", [x, _f32(g, np.tile(phase_scale, 4)), _u8(g, np.zeros(4 * len(phase_scale)))],
+                   "phases_dq", axis=1)
     w = g.weight(w.reshape(4 * cout, 4 * cin, 2 * radius + 1, 2 * radius + 1), f"{layer.name}/phase_kernel")
     return g.node("Conv", [x, w, g.weight(np.tile(bias, 4), f"{layer.name}/phase_bias")], layer.name,
                   kernel_shape=[2 * radius + 1] * 2)
@@ -307,7 +370,8 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
 
     `phase_output=False` builds the output conv at full resolution, as earlier versions did
     (the same function, about 1.2x slower; kept for benchmarks and tests). `int8_ranges`
-    (from `quantize.calibrate`, kept in the model card) runs the residual blocks in int8.
+    (from `quantize.calibrate`, kept in the model card) runs the residual blocks in int8, and the
+    upsampling convs when the ranges have them.
     """
     arch: Architecture = model.architecture
     g = _Graph(half)
@@ -327,16 +391,19 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
         for a, b in arch.residual_pairs():
             x = g.node("Add", [x, _layer(g, _layer(g, x, model, a), model, b)], f"{b.name[:-2]}_add")
     *decoder, last = arch.decoder()
-    for conv in decoder:
-        x = _layer(g, x, model, conv)
-    if phase_output and last.upsample and last.relu and last.norm != "instance" and not arch.fold:
-        phases = _upsample_conv_phases(g, x, model.get_layer(last.name), relu=True)
-        x = _phase_output_conv(g, phases, model.get_layer(arch.output().name))
-        x = g.node("DepthToSpace", [x], "unfold", blocksize=2, mode="DCR")
+    if int8_ranges and last.name in int8_ranges:  # calibrated with the upsampling convs too
+        x = _int8_decoder(g, x, model, arch, int8_ranges)
     else:
-        x = _layer(g, _layer(g, x, model, last), model, arch.output())
-        if arch.fold:
-            x = g.node("DepthToSpace", [x], "unfold", blocksize=arch.fold_factor, mode="DCR")
+        for conv in decoder:
+            x = _layer(g, x, model, conv)
+        if phase_output and last.upsample and last.relu and last.norm != "instance" and not arch.fold:
+            phases = _upsample_conv_phases(g, x, model.get_layer(last.name), relu=True)
+            x = _phase_output_conv(g, phases, model.get_layer(arch.output().name))
+            x = g.node("DepthToSpace", [x], "unfold", blocksize=2, mode="DCR")
+        else:
+            x = _layer(g, _layer(g, x, model, last), model, arch.output())
+            if arch.fold:
+                x = g.node("DepthToSpace", [x], "unfold", blocksize=arch.fold_factor, mode="DCR")
     x = g.node("Tanh", [x], "tanh")
     x = g.node("Add", [g.node("Mul", [x, g.const(np.array(OUTPUT_SCALE, np.float32), "c")], "m"),
                        g.const(np.array(OUTPUT_OFFSET, np.float32), "c")], "pixels")

@@ -1,7 +1,8 @@
-"""The activation ranges an int8 export quantises the residual blocks with, measured on photos.
+"""The activation ranges an int8 export quantises with, measured on photos.
 
-For each block: its input (the running sum), the first conv's output after ReLU ("hidden") and
-the second conv's output, per channel, as the lowest and highest value seen. The extremes, not
+For each residual block: its input (the running sum), the first conv's output after ReLU ("hidden")
+and the second conv's output; for each upsampling conv, its input and its output after ReLU.
+Per channel, as the lowest and highest value seen. The extremes, not
 percentiles: clipping the largest activations put the quantisation error on the photo's subject.
 """
 
@@ -41,7 +42,7 @@ def calibrated(net: keras.Model, photos: Sequence[Path], metadata: dict, source:
 
 
 def _probe_layers(net: keras.Model) -> dict[str, dict[str, str]]:
-    """The Keras layer whose output is each measured activation, per residual block."""
+    """The Keras layer whose output is each measured activation, per quantised conv or block."""
     arch = net.architecture
     before = f"{arch.encoder()[-1].name}_relu"
     taps = {}
@@ -49,12 +50,16 @@ def _probe_layers(net: keras.Model) -> dict[str, dict[str, str]]:
         block = b.name[:-2]
         taps[block] = {"in": before, "hidden": f"{a.name}_relu", "out": b.name}
         before = f"{block}_add"
+    if not arch.fold:  # the int8 decoder works on the two upsampling convs' phases (export._int8_decoder)
+        for conv in arch.decoder():
+            taps[conv.name] = {"in": before, "out": f"{conv.name}_relu"}
+            before = f"{conv.name}_relu"
     return taps
 
 
 def calibrate(net: keras.Model, photos: Sequence[Path], long_sides: Sequence[int] = LONG_SIDES,
               source: str = "this network") -> dict:
-    """{block: {"in" | "hidden" | "out": [per-channel lows, per-channel highs]}} over the photos.
+    """{block or conv: {"in" | "hidden" | "out": [per-channel lows, per-channel highs]}} over the photos.
     `source` names the model in the error a network with instance norm in its blocks gets."""
     if net.architecture.norm != "demod":
         raise FaststyleError(f"{source}: int8 needs a model without instance norm in its residual blocks "
