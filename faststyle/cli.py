@@ -383,7 +383,7 @@ def run_export(args) -> int:
     from faststyle.training.quantize import calibration_sample
     from faststyle.training.run_folder import export_checkpoint
 
-    photos = calibration_sample(find_images(args.int8, args.exclude)) if args.int8 else None
+    photos = calibration_sample(find_images(args.int8, args.exclude, option="--int8")) if args.int8 else None
     if args.checkpoint.endswith(".onnx"):
         print(f"wrote {reexport_onnx(args.checkpoint, args.output, not args.float32, photos, args.no_int8)}")
         return 0

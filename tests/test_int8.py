@@ -144,6 +144,9 @@ def test_cli_int8_export_and_its_errors(tmp_path, calibration_photos):
     r = _export(source, "-o", tmp_path / "never.onnx", "--int8", empty)
     assert r.returncode != 0 and "no images found" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "never.onnx").exists()
+    r = _export(source, "-o", tmp_path / "never.onnx", "--int8", tmp_path / "missing")
+    assert r.returncode != 0 and "Pass a folder of photos with --int8" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "never.onnx").exists()
 
     instance = tmp_path / "instance.onnx"
     export_onnx(random_transform_net(width=4, norm="instance"), instance, {"name": "t"})

@@ -21,15 +21,16 @@ from faststyle.errors import FaststyleError
 from faststyle.image_io import images_below, resize_short_side
 
 
-def find_images(folder: str | Path, exclude: Sequence[str] = ()) -> list[Path]:
+def find_images(folder: str | Path, exclude: Sequence[str] = (), option: str = "--content-dir") -> list[Path]:
     """Every file below `folder` (recursively) with an image extension, sorted.
 
     `exclude` holds glob patterns matched against paths relative to `folder`
-    (e.g. "bsds500/val_*"), to keep validation photos out of training.
+    (e.g. "bsds500/val_*"), to keep validation photos out of training. `option` is the
+    command-line option the error for a missing folder tells the user to fix.
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FaststyleError(f"content folder not found: {folder}. Pass a folder of photos with --content-dir.")
+        raise FaststyleError(f"photo folder not found: {folder}. Pass a folder of photos with {option}.")
     files = [p for p in images_below(folder) if not _matches(p, folder, exclude)]
     if not files:
         raise FaststyleError(f"no images found in {folder}. Put JPEG or PNG photos there (subfolders are searched).")
