@@ -26,22 +26,24 @@ def test_bundled_style_has_its_model_card(name):
 
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_style_is_stored_compactly(name):
-    # float16 weights (1.7 M parameters, 3.4 MB) and int8 copies of the residual convs (1.5 M, 1.5 MB)
-    assert resolve_style(name).stat().st_size < 5_300_000
+    # float16 weights (1.7 M parameters, 3.4 MB), int8 copies of the residual convs (1.5 M, 1.5 MB)
+    # and of the upsampling convs' phase kernels (0.16 M)
+    assert resolve_style(name).stat().st_size < 5_500_000
 
 
 @pytest.mark.parametrize("name", BUNDLED)
-def test_bundled_full_networks_run_their_residual_blocks_in_int8(name):
+def test_bundled_full_networks_run_their_residual_blocks_and_upsampling_in_int8(name):
     import onnx
 
     graph = onnx.load(str(resolve_style(name))).graph
-    assert sum(node.op_type == "QLinearConv" for node in graph.node) == 10
+    assert sum(node.op_type == "QLinearConv" for node in graph.node) == 10 + 8  # 4 phases per upsampling conv
     card = read_metadata(resolve_style(name))
-    assert set(card["int8"]) == {f"res{i}" for i in range(1, 6)}
+    assert set(card["int8"]) == {f"res{i}" for i in range(1, 6)} | {"up1", "up2"}
     assert "imagenet-sample" in card["int8_calibration"]  # training photos, never the validation ones
     # the float weights stay in the file, for fine-tuning (--init-from) and re-export
     stored = {t.name for t in graph.initializer}
     assert {f"res{i}_{ab}/kernel" for i in range(1, 6) for ab in "ab"} <= stored
+    assert {f"up{i}/phase{a}{b}" for i in (1, 2) for a in "01" for b in "01"} <= stored
 
 
 @pytest.mark.parametrize("name", BUNDLED)
