@@ -56,6 +56,11 @@ class _Graph:
         self.inits.append(numpy_helper.from_array(value.astype(np.float16), name))
         return self.node("Cast", [name], f"{name}_f32", to=TensorProto.FLOAT)
 
+    def keep(self, value: np.ndarray, name: str) -> None:
+        """A float weight stored under its usual name but used by no node (ONNX Runtime drops it on
+        load): int8 graphs keep their float weights so the file can be fine-tuned and re-exported."""
+        self.inits.append(numpy_helper.from_array(np.asarray(value).astype(np.float16 if self.half else np.float32), name))
+
     def optional_input(self, value: np.ndarray, name: str) -> str:
         self.inits.append(numpy_helper.from_array(value.astype(np.float32), name))
         self.inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(value.shape)))
@@ -188,14 +193,11 @@ def _int8_trunk(g: _Graph, x: str, model, arch: Architecture, ranges: dict) -> s
 
 
 def _stored_conv(g: _Graph, layer) -> tuple[np.ndarray, np.ndarray]:
-    """A conv's (out, in, k, k) kernel and bias, also stored under the names the float graph uses,
-    unused by the int8 graph (ONNX Runtime drops them on load), so the file can be fine-tuned
-    and re-exported exactly."""
+    """A conv's (out, in, k, k) kernel and bias, also kept under the names the float graph uses."""
     kernel, bias = _kernel_bias(layer)
     kernel = np.transpose(kernel, (3, 2, 0, 1))
-    dtype = np.float16 if g.half else np.float32
-    g.inits += [numpy_helper.from_array(kernel.astype(dtype), f"{layer.name}/kernel"),
-                numpy_helper.from_array(np.asarray(bias).astype(dtype), f"{layer.name}/bias")]
+    g.keep(kernel, f"{layer.name}/kernel")
+    g.keep(bias, f"{layer.name}/bias")
     return kernel.astype(np.float64), np.asarray(bias, np.float64)
 
 
@@ -276,16 +278,14 @@ def _int8_upsample_conv(g: _Graph, x: str, x_scale: np.ndarray, x_zero: np.ndarr
                         y_scale: np.ndarray) -> list[str]:
     """An upsampling conv and its ReLU in int8: the four phases (as `_upsample_conv_phases`) of
     NCHW uint8 `x` with per-channel steps and zero points, each uint8 with per-channel steps
-    `y_scale` and zero point 0.
-    The float phase kernels stay in the file under their usual names."""
+    `y_scale` and zero point 0. The float phase kernels are kept under their usual names."""
     kernel, bias = _kernel_bias(layer)
     x = g.node("Pad", [x, g.const(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")],
                f"{layer.name}_pad", mode="edge")
-    dtype = np.float16 if g.half else np.float32
     phases = []
     for (a, b), k in _phase_kernels(kernel):
-        g.inits += [numpy_helper.from_array(k.astype(dtype), f"{layer.name}/phase{a}{b}"),
-                    numpy_helper.from_array(np.asarray(bias).astype(dtype), f"{layer.name}/bias{a}{b}")]
+        g.keep(k, f"{layer.name}/phase{a}{b}")
+        g.keep(bias, f"{layer.name}/bias{a}{b}")
         k = k.astype(np.float64) * x_scale[None, :, None, None] / y_scale[:, None, None, None]
         y = _qlinear_conv(g, x, f"{layer.name}_phase{a}{b}", k, bias / y_scale, x_zero, 0, kernel_size=2)
         phases.append(_phase_crop(g, y, a, b))
@@ -391,7 +391,7 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
         for a, b in arch.residual_pairs():
             x = g.node("Add", [x, _layer(g, _layer(g, x, model, a), model, b)], f"{b.name[:-2]}_add")
     *decoder, last = arch.decoder()
-    if int8_ranges and last.name in int8_ranges:  # calibrated with the upsampling convs too
+    if int8_ranges and last.name in int8_ranges and phase_output:  # calibrated with the upsampling convs too
         x = _int8_decoder(g, x, model, arch, int8_ranges)
     else:
         for conv in decoder:
