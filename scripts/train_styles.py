@@ -11,8 +11,9 @@ each learns from the full network in --output-dir (else the installed style of t
 `--gpu` runs each recipe's [gpu] table: a further stage that continues the bundled full model
 with what a GPU affords (see the table's comment); with `--lite`, the [gpu_lite] table continues
 the bundled lite network the same way. On a machine with JAX but no TensorFlow, set KERAS_BACKEND=jax.
-A full network is then re-exported with int8 residual blocks and upsampling convs (`faststyle export --int8`, calibrated
-on the training photos), which replaces the float file: the bundled full models are int8.
+A full network is then re-exported with int8 residual blocks and upsampling convs (`faststyle export
+--int8`, calibrated on the training photos), which replaces the float file: the bundled full models
+are int8.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Keras transform network -> ONNX, built node by node with `onnx.helper`.
 
-Like training/network.py, the graph is built by walking the model's
-`Architecture` (faststyle/architecture.py): encoder, residual blocks, decoder, output. Input "image" and output "stylized" are
-NHWC float32 RGB on the 0..255 scale with dynamic batch, height and width.
+Like training/network.py, the graph is built by walking the model's `Architecture`
+(faststyle/architecture.py): encoder, residual blocks, decoder, output. Input "image" and output
+"stylized" are NHWC float32 RGB on the 0..255 scale with dynamic batch, height and width.
 
 Tiled inference needs every tile normalised with the whole image's statistics,
 so each instance norm exposes its statistics as outputs (`<layer>_mean`,
@@ -59,7 +59,8 @@ class _Graph:
     def keep(self, value: np.ndarray, name: str) -> None:
         """A float weight stored under its usual name but used by no node (ONNX Runtime drops it on
         load): int8 graphs keep their float weights so the file can be fine-tuned and re-exported."""
-        self.inits.append(numpy_helper.from_array(np.asarray(value).astype(np.float16 if self.half else np.float32), name))
+        dtype = np.float16 if self.half else np.float32
+        self.inits.append(numpy_helper.from_array(np.asarray(value).astype(dtype), name))
 
     def optional_input(self, value: np.ndarray, name: str) -> str:
         self.inits.append(numpy_helper.from_array(value.astype(np.float32), name))

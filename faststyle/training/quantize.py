@@ -1,9 +1,9 @@
 """The activation ranges an int8 export quantises with, measured on photos.
 
 For each residual block: its input (the running sum), the first conv's output after ReLU ("hidden")
-and the second conv's output; for each upsampling conv, its input and its output after ReLU.
-Per channel, as the lowest and highest value seen. The extremes, not
-percentiles: clipping the largest activations put the quantisation error on the photo's subject.
+and the second conv's output; for each upsampling conv, its input and its output after ReLU. Per
+channel, as the lowest and highest value seen. The extremes, not percentiles: clipping the largest
+activations put the quantisation error on the photo's subject.
 """
 
 from __future__ import annotations
