@@ -11,9 +11,9 @@ each learns from the full network in --output-dir (else the installed style of t
 `--gpu` runs each recipe's [gpu] table: a further stage that continues the bundled full model
 with what a GPU affords (see the table's comment); with `--lite`, the [gpu_lite] table continues
 the bundled lite network the same way. On a machine with JAX but no TensorFlow, set KERAS_BACKEND=jax.
-A full network is then re-exported with int8 residual blocks and upsampling convs (`faststyle export
---int8`, calibrated on the training photos), which replaces the float file: the bundled full models
-are int8.
+Each network is then re-exported in int8 (`faststyle export --int8`, calibrated on the training
+photos; residual blocks and, in a full network, upsampling convs), which replaces the float file:
+the bundled networks are int8.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def command_for(name: str, recipe: dict, args) -> list[str]:
 
 
 def int8_command(trained: Path, int8: Path, args) -> list[str]:
-    """Re-exports a trained full network in int8 (the validation photos left out)."""
+    """Re-exports a trained network in int8 (the validation photos left out)."""
     return [sys.executable, "-m", "faststyle", "export", str(trained), "-o", str(int8),
             "--int8", args.content_dir, "--exclude", "bsds500/val_*"]
 
@@ -106,15 +106,15 @@ def main() -> int:
     if args.only:
         names = [n for n in names if n in args.only.split(",")]
     for name in names:
-        trained = Path(args.output_dir) / f"{name}.onnx"
+        trained = Path(args.output_dir) / ("lite" if args.lite else "") / f"{name}.onnx"
         int8 = trained.with_suffix(".int8.onnx")
-        steps = [command_for(name, recipes[name], args)] + ([] if args.lite else [int8_command(trained, int8, args)])
+        steps = [command_for(name, recipes[name], args), int8_command(trained, int8, args)]
         for cmd in steps:
             print("$ " + " ".join(cmd), flush=True)
             if not args.dry_run and subprocess.run(cmd).returncode != 0:
                 print(f"{cmd[3]} of {name} failed", file=sys.stderr)
                 return 1
-        if steps[1:] and not args.dry_run:
+        if not args.dry_run:
             os.replace(int8, trained)  # the int8 network is the one that ships
     return 0
 

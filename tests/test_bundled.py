@@ -32,18 +32,25 @@ def test_bundled_style_is_stored_compactly(name):
 
 
 @pytest.mark.parametrize("name", BUNDLED)
-def test_bundled_full_networks_run_their_residual_blocks_and_upsampling_in_int8(name):
+@pytest.mark.parametrize("fast", [False, True], ids=["full", "lite"])
+def test_bundled_networks_run_in_int8(name, fast):
     import onnx
 
-    graph = onnx.load(str(resolve_style(name))).graph
-    assert sum(node.op_type == "QLinearConv" for node in graph.node) == 10 + 8  # 4 phases per upsampling conv
-    card = read_metadata(resolve_style(name))
-    assert set(card["int8"]) == {f"res{i}" for i in range(1, 6)} | {"up1", "up2"}
+    from faststyle.architecture import Architecture
+
+    path = resolve_style(name, fast=fast)
+    card = read_metadata(path)
+    arch = Architecture.from_metadata(card)
+    blocks = {f"res{i}" for i in range(1, arch.residual_blocks + 1)}
+    upsampling = set() if arch.fold else {"up1", "up2"}  # a lite network's one upsampling conv stays float
+    graph = onnx.load(str(path)).graph
+    assert sum(node.op_type == "QLinearConv" for node in graph.node) == 2 * len(blocks) + 4 * len(upsampling)
+    assert set(card["int8"]) == blocks | upsampling
     assert "imagenet-sample" in card["int8_calibration"]  # training photos, never the validation ones
     # the float weights stay in the file, for fine-tuning (--init-from) and re-export
     stored = {t.name for t in graph.initializer}
-    assert {f"res{i}_{ab}/kernel" for i in range(1, 6) for ab in "ab"} <= stored
-    assert {f"up{i}/phase{a}{b}" for i in (1, 2) for a in "01" for b in "01"} <= stored
+    assert {f"{block}_{ab}/kernel" for block in blocks for ab in "ab"} <= stored
+    assert {f"{up}/phase{a}{b}" for up in upsampling for a in "01" for b in "01"} <= stored
 
 
 @pytest.mark.parametrize("name", BUNDLED)

@@ -64,6 +64,18 @@ def test_int8_network_is_close_to_the_float_one_on_an_unseen_photo(net, ranges):
     assert difference.max() > 0  # it really is quantised
 
 
+def test_a_folded_lite_network_runs_its_residual_blocks_in_int8(calibration_photos):
+    lite = random_transform_net(width=8, seed=4, residual_blocks=3, edge_kernel=3, fold=True)
+    lite_ranges = calibrate(lite, calibration_photos, long_sides=SIDES)
+    assert set(lite_ranges) == {"res1", "res2", "res3"}  # its one upsampling conv feeds the output, in float
+    proto = to_onnx(lite, half=False, int8_ranges=lite_ranges)
+    assert sum(n.op_type == "QLinearConv" for n in proto.graph.node) == 6
+    x = photo(80, 112, seed=8)[None].astype(np.float32)
+    exact = _run(to_onnx(lite, half=False), x)
+    difference = np.abs(np.clip(exact, 0, 255) - np.clip(_run(proto, x), 0, 255))
+    assert exact.std() > 5.0 and difference.mean() < 1.5 and np.percentile(difference, 99) < 8.0
+
+
 def test_older_ranges_without_the_upsampling_convs_keep_a_float_decoder(net, ranges):
     blocks_only = {name: parts for name, parts in ranges.items() if name.startswith("res")}
     proto = to_onnx(net, half=False, int8_ranges=blocks_only)
