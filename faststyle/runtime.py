@@ -9,6 +9,7 @@ the network's receptive field, tiles fit together without seams.
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ from faststyle.styles import read_metadata_from_session, resolve_style
 # (benchmarks/bench_inference.py), so it runs untiled: tiling costs a statistics pass on top.
 MAX_UNTILED_PIXELS = 1920 * 1088
 MAX_TILE_PIXELS = 1920 * 1088
+# Metadata key of the statistics-only graph (the encoder) that export writes into each model.
+STATS_GRAPH_KEY = "faststyle_stats_graph"
 # Each model's tile margin comes from its architecture (half its receptive field, see
 # architecture.py); this is the full network's, 56 px.
 MARGIN = Architecture().tile_margin()
@@ -161,6 +164,7 @@ class StyleModel:
     path: Path
     session: ort.InferenceSession
     metadata: dict
+    stats_session: ort.InferenceSession | None = None  # the encoder alone, for tiling's statistics pass
 
     @classmethod
     def load(cls, name_or_path: str | os.PathLike, threads: int | None = None, device: str = "cpu") -> "StyleModel":
@@ -172,7 +176,12 @@ class StyleModel:
             first_line = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
             raise FaststyleError(f"{path}: not a valid ONNX style model ({first_line})") from None
         _check_signature(path, session)
-        return cls(path, session, read_metadata_from_session(session))
+        stats = session.get_modelmeta().custom_metadata_map.get(STATS_GRAPH_KEY)
+        stats_session = None
+        if stats:  # models exported before it had none: their statistics pass runs the whole network
+            stats_session = ort.InferenceSession(base64.b64decode(stats), _session_options(threads),
+                                                 providers=providers)
+        return cls(path, session, read_metadata_from_session(session), stats_session)
 
     @property
     def name(self) -> str:
@@ -196,12 +205,14 @@ class StyleModel:
             feeds.update({f"{k}_in": v for k, v in stats.items()})
         return self._session_run(["stylized"], feeds, cancel)[0][0]
 
-    def _session_run(self, names: list[str], feeds: dict, cancel: CancelToken | None) -> list:
+    def _session_run(self, names: list[str], feeds: dict, cancel: CancelToken | None,
+                     session: ort.InferenceSession | None = None) -> list:
+        session = session or self.session
         if cancel is None:
-            return self.session.run(names, feeds)
+            return session.run(names, feeds)
         cancel.check()
         try:
-            return self.session.run(names, feeds, cancel.run_options)
+            return session.run(names, feeds, cancel.run_options)
         except Exception:
             cancel.check()  # a terminated run surfaces as a generic ORT error
             raise
@@ -218,7 +229,8 @@ class StyleModel:
         if not names:
             raise FaststyleError(f"{self.path}: model has no normalization outputs, cannot tile; "
                                  "re-export it with this version of faststyle")
-        values = self._session_run(names, {"image": pad_to_multiple(rgb)[None].astype(np.float32)}, cancel)
+        values = self._session_run(names, {"image": pad_to_multiple(rgb)[None].astype(np.float32)}, cancel,
+                                   session=self.stats_session)
         return dict(zip(names, values))
 
     def transform(self, rgb: np.ndarray, on_tile: TileHook | None = None,

@@ -37,6 +37,33 @@ def test_tiled_result_matches_one_pass(model):
     assert diff.mean() < 0.05
 
 
+def test_statistics_pass_runs_the_encoder_alone_with_the_same_numbers(model):
+    # ONNX Runtime runs every node of a graph; the model carries an encoder-only graph for this pass
+    assert model.stats_session is not None
+    stat_outputs = [o.name for o in model.stats_session.get_outputs()]
+    assert sorted(stat_outputs) == sorted(model._stat_names) and "stylized" not in stat_outputs
+    image = photo(120, 160, seed=6)
+    alone = model.norm_stats(image)
+    names = model._stat_names
+    whole = model.session.run(names, {"image": pad_to_multiple(image)[None].astype(np.float32)})
+    for name, value in zip(names, whole):
+        np.testing.assert_allclose(alone[name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_without_a_statistics_graph_still_tiles(tmp_path):
+    from faststyle.training.export import export_onnx
+    from tests.conftest import random_transform_net
+
+    path = tmp_path / "instance.onnx"  # instance norm throughout: its statistics need the whole network
+    export_onnx(random_transform_net(norm="instance"), path, {"name": "instance"})
+    model = StyleModel.load(path, threads=1)
+    assert model.stats_session is None
+    image = photo(100, 140, seed=2)
+    tile = (2 * model.architecture.tile_margin() + 64) ** 2
+    tiled = model.transform(image, max_untiled_pixels=0, max_tile_pixels=tile)
+    assert np.abs(model.transform(image).astype(int) - tiled.astype(int)).mean() < 0.1
+
+
 def test_naive_tiles_would_differ(model):
     """Guards the test above: without shared statistics, tiles change tone."""
     image = photo(300, 420, seed=4)
