@@ -367,6 +367,20 @@ def _mirror_pad(g: _Graph, x: str, axis: int, phase: int, n: int) -> str:
     return g.node("Concat", [before, x, after], "mirrored", axis=axis)
 
 
+def _encoder(g: _Graph, model) -> str:
+    """The graph's inputs ("image" and the statistics switch) and the encoder: NHWC pixels in,
+    NCHW features out."""
+    arch: Architecture = model.architecture
+    g.inputs.append(helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", "height", "width", 3]))
+    g.optional_input(np.array(0.0), "norm_override")
+    x = g.node("Transpose", ["image"], "to_nchw", perm=[0, 3, 1, 2])
+    if arch.fold:
+        x = g.node("SpaceToDepth", [x], "fold", blocksize=arch.fold_factor)
+    for i, conv in enumerate(arch.encoder()):
+        x = _layer(g, x, model, conv, scale=INPUT_SCALE if i == 0 else 1.0)
+    return x
+
+
 def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
             phase_output: bool = True, int8_ranges: dict | None = None) -> onnx.ModelProto:
     """Builds the ONNX graph of a transform network made by `build_transform_net`.
@@ -378,14 +392,7 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
     """
     arch: Architecture = model.architecture
     g = _Graph(half)
-    g.inputs.append(helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", "height", "width", 3]))
-    g.optional_input(np.array(0.0), "norm_override")
-
-    x = g.node("Transpose", ["image"], "to_nchw", perm=[0, 3, 1, 2])
-    if arch.fold:
-        x = g.node("SpaceToDepth", [x], "fold", blocksize=arch.fold_factor)
-    for i, conv in enumerate(arch.encoder()):
-        x = _layer(g, x, model, conv, scale=INPUT_SCALE if i == 0 else 1.0)
+    x = _encoder(g, model)
     if int8_ranges and arch.norm != "demod":
         raise ValueError("int8 residual blocks need a network without instance norm in them (norm='demod')")
     if int8_ranges:
@@ -435,15 +442,8 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
 def stats_graph(model: keras.Model, half: bool = True) -> onnx.ModelProto:
     """The encoder only, from "image" to its instance norms' `<layer>_mean` / `<layer>_var` outputs,
     computed exactly as the full graph computes them."""
-    arch: Architecture = model.architecture
     g = _Graph(half)
-    g.inputs.append(helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", "height", "width", 3]))
-    g.optional_input(np.array(0.0), "norm_override")
-    x = g.node("Transpose", ["image"], "to_nchw", perm=[0, 3, 1, 2])
-    if arch.fold:
-        x = g.node("SpaceToDepth", [x], "fold", blocksize=arch.fold_factor)
-    for i, conv in enumerate(arch.encoder()):
-        x = _layer(g, x, model, conv, scale=INPUT_SCALE if i == 0 else 1.0)
+    _encoder(g, model)
     graph = helper.make_graph(g.nodes, "faststyle_norm_stats", g.inputs, g.outputs, g.inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="faststyle")
     proto.ir_version = 8
