@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -164,7 +165,6 @@ class StyleModel:
     path: Path
     session: ort.InferenceSession
     metadata: dict
-    stats_session: ort.InferenceSession | None = None  # the encoder alone, for tiling's statistics pass
 
     @classmethod
     def load(cls, name_or_path: str | os.PathLike, threads: int | None = None, device: str = "cpu") -> "StyleModel":
@@ -176,12 +176,17 @@ class StyleModel:
             first_line = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
             raise FaststyleError(f"{path}: not a valid ONNX style model ({first_line})") from None
         _check_signature(path, session)
-        stats = session.get_modelmeta().custom_metadata_map.get(STATS_GRAPH_KEY)
-        stats_session = None
-        if stats:  # models exported before it had none: their statistics pass runs the whole network
-            stats_session = ort.InferenceSession(base64.b64decode(stats), _session_options(threads),
-                                                 providers=providers)
-        return cls(path, session, read_metadata_from_session(session), stats_session)
+        return cls(path, session, read_metadata_from_session(session))
+
+    @cached_property
+    def stats_session(self) -> ort.InferenceSession | None:
+        """The encoder alone, for tiling's statistics pass; made on first use (most images need no
+        tiles). Models exported before it have none: their statistics pass runs the whole network."""
+        stats = self.session.get_modelmeta().custom_metadata_map.get(STATS_GRAPH_KEY)
+        if not stats:
+            return None
+        return ort.InferenceSession(base64.b64decode(stats), self.session.get_session_options(),
+                                    providers=self.session.get_providers())
 
     @property
     def name(self) -> str:
