@@ -362,3 +362,27 @@ def test_jax_backend_takes_the_same_steps_as_tensorflow(data, tmp_path, tiny_mod
         assert jax_rows[0][key] == pytest.approx(tf_rows[0][key], rel=1e-4), key  # same weights, same loss
         assert jax_rows[1][key] == pytest.approx(tf_rows[1][key], rel=1e-2), key  # after the same update
     assert jax_rows[1]["total"] != pytest.approx(jax_rows[0]["total"], rel=1e-3)  # the update did something
+
+
+def test_lr_end_falls_along_a_cosine_and_a_resumed_run_goes_on_down_it(data, tmp_path):
+    from faststyle.training.config import TrainConfig
+    from faststyle.training.train import learning_rate
+
+    config = TrainConfig(style_image="s.png", content_dir="photos", name="s", steps=100,
+                         learning_rate=1e-3, learning_rate_end=1e-5)
+    schedule = learning_rate(config)
+    assert [float(schedule(s)) for s in (0, 50, 100, 150)] == pytest.approx([1e-3, 5.05e-4, 1e-5, 1e-5], rel=1e-4)
+    config.learning_rate_end = None
+    assert learning_rate(config) == 1e-3
+
+    # The fall is driven by Adam's step counter, which the checkpoint keeps for --resume.
+    run = tmp_path / "run"
+    r = subprocess.run(train_cmd(data, run, "--steps", "2", "--lr-end", "1e-5"), capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--resume",
+                        "--run-dir", str(run), "--steps", "3"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert int(np.load(run / "ckpt-000003.npz")["opt/adam/iteration"]) == 3
+    card = json.loads(ort.InferenceSession(str(run / "model.onnx")).get_modelmeta().custom_metadata_map["faststyle"])
+    assert card["learning_rate_end"] == 1e-5

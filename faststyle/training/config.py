@@ -95,6 +95,9 @@ class TrainConfig:
         "--steps", "total training steps (on --resume: the run's own unless given)", resume=MAY_CHANGE,
         type=at_least(1)))
     learning_rate: float = field(default=1e-3, metadata=option("--lr", "Adam learning rate", type=positive_float))
+    learning_rate_end: float | None = field(default=None, metadata=option(
+        "--lr-end", "learning rate at the last of --steps, reached by a cosine fall from --lr "
+        "(default: --lr throughout)", type=positive_float))
     loss: LossConfig = field(default_factory=LossConfig)
     vgg_weights: str | None = field(default=None, metadata=option(
         "--vgg-weights", "local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)", resume=MAY_CHANGE))

@@ -100,6 +100,20 @@ def _preview_array(path: str | None) -> np.ndarray:
     return np.asarray(im, np.float32)
 
 
+def learning_rate(config: TrainConfig):
+    """Adam's learning rate: constant, or a cosine fall to --lr-end over the run's steps.
+
+    The schedule reads Adam's own step counter, which checkpoints keep, so a resumed run goes on
+    where it stopped; a run started --init-from another model starts its fall at --lr.
+    """
+    import keras
+
+    if config.learning_rate_end is None:
+        return config.learning_rate
+    return keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, config.steps, alpha=config.learning_rate_end / config.learning_rate)
+
+
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
     """Runs (or resumes) a training run and exports the ONNX model; returns its path."""
     import keras
@@ -127,7 +141,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     loss = build_loss(config.loss, config.style_image, config.vgg_weights)
     net = build_transform_net(config.architecture)
     teacher = load_style_net(config.teacher) if config.teacher else None
-    opt = keras.optimizers.Adam(config.learning_rate)
+    opt = keras.optimizers.Adam(learning_rate(config))
     opt.build(net.trainable_variables)
 
     step, position = 0, 0
