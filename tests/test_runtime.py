@@ -1,9 +1,12 @@
 """ONNX Runtime inference: any size, tiling without seams."""
 
+import base64
+
 import numpy as np
+import onnx
 import pytest
 
-from faststyle.runtime import MARGIN, StyleModel, pad_to_multiple
+from faststyle.runtime import MARGIN, STATS_GRAPH_KEY, StyleModel, pad_to_multiple
 from tests.conftest import photo
 
 
@@ -42,6 +45,9 @@ def test_statistics_pass_runs_the_encoder_alone_with_the_same_numbers(model):
     assert model.stats_session is not None
     stat_outputs = [o.name for o in model.stats_session.get_outputs()]
     assert sorted(stat_outputs) == sorted(model._stat_names) and "stylized" not in stat_outputs
+    graph = onnx.load_from_string(base64.b64decode(model.session.get_modelmeta().custom_metadata_map[STATS_GRAPH_KEY]))
+    last = model.architecture.encoder()[-1].name
+    assert not [n for n in graph.graph.node if n.name.startswith((f"{last}_relu", f"{last}_norm_out"))]  # ends at its statistics
     image = photo(120, 160, seed=6)
     alone = model.norm_stats(image)
     names = model._stat_names

@@ -93,7 +93,8 @@ def _conv(g: _Graph, x: str, layer, stride: int = 1, scale: float = 1.0) -> str:
     return g.node("Conv", [x, w, b], layer.name, kernel_shape=[k, k], strides=[stride, stride])
 
 
-def _instance_norm(g: _Graph, x: str, layer) -> str:
+def _instance_norm(g: _Graph, x: str, layer, apply: bool = True) -> str | None:
+    """Instance norm with its statistics as graph outputs; `apply=False` stops after them."""
     gamma, beta = (v.reshape(1, -1, 1, 1).astype(np.float32) for v in layer.get_weights())
     c = gamma.shape[1]
     name = layer.name
@@ -105,6 +106,8 @@ def _instance_norm(g: _Graph, x: str, layer) -> str:
                          g.node("Mul", [mean, mean], "mean_sq")], "", output=f"{name}_var")
     for stat in (mean, var):
         g.outputs.append(helper.make_tensor_value_info(stat, TensorProto.FLOAT, ["batch", c, 1, 1]))
+    if not apply:
+        return None
     # blend = own + override * (given - own): the switch is 0 or 1.
     switch = "norm_override"
     mean_in = g.optional_input(np.zeros((1, c, 1, 1)), f"{name}_mean_in")
@@ -367,17 +370,25 @@ def _mirror_pad(g: _Graph, x: str, axis: int, phase: int, n: int) -> str:
     return g.node("Concat", [before, x, after], "mirrored", axis=axis)
 
 
-def _encoder(g: _Graph, model) -> str:
+def _encoder(g: _Graph, model, stats_only: bool = False) -> str:
     """The graph's inputs ("image" and the statistics switch) and the encoder: NHWC pixels in,
-    NCHW features out."""
+    NCHW features out. `stats_only` ends at the last layer's statistics (for `stats_graph`)."""
     arch: Architecture = model.architecture
     g.inputs.append(helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", "height", "width", 3]))
     g.optional_input(np.array(0.0), "norm_override")
     x = g.node("Transpose", ["image"], "to_nchw", perm=[0, 3, 1, 2])
     if arch.fold:
         x = g.node("SpaceToDepth", [x], "fold", blocksize=arch.fold_factor)
-    for i, conv in enumerate(arch.encoder()):
-        x = _layer(g, x, model, conv, scale=INPUT_SCALE if i == 0 else 1.0)
+    convs = arch.encoder()
+    for i, conv in enumerate(convs):
+        scale = INPUT_SCALE if i == 0 else 1.0
+        if stats_only and i == len(convs) - 1 and conv.norm == "instance":
+            # Normalising and rectifying the last output would be work nobody reads
+            # (ONNX Runtime runs every node, fetched or not).
+            x = _conv(g, x, model.get_layer(conv.name), conv.stride, scale)
+            _instance_norm(g, x, model.get_layer(f"{conv.name}_norm"), apply=False)
+        else:
+            x = _layer(g, x, model, conv, scale=scale)
     return x
 
 
@@ -443,7 +454,7 @@ def stats_graph(model: keras.Model, half: bool = True) -> onnx.ModelProto:
     """The encoder only, from "image" to its instance norms' `<layer>_mean` / `<layer>_var` outputs,
     computed exactly as the full graph computes them."""
     g = _Graph(half)
-    _encoder(g, model)
+    _encoder(g, model, stats_only=True)
     graph = helper.make_graph(g.nodes, "faststyle_norm_stats", g.inputs, g.outputs, g.inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="faststyle")
     proto.ir_version = 8
