@@ -45,9 +45,10 @@ def test_statistics_pass_runs_the_encoder_alone_with_the_same_numbers(model):
     assert model.stats_session is not None
     stat_outputs = [o.name for o in model.stats_session.get_outputs()]
     assert sorted(stat_outputs) == sorted(model._stat_names) and "stylized" not in stat_outputs
-    graph = onnx.load_from_string(base64.b64decode(model.session.get_modelmeta().custom_metadata_map[STATS_GRAPH_KEY]))
-    last = model.architecture.encoder()[-1].name
-    assert not [n for n in graph.graph.node if n.name.startswith((f"{last}_relu", f"{last}_norm_out"))]  # ends at its statistics
+    stats = model.session.get_modelmeta().custom_metadata_map[STATS_GRAPH_KEY]
+    last = model.architecture.encoder()[-1].name  # the graph ends at its statistics: no norm or ReLU after
+    tail = (f"{last}_relu", f"{last}_norm_out")
+    assert not [n for n in onnx.load_from_string(base64.b64decode(stats)).graph.node if n.name.startswith(tail)]
     image = photo(120, 160, seed=6)
     alone = model.norm_stats(image)
     names = model._stat_names
@@ -80,7 +81,8 @@ def test_naive_tiles_would_differ(model):
 
 def test_progress_reports_every_tile(model):
     calls = []
-    model.transform(photo(200, 200), max_untiled_pixels=0, max_tile_pixels=(2 * MARGIN + 32) ** 2, progress=lambda i, n: calls.append((i, n)))
+    model.transform(photo(200, 200), max_untiled_pixels=0, max_tile_pixels=(2 * MARGIN + 32) ** 2,
+                    progress=lambda i, n: calls.append((i, n)))
     assert calls[-1][0] == calls[-1][1] > 1
 
 

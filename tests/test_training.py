@@ -352,7 +352,8 @@ def test_jax_backend_takes_the_same_steps_as_tensorflow(data, tmp_path, tiny_mod
         run = tmp_path / backend
         cmd = [*train_cmd(data, run, "--steps", "2", "--init-from", str(tiny_model_path)), "--vgg-weights",
                str(VGG16_WEIGHTS)]  # (the last --vgg-weights wins: random VGG weights differ by backend)
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "KERAS_BACKEND": backend})
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "KERAS_BACKEND": backend})
         assert r.returncode == 0, r.stderr
         with open(run / "losses.csv") as f:
             rows[backend] = [{k: float(v) for k, v in row.items() if k not in ("seconds", "distill")}
