@@ -86,16 +86,34 @@ def test_progress_reports_every_tile(model):
     assert calls[-1][0] == calls[-1][1] > 1
 
 
-def test_tile_grid_uses_few_tiles_within_budget():
-    from faststyle.runtime import MAX_TILE_PIXELS, MAX_UNTILED_PIXELS, tile_grid
+def test_tile_grid_uses_the_fewest_tiles_within_budget():
+    from faststyle.runtime import MAX_TILE_PIXELS, MAX_UNTILED_PIXELS, PAD_MULTIPLE, _ceil_to, _tile_span, tile_grid
 
     assert 1088 * 1920 <= MAX_UNTILED_PIXELS  # a full-HD frame runs in one pass
-    cy, cx = tile_grid(2160, 3840, MAX_TILE_PIXELS)
-    assert cy % 4 == 0 and cx % 4 == 0
-    assert -(-2160 // cy) * -(-3840 // cx) == 5  # a 4K frame: the fewest tiles whose margins fit
-    assert (cy + 2 * MARGIN) * (cx + 2 * MARGIN) <= MAX_TILE_PIXELS
-    cy, cx = tile_grid(6000, 8000, MAX_TILE_PIXELS)
-    assert (cy + 2 * MARGIN) * (cx + 2 * MARGIN) <= MAX_TILE_PIXELS
+    for h, w in [(2160, 3840), (3000, 4000), (6000, 8000), (1200, 1201)]:
+        cy, cx = tile_grid(h, w, MAX_TILE_PIXELS)
+        assert cy % 4 == 0 and cx % 4 == 0
+        # Brute force: the fewest tiles whose largest tile (two margins inside, one at the edges) fits.
+        fewest = min(ny * nx for ny in range(1, 20) for nx in range(1, 20)
+                     if _tile_span(_ceil_to(-(-h // ny), PAD_MULTIPLE), ny, MARGIN)
+                     * _tile_span(_ceil_to(-(-w // nx), PAD_MULTIPLE), nx, MARGIN) <= MAX_TILE_PIXELS)
+        assert -(-h // cy) * -(-w // cx) == fewest, (h, w)
+
+
+def test_every_tile_stays_within_the_budget(model, monkeypatch):
+    from faststyle.runtime import MAX_TILE_PIXELS
+
+    shapes = []
+
+    def record(rgb, stats=None, cancel=None):  # the network itself is not what this checks
+        shapes.append(rgb.shape[:2])
+        return np.zeros(rgb.shape, np.float32)
+
+    monkeypatch.setattr(model, "_run", record)
+    monkeypatch.setattr(model, "norm_stats", lambda rgb, cancel=None: {"x": np.zeros(1)})
+    out = model.transform(np.zeros((2160, 3840, 3), np.uint8))
+    assert out.shape == (2160, 3840, 3) and len(shapes) > 1
+    assert max(h * w for h, w in shapes) <= MAX_TILE_PIXELS
 
 
 def test_device_choice_and_a_clear_line_for_one_not_installed(tiny_model_path):
