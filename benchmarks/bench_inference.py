@@ -43,18 +43,15 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     path = resolve_style(style)
-    if engine in ("faststyle", "faststyle-lite"):
+    if engine in ("faststyle", "faststyle-lite", "faststyle-tiled"):
         from faststyle.runtime import StyleModel
 
         model = StyleModel.load(resolve_style(style, fast=engine == "faststyle-lite"))
-        run = lambda: model.transform(image)  # noqa: E731
-    elif engine == "faststyle-tiled":
-        from faststyle.runtime import StyleModel
-
-        model = StyleModel.load(path)
-        margin = model.architecture.tile_margin()
-        half = min(h, w) * (max(h, w) // 2 + 2 * margin)  # two tiles: each half of the long side and its margins
-        run = lambda: model.transform(image, max_untiled_pixels=0, max_tile_pixels=half)  # noqa: E731
+        tiles = {}
+        if engine == "faststyle-tiled":  # two tiles: each half of the long side and its margins
+            half = min(h, w) * (max(h, w) // 2 + 2 * model.architecture.tile_margin())
+            tiles = {"max_untiled_pixels": 0, "max_tile_pixels": half}
+        run = lambda: model.transform(image, **tiles)  # noqa: E731
     elif engine in ("faststyle-prev", "faststyle-fp32"):
         import tempfile
 

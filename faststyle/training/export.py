@@ -214,11 +214,15 @@ def _pixel_count(g: _Graph, x: str) -> str:
     return g.node("Cast", [g.node("ReduceProd", [hw], "n", keepdims=0)], "n_f", to=TensorProto.FLOAT)
 
 
-def _layer(g: _Graph, x: str, model, conv: Conv, scale: float = 1.0) -> str:
-    """One conv of the architecture with its norm and ReLU (demodulation is folded into the kernel)."""
+def _layer(g: _Graph, x: str, model, conv: Conv, scale: float = 1.0, stats_only: bool = False) -> str:
+    """One conv of the architecture with its norm and ReLU (demodulation is folded into the kernel).
+    `stats_only` stops at its instance norm's statistics and returns the conv's output."""
     layer = model.get_layer(conv.name)
     x = _upsample_conv(g, x, layer) if conv.upsample else _conv(g, x, layer, conv.stride, scale)
     if conv.norm == "instance":
+        if stats_only:
+            _instance_norm(g, x, model.get_layer(f"{conv.name}_norm"), apply=False)
+            return x
         x = _instance_norm(g, x, model.get_layer(f"{conv.name}_norm"))
     return g.node("Relu", [x], f"{conv.name}_relu") if conv.relu else x
 
@@ -381,14 +385,10 @@ def _encoder(g: _Graph, model, stats_only: bool = False) -> str:
         x = g.node("SpaceToDepth", [x], "fold", blocksize=arch.fold_factor)
     convs = arch.encoder()
     for i, conv in enumerate(convs):
-        scale = INPUT_SCALE if i == 0 else 1.0
-        if stats_only and i == len(convs) - 1 and conv.norm == "instance":
-            # Normalising and rectifying the last output would be work nobody reads
-            # (ONNX Runtime runs every node, fetched or not).
-            x = _conv(g, x, model.get_layer(conv.name), conv.stride, scale)
-            _instance_norm(g, x, model.get_layer(f"{conv.name}_norm"), apply=False)
-        else:
-            x = _layer(g, x, model, conv, scale=scale)
+        # With stats_only, normalising and rectifying the last output would be work nobody reads
+        # (ONNX Runtime runs every node, fetched or not).
+        x = _layer(g, x, model, conv, scale=INPUT_SCALE if i == 0 else 1.0,
+                   stats_only=stats_only and i == len(convs) - 1)
     return x
 
 
@@ -434,10 +434,7 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
     metadata = {key: value for key, value in (metadata or {}).items() if int8_ranges or not key.startswith("int8")}
     metadata.update({"architecture": arch.to_dict()}, **({"int8": int8_ranges} if int8_ranges else {}))
 
-    graph = helper.make_graph(g.nodes, "faststyle_transform_net", g.inputs, g.outputs, g.inits)
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="faststyle")
-    proto.ir_version = 8  # opset 17 needs IR 8; keeps the file loadable by older runtimes
+    proto = _model(g, "faststyle_transform_net")
     props = {"faststyle": json.dumps(metadata, sort_keys=True)}
     if arch.norm != "instance":
         props[STATS_GRAPH_KEY] = base64.b64encode(stats_graph(model, half).SerializeToString()).decode("ascii")
@@ -455,9 +452,13 @@ def stats_graph(model: keras.Model, half: bool = True) -> onnx.ModelProto:
     computed exactly as the full graph computes them."""
     g = _Graph(half)
     _encoder(g, model, stats_only=True)
-    graph = helper.make_graph(g.nodes, "faststyle_norm_stats", g.inputs, g.outputs, g.inits)
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="faststyle")
-    proto.ir_version = 8
+    return _model(g, "faststyle_norm_stats")
+
+
+def _model(g: _Graph, name: str) -> onnx.ModelProto:
+    proto = helper.make_model(helper.make_graph(g.nodes, name, g.inputs, g.outputs, g.inits),
+                              opset_imports=[helper.make_opsetid("", OPSET)], producer_name="faststyle")
+    proto.ir_version = 8  # opset 17 needs IR 8; keeps the file loadable by older runtimes
     return proto
 
 
