@@ -130,3 +130,20 @@ def test_device_choice_and_a_clear_line_for_one_not_installed(tiny_model_path):
             StyleModel.load(tiny_model_path, device="cuda")
     with pytest.raises(FaststyleError, match="unknown device"):
         execution_providers("tpu")
+
+
+def test_sessions_share_one_arena_and_compute_what_a_plain_session_does(model):
+    # Every session reuses memory from one shared arena (runtime._share_one_arena) instead of
+    # a memory pattern per image size: sizes in turn must still give a plain session's numbers.
+    import onnxruntime as ort
+
+    for session in (model.session, model.stats_session):
+        options = session.get_session_options()
+        assert options.get_session_config_entry("session.use_env_allocators") == "1"
+        assert options.enable_cpu_mem_arena and not options.enable_mem_pattern
+    plain = ort.InferenceSession(str(model.path), providers=["CPUExecutionProvider"])
+    for shape in [(64, 96), (128, 64), (64, 96), (32, 32)]:
+        image = pad_to_multiple(photo(*shape, seed=shape[0]))
+        ours = model._run(image)
+        theirs = plain.run(["stylized"], {"image": image[None].astype(np.float32)})[0][0]
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-3)
