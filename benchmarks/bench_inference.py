@@ -86,14 +86,17 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
         batch = tf.constant(image[None].astype(np.float32))
         graph = tf.function(lambda x: net(x, training=False))  # a traced graph, not eager ops
         run = lambda: graph(batch).numpy()  # noqa: E731
-    run()  # warm-up: session/graph set-up, first allocation
+    t0 = time.perf_counter()
+    run()  # the first run (what one photo from the command line costs), then warm ones
+    first = time.perf_counter() - t0
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         run()
         times.append(time.perf_counter() - t0)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"engine": engine, "size": f"{w}x{h}", "median_s": statistics.median(times), "peak_rss_mb": peak_mb}
+    return {"engine": engine, "size": f"{w}x{h}", "median_s": statistics.median(times), "first_s": first,
+            "peak_rss_mb": peak_mb}
 
 
 def cpu_summary() -> str:
@@ -161,13 +164,13 @@ def _measure_in_subprocess(args, engine: str, h: int, w: int) -> dict | None:
 def print_table(args, rounds: list[dict]) -> None:
     import os
 
-    print(f"\nstyle {args.style}, {os.cpu_count()} CPU cores, median of {args.repeats} runs after a warm-up"
+    print(f"\nstyle {args.style}, {os.cpu_count()} CPU cores, time: median of {args.repeats} runs after the first"
           + (f", median over {len(rounds)} rounds" if len(rounds) > 1 else ""))
     print(f"CPU: {cpu_summary()}\n")
     per_round = len(rounds) > 1
-    print(f"| {'size':<10} | {'engine':<18} | {'time (s)':>8} | {'peak RSS (MB)':>13} | {'time / faststyle':>16} |"
-          + (" each round |" if per_round else ""))
-    print(f"|{'-' * 12}|{'-' * 20}|{'-' * 10}|{'-' * 15}|{'-' * 18}|" + ("-------------|" if per_round else ""))
+    print(f"| {'size':<10} | {'engine':<18} | {'time (s)':>8} | {'first run (s)':>13} | {'peak RSS (MB)':>13} "
+          f"| {'time / faststyle':>16} |" + (" each round |" if per_round else ""))
+    print(f"|{'-' * 12}|{'-' * 20}|{'-' * 10}|{'-' * 15}|{'-' * 15}|{'-' * 18}|" + ("-------------|" if per_round else ""))
     for h, w in _sizes(args):
         size = f"{w}x{h}"
         base = [turn.get(("faststyle", size)) for turn in rounds]
@@ -177,10 +180,11 @@ def print_table(args, rounds: list[dict]) -> None:
             if not any(results):
                 continue
             median = statistics.median([r["median_s"] for r in results if r])
+            first = statistics.median([r["first_s"] for r in results if r])
             peak = max(r["peak_rss_mb"] for r in results if r)
             ratio = f"{median / base_median:.2f}" if base_median else "-"
             each = " ".join(f"{r['median_s'] / b['median_s']:.2f}" for r, b in zip(results, base) if r and b)
-            print(f"| {size:<10} | {engine:<18} | {median:>8.2f} | {peak:>13.0f} | {ratio:>16} |"
+            print(f"| {size:<10} | {engine:<18} | {median:>8.2f} | {first:>13.2f} | {peak:>13.0f} | {ratio:>16} |"
                   + (f" {each} |" if per_round else ""))
 
 
