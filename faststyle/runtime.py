@@ -67,10 +67,11 @@ class CancelToken:
 # All sessions in the process (full and lite models, statistics passes) share one memory arena,
 # one region of 1 GB address space that pages in only as used. In a single region freed
 # activations coalesce and are reused, so a 1024x1024 pass peaked at 480 MB and took 2.0 s the
-# first time, against 560 MB and 3.5 s with ONNX Runtime's default for no arena (a memory pattern,
-# traced afresh for every new image size) and 670 MB with its default arena (regions that double).
-# The arena keeps what it has touched until the process ends: later runs skip the page faults
-# (a full-HD pass 3.0-3.4 s instead of 4.1), and tiles reuse each other's memory.
+# first time, against 560 MB and 3.5 s without an arena (ONNX Runtime then traces a memory pattern
+# afresh for every new image size) and 670 MB with its default arena (regions that double, whose
+# free space cannot merge). The arena keeps the pages it has touched until the process ends: later
+# runs and tiles reuse them (handing them back after each run made a full-HD pass 4.0-4.3 s instead
+# of 3.0-3.4 s; ONNX Runtime never hands back an arena's first region anyway).
 ARENA_BYTES = 1 << 30
 _arena_ready = False
 
