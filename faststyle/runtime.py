@@ -22,7 +22,7 @@ from PIL import Image
 
 from faststyle.architecture import PAD_MULTIPLE, Architecture
 from faststyle.errors import FaststyleError
-from faststyle.styles import read_metadata_from_session, resolve_style
+from faststyle.styles import read_metadata_from_session, resolve_style, session_error
 
 # Below this the image runs in one pass; above, in as few tiles as fit in MAX_TILE_PIXELS.
 # A full-HD frame (1920x1088 padded) in one pass peaks at 920-1030 MB with the full network
@@ -199,8 +199,7 @@ class StyleModel:
         try:
             session = ort.InferenceSession(str(path), _session_options(threads), providers=providers)
         except Exception as exc:
-            first_line = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-            raise FaststyleError(f"{path}: not a valid ONNX style model ({first_line})") from None
+            raise session_error(path, exc) from None
         _check_signature(path, session)
         return cls(path, session, read_metadata_from_session(session))
 

@@ -88,8 +88,19 @@ def read_metadata(path: str | os.PathLike) -> dict:
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:
-        raise FaststyleError(f"{path}: not a valid ONNX style model ({str(exc).splitlines()[0][:120]})") from None
+        raise session_error(path, exc) from None
     return read_metadata_from_session(session)
+
+
+def session_error(path: str | os.PathLike, exc: Exception) -> FaststyleError:
+    """One line for a model ONNX Runtime would not load: a damaged file, or a runtime too old for it."""
+    import onnxruntime as ort
+
+    first_line = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+    if "NOT_IMPLEMENTED" in first_line:  # a valid graph with an operator this version lacks
+        return FaststyleError(f"{path}: ONNX Runtime {ort.__version__} cannot run this model ({first_line}); "
+                              "upgrade it: pip install -U onnxruntime")
+    return FaststyleError(f"{path}: not a valid ONNX style model ({first_line})")
 
 
 def read_metadata_from_session(session) -> dict:

@@ -256,6 +256,30 @@ def test_model_with_the_right_names_but_wrong_tensors_is_refused_on_load(tmp_pat
     assert what in str(info.value)
 
 
+def test_a_model_this_onnx_runtime_cannot_run_asks_for_an_upgrade(tmp_path):
+    # A valid graph whose operator has no kernel here (DepthToSpace on uint16), as the bundled int8
+    # models are for ONNX Runtime 1.20 and older (DepthToSpace on uint8): say to upgrade, not "damaged".
+    from onnx import TensorProto, helper
+
+    from faststyle.errors import FaststyleError
+    from faststyle.styles import read_metadata
+
+    nodes = [helper.make_node("Cast", ["image"], ["u16"], to=TensorProto.UINT16),
+             helper.make_node("Transpose", ["u16"], ["nchw"], perm=[0, 3, 1, 2]),
+             helper.make_node("DepthToSpace", ["nchw"], ["same"], blocksize=1),
+             helper.make_node("Transpose", ["same"], ["nhwc"], perm=[0, 2, 3, 1]),
+             helper.make_node("Cast", ["nhwc"], ["stylized"], to=TensorProto.FLOAT)]
+    shape = ["b", "h", "w", 3]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("stylized", TensorProto.FLOAT, shape)])
+    path = tmp_path / "newer.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    for load in (StyleModel.load, read_metadata):
+        with pytest.raises(FaststyleError, match="cannot run this model") as info:
+            load(path)
+        assert "pip install -U onnxruntime" in str(info.value) and "not a valid" not in str(info.value)
+
+
 # 6. One broken model among the user's styles.
 
 def test_a_broken_user_model_is_listed_as_broken_and_skipped_by_all(tmp_path, user_styles):
