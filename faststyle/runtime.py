@@ -25,7 +25,7 @@ from faststyle.errors import FaststyleError
 from faststyle.styles import read_metadata_from_session, resolve_style, session_error
 
 # Below this the image runs in one pass; above, in as few tiles as fit in MAX_TILE_PIXELS.
-# A full-HD frame (1920x1088 padded) in one pass peaks at 920-1030 MB with the full network
+# A full-HD frame (1920x1088 padded) in one pass peaks at 840-870 MB with the full network
 # (benchmarks/bench_inference.py), so it runs untiled: tiling costs a statistics pass on top.
 MAX_UNTILED_PIXELS = 1920 * 1088
 # Tiles of 1 MP: a 12 MP photo took as long as in 2 MP tiles (27-30 s either way here: fewer page
