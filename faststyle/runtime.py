@@ -28,8 +28,8 @@ from faststyle.styles import read_metadata_from_session, resolve_style, session_
 # A full-HD frame (1920x1088 padded) in one pass peaks at 840-870 MB with the full network
 # (benchmarks/bench_inference.py), so it runs untiled: tiling costs a statistics pass on top.
 MAX_UNTILED_PIXELS = 1920 * 1088
-# Tiles of 1 MP: a 12 MP photo took as long as in 2 MP tiles (27-30 s either way here: fewer page
-# faults make up for more overlap) and peaked at 750-870 MB instead of 1.2-1.26 GB.
+# Tiles of 1 MP: a 12 MP photo took as long as in 2 MP tiles (24-26 s either way here, with the
+# shared arena below; 27-30 s before it) and peaked at 650 MB instead of 1.2 GB.
 MAX_TILE_PIXELS = 1024 * 1024
 # Metadata key of the statistics-only graph (the encoder) that export writes into each model.
 STATS_GRAPH_KEY = "faststyle_stats_graph"
