@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -73,18 +73,19 @@ class CancelToken:
 # runs and tiles reuse them (handing them back after each run made a full-HD pass 4.0-4.3 s instead
 # of 3.0-3.4 s; ONNX Runtime never hands back an arena's first region anyway).
 ARENA_BYTES = 1 << 30
-_arena_ready = False
+
+
+@cache  # once per process
+def _register_arena() -> None:
+    cpu = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+    try:
+        ort.create_and_register_allocator(cpu, ort.OrtArenaCfg({"initial_chunk_size_bytes": ARENA_BYTES}))
+    except Exception:  # noqa: BLE001 - the host program registered one already: share that
+        pass
 
 
 def _share_one_arena(options: ort.SessionOptions) -> None:
-    global _arena_ready
-    if not _arena_ready:
-        cpu = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
-        try:
-            ort.create_and_register_allocator(cpu, ort.OrtArenaCfg({"initial_chunk_size_bytes": ARENA_BYTES}))
-        except Exception:  # noqa: BLE001 - the host program registered one already: share that
-            pass
-        _arena_ready = True
+    _register_arena()
     options.add_session_config_entry("session.use_env_allocators", "1")
     options.enable_cpu_mem_arena = True
     options.enable_mem_pattern = False  # the arena already reuses memory
