@@ -119,9 +119,15 @@ class Architecture:
         return field
 
     def tile_margin(self) -> int:
-        """Overlap each tile needs so its core sees the same context as a one-pass run."""
+        """Overlap each tile needs so its core matches a one-pass run: three quarters of the
+        receptive field's half-width, rounded up to the padding multiple."""
+        # The field's outer quarter hardly moves a pixel. Four full-HD photos in 512 px tiles, with
+        # the whole image's statistics, all bundled styles: full networks 0.01-0.04 grey levels from
+        # one pass on average (0.00-0.01 with the whole half-width), lite 0.002-0.003 (0.000-0.001);
+        # the largest differences, 1-8, were the same either way. A 12 MP photo's tiles overlap
+        # 16.5 % instead of 19.5 %. The statistics copy moves pixels far more (runtime.STATS_PIXELS).
         half = (self.receptive_field() + 1) // 2
-        return -(-half // PAD_MULTIPLE) * PAD_MULTIPLE
+        return -(-(3 * half) // (4 * PAD_MULTIPLE)) * PAD_MULTIPLE
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -50,17 +50,16 @@ def test_receptive_field_matches_the_network(fold):
     feeds["norm_override"] = np.array(1.0, np.float32)
     out_x, out_y = (session.run(["stylized"], {**feeds, "image": image})[0] for image in (x, y))
     rows = np.nonzero(np.abs(out_y - out_x).max(axis=(0, 2, 3)) > 1e-4)[0]
-    # The span is the field, plus up to 3 rows where the stride-4 grid falls unevenly; the tile
-    # margin must cover each side of it.
+    # The span is the field, plus up to 3 rows where the stride-4 grid falls unevenly.
     assert arch.receptive_field() <= rows.max() - rows.min() + 1 <= arch.receptive_field() + 3
-    margin = arch.tile_margin()
-    assert centre - margin <= rows.min() and rows.max() <= centre + margin
 
 
-def test_tile_margin_covers_half_the_receptive_field():
+def test_tile_margin_covers_three_quarters_of_the_reach():
+    # the trained networks' tiles against one pass: test_bundled.py
     for arch in PRESETS.values():
-        assert arch.tile_margin() % 4 == 0 and arch.tile_margin() >= arch.receptive_field() / 2
-    assert PRESETS["full"].tile_margin() == 56
+        half = arch.receptive_field() / 2
+        assert arch.tile_margin() % 4 == 0 and 0.75 * half <= arch.tile_margin() < 0.75 * half + 4
+    assert PRESETS["full"].tile_margin() == 44 and PRESETS["lite"].tile_margin() == 28
 
 
 def test_metadata_round_trip_and_old_models():
