@@ -128,19 +128,24 @@ def _tile_span(core: int, count: int, margin: int) -> int:
 
 
 def tile_grid(h: int, w: int, max_tile_pixels: int, margin: int = MARGIN) -> tuple[int, int]:
-    """Core tile height and width (multiples of 4) for the fewest tiles whose area with margins fits."""
+    """Core tile height and width (multiples of 4) for the grid that computes the fewest pixels
+    (cores plus overlaps) with every tile, margins included, within max_tile_pixels."""
+    # Each boundary between rows (columns) adds two margins of overlap, whatever the cores' size,
+    # so a grid of ny x nx tiles computes (h + 2 m (ny - 1)) x (w + 2 m (nx - 1)) pixels. Fewest
+    # pixels, not fewest tiles: a 12 MP photo in 3x5 squarish tiles runs less than in 2x7 tall ones.
     best: tuple[tuple[int, int], tuple[int, int]] | None = None
     for ny in range(1, h + 1):
-        if best is not None and ny > best[0][0]:
-            break  # more rows cannot mean fewer tiles
+        rows = h + 2 * margin * (ny - 1)
+        if best is not None and rows * w >= best[0][0]:
+            break  # more rows cannot mean fewer pixels
         cy = _ceil_to(-(-h // ny), PAD_MULTIPLE)
         for nx in range(1, w + 1):
             cx = _ceil_to(-(-w // nx), PAD_MULTIPLE)
-            area = _tile_span(cy, ny, margin) * _tile_span(cx, nx, margin)
-            if area <= max_tile_pixels:
-                if best is None or (nx * ny, area) < best[0]:
-                    best = ((nx * ny, area), (cy, cx))
-                break  # more columns only add tiles
+            if _tile_span(cy, ny, margin) * _tile_span(cx, nx, margin) <= max_tile_pixels:
+                cost = (rows * (w + 2 * margin * (nx - 1)), ny * nx)
+                if best is None or cost < best[0]:
+                    best = (cost, (cy, cx))
+                break  # more columns only add pixels
     if best is None:
         raise ValueError(f"max_tile_pixels must be at least {(2 * margin + PAD_MULTIPLE) ** 2}")
     return best[1]

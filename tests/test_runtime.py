@@ -86,18 +86,26 @@ def test_progress_reports_every_tile(model):
     assert calls[-1][0] == calls[-1][1] > 1
 
 
-def test_tile_grid_uses_the_fewest_tiles_within_budget():
+def test_tile_grid_computes_the_fewest_pixels_within_budget():
     from faststyle.runtime import MAX_TILE_PIXELS, MAX_UNTILED_PIXELS, PAD_MULTIPLE, _ceil_to, _tile_span, tile_grid
 
     assert 1088 * 1920 <= MAX_UNTILED_PIXELS  # a full-HD frame runs in one pass
+
+    def computed(h, w, cy, cx):  # every tile's pixels, margins included, as transform cuts them
+        return sum((min(h, y + cy + MARGIN) - max(0, y - MARGIN)) * (min(w, x + cx + MARGIN) - max(0, x - MARGIN))
+                   for y in range(0, h, cy) for x in range(0, w, cx))
+
     for h, w in [(2160, 3840), (3000, 4000), (6000, 8000), (1200, 1201)]:
         cy, cx = tile_grid(h, w, MAX_TILE_PIXELS)
         assert cy % 4 == 0 and cx % 4 == 0
-        # Brute force: the fewest tiles whose largest tile (two margins inside, one at the edges) fits.
-        fewest = min(ny * nx for ny in range(1, 20) for nx in range(1, 20)
-                     if _tile_span(_ceil_to(-(-h // ny), PAD_MULTIPLE), ny, MARGIN)
-                     * _tile_span(_ceil_to(-(-w // nx), PAD_MULTIPLE), nx, MARGIN) <= MAX_TILE_PIXELS)
-        assert -(-h // cy) * -(-w // cx) == fewest, (h, w)
+        # Brute force over grids whose largest tile (two margins inside, one at the edges) fits.
+        grids = [(_ceil_to(-(-h // ny), PAD_MULTIPLE), _ceil_to(-(-w // nx), PAD_MULTIPLE))
+                 for ny in range(1, 20) for nx in range(1, 20)]
+        fitting = [(y, x) for y, x in grids if _tile_span(y, -(-h // y), MARGIN) * _tile_span(x, -(-w // x), MARGIN)
+                   <= MAX_TILE_PIXELS]
+        assert computed(h, w, cy, cx) == min(computed(h, w, y, x) for y, x in fitting), (h, w)
+    # 12 MP: squarish 3x5 tiles, not the 2x7 tall ones that would be one tile fewer
+    assert (-(-3000 // tile_grid(3000, 4000, MAX_TILE_PIXELS)[0]), -(-4000 // tile_grid(3000, 4000, MAX_TILE_PIXELS)[1])) == (3, 5)
 
 
 def test_every_tile_stays_within_the_budget(model, monkeypatch):
