@@ -134,15 +134,17 @@ def tile_grid(h: int, w: int, max_tile_pixels: int, margin: int = MARGIN) -> tup
     # so a grid of ny x nx tiles computes (h + 2 m (ny - 1)) x (w + 2 m (nx - 1)) pixels. Fewest
     # pixels, not fewest tiles: a 12 MP photo in 3x5 squarish tiles runs less than in 2x7 tall ones.
     best: tuple[tuple[int, int], tuple[int, int]] | None = None
-    for ny in range(1, h + 1):
-        rows = h + 2 * margin * (ny - 1)
-        if best is not None and rows * w >= best[0][0]:
+    for rows_asked in range(1, h + 1):
+        cy = _ceil_to(-(-h // rows_asked), PAD_MULTIPLE)
+        ny = -(-h // cy)  # rounding the core up to 4 can leave fewer rows than asked
+        run_h = h + 2 * margin * (ny - 1)  # rows computed, overlaps included
+        if best is not None and run_h * w >= best[0][0]:
             break  # more rows cannot mean fewer pixels
-        cy = _ceil_to(-(-h // ny), PAD_MULTIPLE)
-        for nx in range(1, w + 1):
-            cx = _ceil_to(-(-w // nx), PAD_MULTIPLE)
+        for cols_asked in range(1, w + 1):
+            cx = _ceil_to(-(-w // cols_asked), PAD_MULTIPLE)
+            nx = -(-w // cx)
             if _tile_span(cy, ny, margin) * _tile_span(cx, nx, margin) <= max_tile_pixels:
-                cost = (rows * (w + 2 * margin * (nx - 1)), ny * nx)
+                cost = (run_h * (w + 2 * margin * (nx - 1)), ny * nx)
                 if best is None or cost < best[0]:
                     best = (cost, (cy, cx))
                 break  # more columns only add pixels
