@@ -105,7 +105,8 @@ def test_tile_grid_computes_the_fewest_pixels_within_budget():
                    <= MAX_TILE_PIXELS]
         assert computed(h, w, cy, cx) == min(computed(h, w, y, x) for y, x in fitting), (h, w)
     # 12 MP: squarish 3x5 tiles, not the 2x7 tall ones that would be one tile fewer
-    assert (-(-3000 // tile_grid(3000, 4000, MAX_TILE_PIXELS)[0]), -(-4000 // tile_grid(3000, 4000, MAX_TILE_PIXELS)[1])) == (3, 5)
+    cy, cx = tile_grid(3000, 4000, MAX_TILE_PIXELS)
+    assert (-(-3000 // cy), -(-4000 // cx)) == (3, 5)
 
 
 def test_every_tile_stays_within_the_budget(model, monkeypatch):
