@@ -24,7 +24,7 @@ from faststyle.architecture import PAD_MULTIPLE, Architecture
 from faststyle.errors import FaststyleError
 from faststyle.styles import read_metadata_from_session, resolve_style, session_error
 
-# Below this the image runs in one pass; above, in as few tiles as fit in MAX_TILE_PIXELS.
+# Below this the image runs in one pass; above, in tiles of at most MAX_TILE_PIXELS (tile_grid).
 # A full-HD frame (1920x1088 padded) in one pass peaks at 840-870 MB with the full network
 # (benchmarks/bench_inference.py), so it runs untiled: tiling costs a statistics pass on top.
 MAX_UNTILED_PIXELS = 1920 * 1088
@@ -122,6 +122,13 @@ def _ceil_to(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
+def _cores(length: int, asked: int) -> tuple[int, int]:
+    """Core size (a multiple of 4) to split `length` into `asked` pieces, and how many it really
+    makes: rounding the core up can leave fewer than asked."""
+    core = _ceil_to(-(-length // asked), PAD_MULTIPLE)
+    return core, -(-length // core)
+
+
 def _tile_span(core: int, count: int, margin: int) -> int:
     """The largest tile side for `count` cores of `core` pixels: edge tiles have one margin, inner ones two."""
     return core + margin * min(2, count - 1)
@@ -135,14 +142,12 @@ def tile_grid(h: int, w: int, max_tile_pixels: int, margin: int = MARGIN) -> tup
     # pixels, not fewest tiles: a 12 MP photo in 3x5 squarish tiles runs less than in 2x7 tall ones.
     best: tuple[tuple[int, int], tuple[int, int]] | None = None
     for rows_asked in range(1, h + 1):
-        cy = _ceil_to(-(-h // rows_asked), PAD_MULTIPLE)
-        ny = -(-h // cy)  # rounding the core up to 4 can leave fewer rows than asked
+        cy, ny = _cores(h, rows_asked)
         run_h = h + 2 * margin * (ny - 1)  # rows computed, overlaps included
         if best is not None and run_h * w >= best[0][0]:
             break  # more rows cannot mean fewer pixels
         for cols_asked in range(1, w + 1):
-            cx = _ceil_to(-(-w // cols_asked), PAD_MULTIPLE)
-            nx = -(-w // cx)
+            cx, nx = _cores(w, cols_asked)
             if _tile_span(cy, ny, margin) * _tile_span(cx, nx, margin) <= max_tile_pixels:
                 cost = (run_h * (w + 2 * margin * (nx - 1)), ny * nx)
                 if best is None or cost < best[0]:
