@@ -35,7 +35,7 @@ def _add_train(sub) -> None:
     p.add_argument("--norm", choices=list(NORMS),
                    help="normalisation after the encoder: demod (weights; no white blobs) or instance "
                         "(the paper's) (default: the --arch's, demod)")
-    p.add_argument("--no-jit", action="store_true", help="run without XLA compilation (slower)")
+    p.add_argument("--no-jit", action="store_true", help="the same as --compile graph")
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                    help="extra metadata stored in the model (painting, artist, ...)")
 
@@ -74,7 +74,9 @@ def run_train(args) -> int:
             raise FaststyleError("--content-dir is required: a folder of photos to train on")
         meta = dict(item.split("=", 1) for item in args.meta if "=" in item)
         config = from_args(TrainConfig, args, style_image=args.style_image, loss=from_args(LossConfig, args),
-                           architecture=_architecture(args), jit_compile=not args.no_jit, metadata=meta)
+                           architecture=_architecture(args), metadata=meta)
+        if args.no_jit:
+            config.compile_mode = "graph"
         config.name = config.name or Path(args.style_image).stem
         if not Path(config.style_image).is_file():
             raise FaststyleError(f"{config.style_image}: style image not found")
@@ -100,7 +102,7 @@ def _resumed_config(args, config):
             elif resume == FIXED and value != getattr(target, name):
                 changed.append(f"{flag} (run: {getattr(target, name)}, now: {value})")
     if args.no_jit:
-        config.jit_compile = False
+        config.compile_mode = "graph"
     if any(getattr(args, k) is not None for k in ("arch", "width", "norm")) \
             and _architecture(args) != config.architecture:
         changed.append(f"the architecture (run: {config.architecture}, now: {_architecture(args)})")

@@ -263,6 +263,52 @@ def test_resume_honours_todays_output_and_refuses_changes_it_cannot_make(data, t
     assert log_steps(run) == [1, 2, 3]
 
 
+def test_compile_auto_times_xla_and_graph_mode_and_keeps_the_faster(data, tmp_path):
+    run = tmp_path / "run"
+    cmd = [arg for arg in train_cmd(data, run, "--steps", "7") if arg != "--no-jit"]  # auto is the default
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    report = [line for line in (r.stdout + r.stderr).splitlines() if "training goes on with" in line]
+    assert len(report) == 1 and " s with XLA, " in report[0] and " s with graph mode: " in report[0]
+    assert log_steps(run) == list(range(1, 8))  # the trial steps are steps of the run
+    assert json.loads((run / "config.json").read_text())["compile_mode"] == "auto"
+
+
+def test_mixed_bfloat16_trains_float32_weights_and_says_so_in_the_card(data, tmp_path):
+    run = tmp_path / "run"
+    r = subprocess.run(train_cmd(data, run, "--steps", "2", "--precision", "mixed_bfloat16"),
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    with open(run / "losses.csv") as f:
+        assert all(np.isfinite(float(row["total"])) for row in csv.DictReader(f))
+    session = ort.InferenceSession(str(run / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert json.loads(session.get_modelmeta().custom_metadata_map["faststyle"])["precision"] == "mixed_bfloat16"
+    assert session.get_inputs()[0].type == "tensor(float)"  # the exported model is the usual float one
+
+
+def test_dtype_policy_holds_while_networks_are_built_and_is_restored():
+    import keras
+
+    from faststyle.architecture import Architecture
+    from faststyle.training.network import build_transform_net
+    from faststyle.training.train import dtype_policy
+
+    with dtype_policy("mixed_bfloat16"):
+        net = build_transform_net(Architecture(width=4, residual_blocks=1))
+    assert keras.mixed_precision.global_policy().name == "float32"
+    conv = net.get_layer("conv1")
+    assert (conv.compute_dtype, conv.variable_dtype) == ("bfloat16", "float32")
+
+
+def test_a_run_folder_of_an_older_version_keeps_its_compile_choice(tmp_path):
+    from faststyle.training.config import TrainConfig
+
+    fields = TrainConfig("style.png", content_dir="photos", name="x").to_dict()
+    del fields["compile_mode"]
+    assert TrainConfig.from_dict({**fields, "jit_compile": False}).compile_mode == "graph"  # it ran with --no-jit
+    assert TrainConfig.from_dict({**fields, "jit_compile": True}).compile_mode == "auto"  # XLA was only the default
+
+
 def test_gatys_reference_is_cached_by_what_it_depends_on(data, tmp_path, tiny_model_path):
     from faststyle.api import load_style
     from faststyle.training.evaluate import evaluate

@@ -19,6 +19,8 @@ from faststyle.argtypes import at_least, floats, non_negative_float, positive_fl
 # trained with (FIXED, a different value is refused), takes today's value (MAY_CHANGE), or
 # ignores it (IGNORED: it only mattered at the start).
 FIXED, MAY_CHANGE, IGNORED = "fixed", "may change", "ignored"
+COMPILE_MODES = ("auto", "xla", "graph")
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def option(flags: str | tuple[str, ...], help: str, resume: str = FIXED, **argparse_kwargs) -> dict:
@@ -122,7 +124,15 @@ class TrainConfig:
         "--init-from", "start from a trained style: name, .onnx or checkpoint .npz", resume=IGNORED))
     seed: int = field(default=0, metadata=option(
         "--seed", "seed of the weights and the photo order", type=at_least(0)))
-    jit_compile: bool = True  # XLA: about 1.6x faster steps on CPU (--no-jit turns it off)
+    # Which is faster depends on the CPU: XLA was 1.6x faster than plain graph mode on an AVX2 host,
+    # 1.4x slower on an AVX-512 one. "auto" times both on the run's first steps (step.FastestStep).
+    compile_mode: str = field(default="auto", metadata=option(
+        "--compile", "how TensorFlow runs a step: xla, graph (a plain tf.function) or auto (time both on "
+        "the first steps, keep the faster)", resume=MAY_CHANGE, choices=list(COMPILE_MODES)))
+    # Weights and optimiser stay float32 either way; see STYLES.md for the A/B of the two.
+    precision: str = field(default="float32", metadata=option(
+        "--precision", "mixed_bfloat16: Keras' mixed precision, bfloat16 maths on float32 weights, for "
+        "CPUs with AVX512-BF16 or AMX (STYLES.md)", resume=MAY_CHANGE, choices=list(PRECISIONS)))
     metadata: dict = field(default_factory=dict)  # extra model-card fields (painting, artist, ...): --meta
 
     @property
@@ -142,6 +152,8 @@ class TrainConfig:
         fields = dict(fields)
         if "checkpoint_dir" in fields:
             fields["run_dir"] = fields.pop("checkpoint_dir")
+        if "jit_compile" in fields:  # XLA was the default, not a choice; False came from --no-jit
+            fields["compile_mode"] = "auto" if fields.pop("jit_compile") else "graph"
         loss_names = {f.name for f in dataclasses.fields(LossConfig)}
         loss = {k: fields.pop(k) for k in list(fields) if k in loss_names}
         fields["loss"] = LossConfig(**{**loss, **fields.get("loss", {})})

@@ -175,6 +175,7 @@ def model_metadata(config: TrainConfig, step: int, losses: dict[str, float]) -> 
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "learning_rate_end": config.learning_rate_end,
+        "precision": config.precision,
         "init_from": config.init_from,
         "date": datetime.date.today().isoformat(),
         "faststyle_version": __version__,

@@ -7,6 +7,7 @@ The settings are a TrainConfig (config.py); the run's files live in its run fold
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +115,19 @@ def learning_rate(config: TrainConfig):
         config.learning_rate, config.steps, alpha=config.learning_rate_end / config.learning_rate)
 
 
+@contextmanager
+def dtype_policy(name: str):
+    """Keras' global dtype policy set to `name` ("float32" or "mixed_bfloat16") while networks are built."""
+    import keras
+
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
     """Runs (or resumes) a training run and exports the ONNX model; returns its path."""
     import keras
@@ -138,9 +152,10 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     # run folder is written, so a failed start leaves no half-made run behind.
     keras.utils.set_random_seed(config.seed)
     stream = PhotoStream(find_images(config.content_dir, config.exclude), config.image_size, config.crop, config.seed)
-    loss = build_loss(config.loss, config.style_image, config.vgg_weights)
-    net = build_transform_net(config.architecture)
-    teacher = load_style_net(config.teacher) if config.teacher else None
+    with dtype_policy(config.precision):  # layers take the policy they are built under
+        loss = build_loss(config.loss, config.style_image, config.vgg_weights)
+        net = build_transform_net(config.architecture)
+        teacher = load_style_net(config.teacher) if config.teacher else None
     opt = keras.optimizers.Adam(learning_rate(config))
     opt.build(net.trainable_variables)
 
@@ -166,7 +181,6 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
         return terms
 
     frozen = [loss.loss_net.model] + ([teacher] if teacher else [])
-    train_step = make_train_step(net, opt, compute_terms, frozen, config.jit_compile)
 
     def perceptual_step(step: int) -> bool:
         if teacher is None:
@@ -177,6 +191,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     quality_file, quality_log = run_folder.open_log(folder / "quality.csv", run_folder.QUALITY_COLUMNS, step)
     bar = tqdm(total=config.steps, initial=step, desc=f"train {config.name}", unit="step",
                disable=not progress, dynamic_ncols=True)
+    train_step = make_train_step(net, opt, compute_terms, frozen, config.compile_mode, report=bar.write)
     deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
     try:
         for images, position_after in batches(stream, config.batch_size, position):

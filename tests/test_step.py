@@ -1,0 +1,63 @@
+"""FastestStep: a run's first steps try each way of running a step, and the fastest one stays."""
+
+from faststyle.training.step import FastestStep
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fake_step(name: str, clock: Clock, calls: list, cost: dict, compile_cost: float):
+    """A step that takes cost[perceptual] seconds, plus compile_cost the first time for each kind."""
+    seen = set()
+
+    def step(images, perceptual):
+        clock.now += cost[perceptual] + (compile_cost if perceptual not in seen else 0.0)
+        seen.add(perceptual)
+        calls.append(name)
+        return {"total": float(images), "by": name}
+
+    return step
+
+
+def run(candidates: dict, kinds: list[bool], clock: Clock) -> tuple[FastestStep, list, list[str]]:
+    lines = []
+    picker = FastestStep(candidates, lines.append, clock=clock)
+    results = [picker(i, perceptual) for i, perceptual in enumerate(kinds)]
+    return picker, results, lines
+
+
+def test_keeps_the_faster_step_and_every_trial_step_is_a_real_step():
+    clock, calls = Clock(), []
+    candidates = {"XLA": fake_step("XLA", clock, calls, {True: 2.0}, compile_cost=30.0),
+                  "graph mode": fake_step("graph mode", clock, calls, {True: 1.3}, compile_cost=5.0)}
+    picker, results, lines = run(candidates, [True] * 10, clock)
+    # Each candidate: one compiling step, then TIMED_STEPS timed ones; afterwards only the winner.
+    trial = 2 * (1 + FastestStep.TIMED_STEPS)
+    assert calls[:trial] == ["XLA"] * 3 + ["graph mode"] * 3
+    assert picker.chosen == "graph mode" and calls[trial:] == ["graph mode"] * (10 - trial)
+    assert [r["total"] for r in results] == list(range(10))  # every step ran, on its own batch
+    assert lines == ["a step takes 2.00 s with XLA, 1.30 s with graph mode: training goes on with graph mode"]
+
+
+def test_compares_only_warm_steps_of_one_kind():
+    """Distillation: VGG steps (perceptual) are rare and slower; compiling is never timed."""
+    clock, calls = Clock(), []
+    # A is faster on the common kind of step but compiles slowly and is slower on perceptual steps.
+    candidates = {"A": fake_step("A", clock, calls, {False: 1.0, True: 9.0}, compile_cost=100.0),
+                  "B": fake_step("B", clock, calls, {False: 1.5, True: 2.0}, compile_cost=1.0)}
+    kinds = [step % 3 == 0 for step in range(1, 16)]  # perceptual on every 3rd step, as --perceptual-every 3
+    picker, _, lines = run(candidates, kinds, clock)
+    assert picker.chosen == "A" and picker.times == {"A": [1.0, 1.0], "B": [1.5, 1.5]}
+    assert len(lines) == 1
+
+
+def test_a_run_shorter_than_the_trial_just_runs():
+    clock, calls = Clock(), []
+    candidates = {"A": fake_step("A", clock, calls, {True: 1.0}, 0.0), "B": fake_step("B", clock, calls, {True: 2.0}, 0.0)}
+    picker, results, lines = run(candidates, [True] * 4, clock)
+    assert picker.chosen is None and lines == [] and len(results) == 4
