@@ -7,10 +7,13 @@ Training commands import TensorFlow lazily, so `stylize` works with the base ins
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
+import re
 import signal
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -640,6 +643,35 @@ TRAINING_MODULES = {"tensorflow": "train", "keras": "train", "onnx": "train", "s
                     "PySide6": "gui", "imageio_ffmpeg": "video"}
 
 
+# Commands that run Keras (and TensorFlow behind it by default).
+KERAS_COMMANDS = ("train", "export", "optimize", "evaluate")
+# What TensorFlow's C++ libraries print while they load: since TensorFlow 2.19 they log before their
+# logging is set up, which TF_CPP_MIN_LOG_LEVEL cannot stop (on CPUs with AVX-512: "oneDNN custom
+# operations are on", twice, each after absl's warning). INFO and WARNING lines only.
+_LOAD_CHATTER = re.compile(r"WARNING: All log messages before absl::InitializeLog\(\)|[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\] ")
+
+
+def import_quietly(module: str) -> None:
+    """Imports `module` with what its native libraries print to stderr while loading filtered through
+    _LOAD_CHATTER: other lines (errors) are passed on, and an import error is raised as usual."""
+    if module in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            importlib.import_module(module)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines()
+                    if not _LOAD_CHATTER.match(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
 class Terminated(BaseException):
     """SIGTERM, raised in the main thread so that temporary files are cleaned up as on Ctrl-C."""
 
@@ -665,6 +697,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _on_sigterm)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the way
     try:
+        if args.command in KERAS_COMMANDS:
+            import_quietly("keras")
         return COMMANDS[args.command](args)
     except ModuleNotFoundError as exc:
         extra = TRAINING_MODULES.get((exc.name or "").split(".")[0])

@@ -502,3 +502,27 @@ def test_painting_and_training_find_the_same_images_in_a_folder(tmp_path):
         save(tmp_path / name) if name.endswith((".jpg", ".png")) else (tmp_path / name).write_text("x")
     painted = [p for p, _ in find_inputs([str(tmp_path)])[0]]
     assert painted == find_images(tmp_path) == [tmp_path / "a.jpg", tmp_path / "sub" / "b.png"]
+
+
+def test_native_load_chatter_is_kept_off_stderr_and_errors_are_not(tmp_path):
+    """TensorFlow's libraries print start-up lines to file descriptor 2 while loading, past any
+    Python-level redirection; import_quietly filters them, as `train` and friends import Keras."""
+    (tmp_path / "noisy.py").write_text(
+        "import os\n"
+        "os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
+        "os.write(2, b'I0000 00:00:1795716007.457632    8422 port.cc:153] oneDNN custom operations are on.\\n')\n"
+        "os.write(2, b'W0000 00:00:1795716007.457632    8422 cpu.cc:12] a warning while loading\\n')\n"
+        "os.write(2, b'E0000 00:00:1795716007.457632    8422 cuda.cc:99] an error stays\\n')\n"
+        "os.write(2, b'plain text stays\\n')\n")
+    code = ("import sys; from faststyle.cli import import_quietly; import_quietly('noisy'); "
+            "print('after', file=sys.stderr)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == ["E0000 00:00:1795716007.457632    8422 cuda.cc:99] an error stays",
+                                     "plain text stays", "after"]
+
+    (tmp_path / "broken.py").write_text("import os\nos.write(2, b'I0000 00:00:1.0 1 a.cc:1] loading line\\n')\nimport nothing_here\n")
+    r = subprocess.run([sys.executable, "-c", "from faststyle.cli import import_quietly; import_quietly('broken')"],
+                       capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert r.returncode == 1 and "No module named 'nothing_here'" in r.stderr and "loading line" not in r.stderr
