@@ -125,7 +125,7 @@ class TrainConfig:
     seed: int = field(default=0, metadata=option(
         "--seed", "seed of the weights and the photo order", type=at_least(0)))
     # Which is faster depends on the CPU: XLA was 1.6x faster than plain graph mode on an AVX2 host,
-    # 1.4x slower on an AVX-512 one. "auto" times both on the run's first steps (step.FastestStep).
+    # 1.2-1.4x slower on AVX-512 ones. "auto" times both on the run's first steps (step.FastestStep).
     compile_mode: str = field(default="auto", metadata=option(
         "--compile", "how TensorFlow runs a step: xla, graph (a plain tf.function) or auto (time both on "
         "the first steps, keep the faster)", resume=MAY_CHANGE, choices=list(COMPILE_MODES)))

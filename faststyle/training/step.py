@@ -46,7 +46,7 @@ class FastestStep:
     """Runs a run's first steps with each candidate in turn and keeps the fastest.
 
     Which way of running a step wins depends on the CPU (XLA was 1.6x faster than a plain
-    tf.function on an AVX2 host and 1.4x slower on an AVX-512 one), so it is measured, not
+    tf.function on an AVX2 host and 1.2-1.4x slower on AVX-512 ones), so it is measured, not
     assumed. Every trial step is a real step of the run; each candidate's first step for a kind
     of step (perceptual or not) compiles and is not timed, and only steps of the first step's
     kind are compared, so a distillation run compares like with like.
