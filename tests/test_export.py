@@ -158,3 +158,8 @@ def test_export_rebuilds_an_older_model_with_the_faster_graph_and_never_over_its
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "write the new file elsewhere" in r.stderr and "Traceback" not in r.stderr
     assert old.read_bytes() == before
+
+    missing = tmp_path / "missing.onnx"
+    r = subprocess.run([sys.executable, "-m", "faststyle", "export", str(missing), "-o", str(new)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr == f"faststyle: error: {missing}: model file not found\n"

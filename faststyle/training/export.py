@@ -479,6 +479,8 @@ def reexport_onnx(source, output, half: bool = True, calibration_photos: list | 
     from faststyle.training.quantize import calibrated
 
     source, output = Path(source), Path(output)
+    if not source.is_file():
+        raise FaststyleError(f"{source}: model file not found")
     if output.resolve() == source.resolve():
         raise FaststyleError(f"{output} is the model being exported; write the new file elsewhere with -o")
     metadata = read_metadata(source)
