@@ -454,7 +454,9 @@ def run_evaluate(args) -> int:
     from faststyle.training.evaluate import evaluate, format_report
 
     model = load_style(args.style)
-    photos = [p for p, _ in find_inputs([args.photos])[0]][: args.limit]
+    photos = [p for p, _ in find_inputs([args.photos])[0] if p.exists()][: args.limit]
+    if not photos:  # before the loss network loads (or downloads)
+        raise FaststyleError(f"{args.photos}: not found; pass a folder of validation photos (or one photo)")
     with tqdm(total=len(photos), desc=f"evaluate {model.name}", unit="photo", disable=None, file=sys.stderr) as bar:
         report = evaluate(model, photos, args.style_image, args.crop_size, args.vgg_weights, args.gatys_iterations,
                           args.gatys_photos, progress=lambda i, n: bar.update(1))

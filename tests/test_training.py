@@ -242,6 +242,11 @@ def test_optimize_and_evaluate_commands(data, tmp_path, tiny_model_path):
     import json
     report = json.loads(r.stdout)
     assert report["photos"] == 6 and len(report["blown"]) == 6 and set(report["model"]) >= {"content", "style"}
+    # A missing folder is named before anything slow (the VGG weights, perhaps a download) starts.
+    r = subprocess.run([sys.executable, "-m", "faststyle", "evaluate", str(tiny_model_path), str(tmp_path / "nowhere"),
+                        "--style-image", str(data / "style.png")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        f"faststyle: error: {tmp_path / 'nowhere'}: not found; pass a folder of validation photos (or one photo)"]
 
 
 def test_resume_honours_todays_output_and_refuses_changes_it_cannot_make(data, tmp_path):
