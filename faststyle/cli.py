@@ -78,11 +78,11 @@ def run_train(args) -> int:
         meta = dict(item.split("=", 1) for item in args.meta if "=" in item)
         config = from_args(TrainConfig, args, style_image=args.style_image, loss=from_args(LossConfig, args),
                            architecture=_architecture(args), metadata=meta)
-        if args.no_jit:
-            config.compile_mode = "graph"
         config.name = config.name or Path(args.style_image).stem
         if not Path(config.style_image).is_file():
             raise FaststyleError(f"{config.style_image}: style image not found")
+    if args.no_jit:  # the older flag, for new and resumed runs alike
+        config.compile_mode = "graph"
     path = train(config, resume=args.resume)
     print(f"wrote {path}")
     return 0
@@ -104,8 +104,6 @@ def _resumed_config(args, config):
                 setattr(target, name, value)
             elif resume == FIXED and value != getattr(target, name):
                 changed.append(f"{flag} (run: {getattr(target, name)}, now: {value})")
-    if args.no_jit:
-        config.compile_mode = "graph"
     if any(getattr(args, k) is not None for k in ("arch", "width", "norm")) \
             and _architecture(args) != config.architecture:
         changed.append(f"the architecture (run: {config.architecture}, now: {_architecture(args)})")
