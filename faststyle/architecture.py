@@ -125,7 +125,7 @@ class Architecture:
         # the whole image's statistics, all bundled styles: full networks 0.01-0.04 grey levels from
         # one pass on average (0.00-0.01 with the whole half-width), lite 0.002-0.003 (0.000-0.001);
         # the largest differences, 1-8, were the same either way. A 12 MP photo's tiles overlap
-        # 15.2 % instead of 19.5 % (runtime.tile_grid). The statistics copy moves pixels far more
+        # 15.2 % instead of 19.5 % (runtime.tile_grid). Sampled statistics move pixels far more
         # (runtime.STATS_PIXELS).
         half = (self.receptive_field() + 1) // 2
         return -(-(3 * half) // (4 * PAD_MULTIPLE)) * PAD_MULTIPLE

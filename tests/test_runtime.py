@@ -57,6 +57,82 @@ def test_statistics_pass_runs_the_encoder_alone_with_the_same_numbers(model):
         np.testing.assert_allclose(alone[name], value, rtol=1e-5, atol=1e-6)
 
 
+def test_statistics_graph_pools_a_batch_of_crops_as_one_picture(model):
+    a, b = (pad_to_multiple(photo(64, 96, seed=seed)).astype(np.float32) for seed in (1, 2))
+    names = model._stat_names
+
+    def stats(*crops):
+        return dict(zip(names, model.stats_session.run(names, {"image": np.stack(crops)})))
+
+    one, twice, both = stats(a), stats(a, a), stats(a, b)
+    for name in names:  # the same crop twice is the same sample
+        np.testing.assert_allclose(twice[name], one[name], rtol=1e-4, atol=1e-5)
+    # Before any normalisation the moments of two crops simply pool; after it, each layer is
+    # normalised with the pooled statistics (checked by the tiling tests below).
+    first = f"{model.architecture.encoder()[0].name}_norm"
+    mean_a, mean_b = stats(a)[f"{first}_mean"], stats(b)[f"{first}_mean"]
+    var_a, var_b = stats(a)[f"{first}_var"], stats(b)[f"{first}_var"]
+    mean = (mean_a + mean_b) / 2
+    np.testing.assert_allclose(both[f"{first}_mean"], mean, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(both[f"{first}_var"], (var_a + mean_a**2 + var_b + mean_b**2) / 2 - mean**2,
+                               rtol=1e-3, atol=1e-4)
+
+
+def test_stats_crops_spread_evenly_over_the_image():
+    from faststyle.runtime import stats_crops
+
+    budget = 700 * 1024
+    (ch, cw), corners = stats_crops(1088, 1920, budget, side=96)
+    assert (ch, cw) == (96, 96) and 0.8 * budget <= len(corners) * 96 * 96 <= budget
+    ys, xs = sorted({y for y, _ in corners}), sorted({x for _, x in corners})
+    assert len(corners) == len(ys) * len(xs)  # a grid
+    assert all(v % 4 == 0 for v in ys + xs)  # strided convs sample the whole-image grid
+    assert ys[0] == xs[0] == 0 and 1088 - 96 - 4 < ys[-1] <= 1088 - 96 and 1920 - 96 - 4 < xs[-1] <= 1920 - 96
+    assert max(np.diff(ys)) - min(np.diff(ys)) <= 4 and max(np.diff(xs)) - min(np.diff(xs)) <= 4
+    assert 0.5 < (len(xs) / len(ys)) / (1920 / 1088) < 2  # rows and columns follow the aspect ratio
+    (ch, cw), corners = stats_crops(16, 40000, budget, side=96)  # a strip lower than a crop
+    assert (ch, cw) == (16, 96) and all(x + 96 <= 40000 for _, x in corners) and len(corners) > 1
+
+
+def test_sampled_statistics_give_nearly_the_whole_images_picture(model, monkeypatch):
+    from faststyle import runtime
+
+    image = photo(480, 640, seed=2)
+    whole = model.transform(image).astype(int)  # within STATS_PIXELS: the whole image's statistics
+    monkeypatch.setattr(runtime, "STATS_PIXELS", image.shape[0] * image.shape[1] // 4)
+    sampled, corner = model.norm_stats(image), model.norm_stats(image[:96, :96])  # crops; one place only
+
+    def moved(stats):  # how far these statistics move the picture, in grey levels
+        return np.abs(model.transform(image, stats=stats).astype(int) - whole).mean()
+
+    # Random tiny networks amplify statistics errors far more than trained ones (8 grey levels
+    # here where trained styles move 2), so this checks the sample is spread, not its accuracy.
+    assert moved(sampled) < moved(corner) / 2, (moved(sampled), moved(corner))
+
+
+def test_an_older_model_takes_statistics_from_a_downscaled_copy(tiny_model_path, tmp_path, monkeypatch):
+    from faststyle import runtime
+
+    # Before the pooled statistics graph, each image of a batch had its own statistics, as the
+    # full graph computes them (it stands in for that older graph here).
+    proto = onnx.load(tiny_model_path)
+    network = onnx.load(tiny_model_path)
+    del network.metadata_props[:]
+    next(p for p in proto.metadata_props if p.key == STATS_GRAPH_KEY).value = \
+        base64.b64encode(network.SerializeToString()).decode()
+    onnx.save(proto, tmp_path / "older.onnx")
+    older, current = StyleModel.load(tmp_path / "older.onnx", threads=1), StyleModel.load(tiny_model_path, threads=1)
+    assert not older._stats_from_crops and current._stats_from_crops
+    image = photo(480, 640, seed=2)
+    whole = older.transform(image).astype(int)
+    monkeypatch.setattr(runtime, "STATS_PIXELS", image.shape[0] * image.shape[1] // 4)
+    stats = older.norm_stats(image)  # one set (a batch of crops would give one per crop)
+    assert all(v.shape[0] == 1 for v in stats.values())
+    tiled = older.transform(image, max_untiled_pixels=0, max_tile_pixels=(2 * MARGIN + 64) ** 2)
+    corner = older.transform(image, stats=older.norm_stats(image[:96, :96]))
+    assert np.abs(tiled - whole).mean() < np.abs(corner - whole).mean() / 2
+
+
 def test_a_model_without_a_statistics_graph_still_tiles(tmp_path):
     from faststyle.training.export import export_onnx
     from tests.conftest import random_transform_net
