@@ -1,0 +1,38 @@
+"""Replaces only the statistics graph inside faststyle models, keeping their network byte for byte.
+
+    python scripts/refresh_stats_graph.py faststyle/models/*.onnx faststyle/models/lite/*.onnx
+
+`faststyle export OLD.onnx -o NEW.onnx` rebuilds a whole model with this version's graphs; its
+float16 weights round-trip through Keras, so an int8 network can come back a few grey levels
+apart. This script is for models whose pictures have been evaluated and must not move: it
+swaps in the statistics graph that tiling uses (training/export.stats_graph) and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+
+import onnx
+
+from faststyle.image_io import atomic_write_bytes
+from faststyle.runtime import STATS_GRAPH_KEY
+from faststyle.training.export import load_onnx_net, stats_graph
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+")
+    for path in parser.parse_args().models:
+        proto = onnx.load(path)
+        props = {p.key: p for p in proto.metadata_props}
+        if STATS_GRAPH_KEY not in props:
+            print(f"{path}: no statistics graph (instance norm throughout), left as it is")
+            continue
+        props[STATS_GRAPH_KEY].value = base64.b64encode(stats_graph(load_onnx_net(path)).SerializeToString()).decode()
+        atomic_write_bytes(path, proto.SerializeToString())
+        print(f"{path}: statistics graph replaced")
+
+
+if __name__ == "__main__":
+    main()
