@@ -303,6 +303,28 @@ def test_dtype_policy_holds_while_networks_are_built_and_is_restored():
     assert keras.mixed_precision.global_policy().name == "float32"
     conv = net.get_layer("conv1")
     assert (conv.compute_dtype, conv.variable_dtype) == ("bfloat16", "float32")
+    # the picture comes out in float32: bfloat16 would round it to 1-2 grey levels near white
+    out = net(np.full((1, 16, 16, 3), 200.0, np.float32))
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+
+
+def test_losses_of_bfloat16_features_are_computed_in_float32():
+    import keras
+
+    from faststyle.training.losses import content_loss, gram_matrix
+
+    rng = np.random.default_rng(0)
+    features = rng.uniform(0, 10, (1, 8, 8, 16)).astype(np.float32)
+    as_bf16 = keras.ops.cast(features, "bfloat16")  # what a bfloat16 loss network hands over
+    exact = keras.ops.convert_to_numpy(keras.ops.cast(as_bf16, "float32"))
+    gram = gram_matrix(as_bf16)
+    assert keras.backend.standardize_dtype(gram.dtype) == "float32"
+    # The same values multiplied in float32: a bfloat16 Gram matrix would be off by ~0.4 %.
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(gram), keras.ops.convert_to_numpy(gram_matrix(exact)),
+                               rtol=1e-6)
+    nearby = exact * 1.001  # a 0.1 % difference, below bfloat16's resolution
+    loss = keras.ops.convert_to_numpy(content_loss(as_bf16, keras.ops.convert_to_tensor(nearby)))
+    np.testing.assert_allclose(loss, np.mean((exact - nearby) ** 2), rtol=1e-4)
 
 
 def test_a_run_folder_of_an_older_version_keeps_its_compile_choice(tmp_path):
