@@ -303,7 +303,7 @@ def test_dtype_policy_holds_while_networks_are_built_and_is_restored():
     assert keras.mixed_precision.global_policy().name == "float32"
     conv = net.get_layer("conv1")
     assert (conv.compute_dtype, conv.variable_dtype) == ("bfloat16", "float32")
-    # the picture comes out in float32: bfloat16 would round it to 1-2 grey levels near white
+    # the picture comes out in float32: bfloat16 would round it to whole grey levels above 128
     out = net(np.full((1, 16, 16, 3), 200.0, np.float32))
     assert keras.backend.standardize_dtype(out.dtype) == "float32"
 

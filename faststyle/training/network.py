@@ -165,7 +165,7 @@ def build_transform_net(arch: Architecture | None = None) -> keras.Model:
     if arch.fold:
         x = Fold(-arch.fold_factor, name="unfold")(x)
     # Pixels in float32 under any precision policy: bfloat16 keeps 8 significant bits, steps of
-    # 1-2 grey levels near white, too coarse for the TV and range terms and the VGG input.
+    # a whole grey level above 128, too coarse for the TV and range terms and the VGG input.
     x = layers.Activation("tanh", name="out_tanh", dtype="float32")(x)
     out = layers.Rescaling(OUTPUT_SCALE, offset=OUTPUT_OFFSET, name="to_pixels", dtype="float32")(x)
     net = keras.Model(image, out, name=f"transform_net_w{arch.width}_b{arch.residual_blocks}_{arch.norm}")
