@@ -179,6 +179,14 @@ def stats_crops(h: int, w: int, budget: int = STATS_PIXELS, side: int = STATS_CR
     return (ch, cw), [(int(y), int(x)) for y in ys for x in xs]
 
 
+def downscaled_copy(rgb: np.ndarray, pixels: int) -> np.ndarray:
+    """The image shrunk (bilinear) to about `pixels`: where older models take tiling's statistics."""
+    h, w = rgb.shape[:2]
+    scale = (pixels / (h * w)) ** 0.5
+    return np.asarray(Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                                                  Image.BILINEAR))
+
+
 # --device names -> ONNX Runtime execution providers, best first, and the package that brings each.
 DEVICES = {
     "cuda": ("CUDAExecutionProvider", "onnxruntime-gpu"),
@@ -299,9 +307,7 @@ class StyleModel:
             (ch, cw), origins = stats_crops(*padded.shape[:2], STATS_PIXELS)
             batch = np.stack([padded[y:y + ch, x:x + cw] for y, x in origins])
         elif h * w > STATS_PIXELS:  # an older model: its statistics from a downscaled copy
-            scale = (STATS_PIXELS / (h * w)) ** 0.5
-            small = Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
-            batch = pad_to_multiple(np.asarray(small))[None]
+            batch = pad_to_multiple(downscaled_copy(rgb, STATS_PIXELS))[None]
         else:
             batch = pad_to_multiple(rgb)[None]
         values = self._session_run(names, {"image": batch.astype(np.float32)}, cancel, session=self.stats_session)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from faststyle.runtime import StyleModel, pad_to_multiple
+from faststyle.runtime import StyleModel, downscaled_copy, pad_to_multiple
 from faststyle.styles import available_styles
 
 COPY_PIXELS = 1024 * 1024
@@ -27,11 +27,9 @@ COPY_PIXELS = 1024 * 1024
 
 def copy_stats(model: StyleModel, rgb: np.ndarray) -> dict[str, np.ndarray]:
     """The earlier statistics: the whole network's, on the image downscaled to COPY_PIXELS."""
-    h, w = rgb.shape[:2]
-    scale = (COPY_PIXELS / (h * w)) ** 0.5
-    small = np.asarray(Image.fromarray(rgb).resize((round(w * scale), round(h * scale)), Image.BILINEAR))
+    small = pad_to_multiple(downscaled_copy(rgb, COPY_PIXELS))
     names = model._stat_names
-    return dict(zip(names, model.session.run(names, {"image": pad_to_multiple(small)[None].astype(np.float32)})))
+    return dict(zip(names, model.session.run(names, {"image": small[None].astype(np.float32)})))
 
 
 def main() -> None:
