@@ -40,6 +40,10 @@ class BlendedStyle:
         return "+".join(f"{m.name}{round(100 * w)}" for m, w in zip(self.models, self.weights))
 
     @property
+    def is_lite(self) -> bool:
+        return all(m.is_lite for m in self.models)
+
+    @property
     def metadata(self) -> dict:
         return {"title": " + ".join(f"{round(100 * w)} % {m.name}" for m, w in zip(self.models, self.weights))}
 

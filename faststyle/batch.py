@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from faststyle.api import stylize_file
 from faststyle.errors import FaststyleError
-from faststyle.image_io import IMAGE_EXTENSIONS, images_below, remove_stale_temp_files
+from faststyle.image_io import IMAGE_EXTENSIONS, images_below, real_path, remove_stale_temp_files, same_file
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,8 @@ def plan_outputs(inputs: list, styles: list[str], output: str | None) -> list[Jo
     if out is not None and not as_folder and n > 1:
         raise FaststyleError(f"{out}: {n} images to write, so -o must be a folder")
     jobs = []
+    inputs_real = {real_path(source): source for source, _ in pairs}
+    planned: dict[Path, Path] = {}  # real target -> the input that writes it
     for source, root in pairs:
         for style in styles:
             name = f"{source.stem}.{style}{_output_suffix(source)}"
@@ -104,11 +106,23 @@ def plan_outputs(inputs: list, styles: list[str], output: str | None) -> list[Jo
             else:
                 sub = source.parent.relative_to(root) if root is not None else Path()
                 target = out / sub / name
-            problem = None
-            if source.exists() and target.exists() and target.resolve() == source.resolve():
-                problem = f"{source}: output would overwrite the input; choose another -o"
-            jobs.append(Job(source, style, target, problem))
+            jobs.append(Job(source, style, target, _clash(source, target, inputs_real, planned)))
     return jobs
+
+
+def _clash(source: Path, target: Path, inputs_real: dict[Path, Path], planned: dict[Path, Path]) -> str | None:
+    """Why `target` must not be written (it is an input, or another job's output), or None."""
+    real = real_path(target)
+    hit = inputs_real.get(real)
+    if hit is None and target.exists():  # hard links and other routes to an input's bytes
+        hit = next((p for p in inputs_real.values() if same_file(target, p)), None)
+    if hit is not None:
+        return f"{target}: output would overwrite the input {hit}; choose another -o"
+    if real in planned:
+        return (f"{target}: {planned[real]} already writes this output in this run; "
+                "give the inputs different names or write them to different folders")
+    planned[real] = source
+    return None
 
 
 def run_jobs(jobs: list[Job], models: dict, quality: int = 92, as_json: bool = False, **options) -> int:

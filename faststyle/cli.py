@@ -27,7 +27,7 @@ from faststyle.errors import FaststyleError
 def _add_train(sub) -> None:
     from faststyle.training.config import LossConfig, TrainConfig, add_options
 
-    p = sub.add_parser("train", help="train a style network from one painting and a folder of photos")
+    p = sub.add_parser("train", help="make a new style from a painting (minutes; --schedule long: hours)")
     p.add_argument("style_image", help="the painting (any image file)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir (or runs/NAME)")
     add_options(p, TrainConfig)  # names, defaults and help come from the settings themselves
@@ -64,7 +64,9 @@ def _architecture(args):
 
 
 def run_train(args) -> int:
-    from faststyle.training.config import LossConfig, TrainConfig, from_args
+    from faststyle.image_io import refuse_overwriting_inputs
+    from faststyle.training.config import SCHEDULES, LossConfig, TrainConfig, from_args
+    from faststyle.training.photoset import DEFAULT_SET, photo_folder
     from faststyle.training.run_folder import load_run_config
     from faststyle.training.train import train
 
@@ -73,14 +75,19 @@ def run_train(args) -> int:
             raise FaststyleError("--resume needs the run: pass --run-dir (or --name for runs/NAME)")
         config = _resumed_config(args, load_run_config(args.run_dir or Path("runs") / args.name))
     else:
-        if not args.content_dir:
-            raise FaststyleError("--content-dir is required: a folder of photos to train on")
+        if not Path(args.style_image).is_file():
+            raise FaststyleError(f"{args.style_image}: style image not found")
         meta = dict(item.split("=", 1) for item in args.meta if "=" in item)
-        config = from_args(TrainConfig, args, style_image=args.style_image, loss=from_args(LossConfig, args),
+        config = from_args(TrainConfig, args, defaults=SCHEDULES[args.schedule or "quick"],
+                           style_image=args.style_image, loss=from_args(LossConfig, args),
                            architecture=_architecture(args), metadata=meta)
         config.name = config.name or Path(args.style_image).stem
-        if not Path(config.style_image).is_file():
-            raise FaststyleError(f"{config.style_image}: style image not found")
+        if not config.content_dir:  # no photos of the user's own: a public set, downloaded once
+            photo_set = DEFAULT_SET
+            config.content_dir = str(photo_folder(photo_set))
+            config.image_size = args.image_size or photo_set.image_size
+    if config.output:
+        refuse_overwriting_inputs(config.output, config.style_image, config.preview_image)
     if args.no_jit:  # the older flag, for new and resumed runs alike
         config.compile_mode = "graph"
     path = train(config, resume=args.resume)
@@ -171,6 +178,7 @@ def run_stylize(args) -> int:
     if "-" in args.inputs or args.output == "-":
         return _run_pipe(args, styles)
     names = {s.name for s in available_styles()} | {s.name for s in styles}
+    names |= {f"{n}-lite" for n in names}
     inputs, own = find_inputs(args.inputs, skip=lambda path: is_output_of(path, names))
     if own:
         print(f"skipped {own} earlier faststyle output(s) found among the inputs (NAME.STYLE.EXT)", file=sys.stderr)
@@ -181,6 +189,7 @@ def run_stylize(args) -> int:
 
 def _run_pipe(args, styles: list) -> int:
     """`-` as input reads the image from stdin; `-o -` (the default then) writes it to stdout."""
+    from faststyle.image_io import refuse_overwriting_inputs
     import io
 
     from PIL import Image
@@ -205,6 +214,7 @@ def _run_pipe(args, styles: list) -> int:
     image = stylize(source, styles[0], strength=args.strength, preserve_colors=args.preserve_colors,
                     max_size=args.max_size, stroke_scale=args.stroke_scale)
     if args.output not in (None, "-"):  # stdin in, a file out: the file's extension says the format
+        refuse_overwriting_inputs(args.output, None if args.inputs[0] == "-" else args.inputs[0])
         save_image(image, args.output, args.quality)
         print(f"wrote {args.output}", file=sys.stderr)
         return 0
@@ -221,7 +231,9 @@ def _run_pipe(args, styles: list) -> int:
 def _run_batch(args, inputs: list, styles: list, overwrite: bool) -> int:
     from faststyle.batch import plan_outputs, run_jobs, skip_existing
 
-    jobs = plan_outputs(inputs, [s.name for s in styles], args.output)
+    fast = getattr(args, "fast", False)
+    labelled = {output_label(s, fast): s for s in styles}
+    jobs = plan_outputs(inputs, list(labelled), args.output)
     if not overwrite:
         jobs, existing = skip_existing(jobs)
         if existing:
@@ -230,7 +242,7 @@ def _run_batch(args, inputs: list, styles: list, overwrite: bool) -> int:
         if not jobs:
             print("0 done, 0 failed; every output already exists")
             return 0
-    return run_jobs(jobs, {s.name: s for s in styles}, quality=args.quality, strength=args.strength,
+    return run_jobs(jobs, labelled, quality=args.quality, strength=args.strength,
                     preserve_colors=args.preserve_colors, max_size=args.max_size,
                     stroke_scale=args.stroke_scale, as_json=getattr(args, "json", False))
 
@@ -254,7 +266,27 @@ def _load_styles(args) -> list:
         if not styles:
             raise FaststyleError("no styles installed; pass a path to an .onnx model with --style")
     styles += [load_style(n, args.threads, args.device, fast=args.fast) for n in dict.fromkeys(names)]
-    return list({s.name: s for s in styles}.values())
+    unique: dict[str, object] = {}
+    for style in styles:
+        same = unique.setdefault(style.name, style)
+        if same is not style and not _same_model(same, style):
+            raise FaststyleError(f"two styles are named {style.name} ({same.path} and {style.path}), so their "
+                                 "outputs would have one name; pass one of them, or rename one with 'faststyle styles rename'")
+    return list(unique.values())
+
+
+def _same_model(a, b) -> bool:
+    """Two loaded styles from one file, or from files with the same bytes (a copy is the same style)."""
+    pa, pb = getattr(a, "path", None), getattr(b, "path", None)
+    if pa is None or pb is None:
+        return pa == pb and a.name == b.name
+    return pa == pb or (pa.stat().st_size == pb.stat().st_size and pa.read_bytes() == pb.read_bytes())
+
+
+def output_label(style, fast: bool) -> str:
+    """The style's part of an output's name: NAME, or NAME-lite for its lite network, so a later
+    full run does not take a lite picture for its own."""
+    return f"{style.name}-lite" if fast and getattr(style, "is_lite", True) else style.name
 
 
 def run_demo(args) -> int:
@@ -381,11 +413,14 @@ def _add_export(sub) -> None:
 
 
 def run_export(args) -> int:
+    from faststyle.image_io import refuse_overwriting_inputs
     from faststyle.training.data import find_images
     from faststyle.training.export import reexport_onnx
     from faststyle.training.quantize import calibration_sample
     from faststyle.training.run_folder import export_checkpoint
 
+    source = Path(args.checkpoint)
+    refuse_overwriting_inputs(args.output, *([source] if source.is_file() else source.glob("ckpt-*.npz")))
     photos = calibration_sample(find_images(args.int8, args.exclude, option="--int8")) if args.int8 else None
     if args.checkpoint.endswith(".onnx"):
         print(f"wrote {reexport_onnx(args.checkpoint, args.output, not args.float32, photos, args.no_int8)}")
@@ -408,11 +443,13 @@ def _add_optimize(sub) -> None:
 
 
 def run_optimize(args) -> int:
+    from faststyle.image_io import refuse_overwriting_inputs
     from tqdm import tqdm
 
     from faststyle.training.config import LossConfig, from_args
     from faststyle.training.optimize import optimize_file
 
+    refuse_overwriting_inputs(args.output, args.content, args.style_image)
     with tqdm(total=args.iterations, desc="optimize", unit="it", disable=None) as bar:  # bars on terminals only
         terms = optimize_file(args.content, args.style_image, args.output, from_args(LossConfig, args),
                               args.max_size, args.iterations, args.method, args.init, args.vgg_weights,
@@ -532,10 +569,12 @@ def _add_sheet(sub) -> None:
 
 
 def run_sheet(args) -> int:
+    from faststyle.image_io import refuse_overwriting_inputs
     from faststyle.image_io import output_format, save_image
     from faststyle.sheet import style_sheet
 
     output_format(args.output)  # a bad extension fails before the slow part
+    refuse_overwriting_inputs(args.output, args.photo)
     args.style = args.style or ["all"]
     styles = _load_styles(args)
     save_image(style_sheet(args.photo, styles, args.cell, args.columns), args.output)

@@ -195,6 +195,29 @@ def copy_photo_metadata(source: Image.Image, target: Image.Image) -> Image.Image
     return target
 
 
+def real_path(path: str | os.PathLike) -> Path:
+    """Where a path really leads: symlinks followed, '..' taken after them, missing parts kept as
+    written (as a later mkdir would create them). Outputs and inputs are compared by this."""
+    return Path(os.path.realpath(path))
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether writing `a` would replace the bytes of `b` (same real path, or a hard link to them)."""
+    if real_path(a) == real_path(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
+
+
+def refuse_overwriting_inputs(output: str | os.PathLike, *inputs: str | os.PathLike | None) -> None:
+    """Raises a one-line error when writing `output` would replace any of `inputs`."""
+    for source in filter(None, inputs):
+        if same_file(output, source):
+            raise FaststyleError(f"{output}: output would overwrite the input {source}; choose another -o")
+
+
 def save_image(image: Image.Image, path: str | os.PathLike, quality: int = 92) -> Path:
     """Writes to a temporary file beside `path`, then renames: never a half-written output."""
     fmt = output_format(path)

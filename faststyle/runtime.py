@@ -22,7 +22,7 @@ from PIL import Image
 
 from faststyle.architecture import PAD_MULTIPLE, Architecture
 from faststyle.errors import FaststyleError
-from faststyle.styles import read_metadata_from_session, resolve_style, session_error
+from faststyle.styles import LITE_SUBDIR, read_metadata_from_session, resolve_style, session_error
 
 # Below this the image runs in one pass; above, in tiles of at most MAX_TILE_PIXELS (tile_grid).
 # A full-HD frame (1920x1088 padded) in one pass peaks at 840-870 MB with the full network
@@ -263,6 +263,11 @@ class StyleModel:
     @property
     def architecture(self) -> Architecture:
         return Architecture.from_metadata(self.metadata)
+
+    @property
+    def is_lite(self) -> bool:
+        """Whether this is a style's lite network (lite/NAME.onnx beside the full one)."""
+        return self.path.parent.name == LITE_SUBDIR
 
     @property
     def _stat_names(self) -> list[str]:

@@ -17,7 +17,7 @@ from PIL import Image
 
 from faststyle.api import BlendedStyle, StyleLike, as_model
 from faststyle.errors import FaststyleError
-from faststyle.image_io import remove_stale_temp_files, temp_file_beside
+from faststyle.image_io import refuse_overwriting_inputs, remove_stale_temp_files, temp_file_beside
 from faststyle.postprocess import check_strength, finish
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif"}
@@ -53,8 +53,7 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
                              "for pictures use 'faststyle stylize'")
     if target.suffix.lower() not in VIDEO_EXTENSIONS - {".gif"}:
         raise FaststyleError(f"{target}: use a video extension such as .mp4, .mov or .mkv")
-    if target.exists() and target.resolve() == source.resolve():
-        raise FaststyleError(f"{source}: output would overwrite the input; choose another -o")
+    refuse_overwriting_inputs(target, source)
     model = as_model(style)
     if isinstance(model, BlendedStyle):
         raise FaststyleError("blends are for pictures; paint the video in one style at a time")

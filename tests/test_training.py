@@ -18,7 +18,7 @@ from PIL import Image
 from tests.conftest import VGG16_WEIGHTS, needs_shared, photo
 
 TINY = ["--vgg-weights", "random", "--image-size", "64", "--style-size", "64", "--batch-size", "2",
-        "--width", "4", "--checkpoint-every", "2", "--preview-every", "2", "--no-jit"]
+        "--width", "4", "--checkpoint-every", "2", "--preview-every", "2", "--no-jit", "--schedule", "long"]
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +98,44 @@ def test_lite_student_learns_its_teachers_pictures(data, tmp_path, tiny_model_pa
 
     assert resolve_style("tiny", fast=True) == path
     assert resolve_style("tiny") == user_styles / "tiny.onnx"
+
+
+def test_quick_schedule_adapts_the_nearest_style_and_distils_a_lite_network(data, tmp_path, user_styles,
+                                                                           tiny_folded_model_path):
+    """The default path end to end: nearest installed style as the start, a preview at once, then
+    a lite network distilled from the new full one; both land in the user style folder."""
+    from faststyle.architecture import PRESETS
+    from faststyle.training.export import export_onnx
+    from tests.conftest import random_transform_net
+
+    # A second user style of the tiny shape that paints flat grey: never the nearest to a colourful painting.
+    grey = random_transform_net()
+    for layer in grey.layers:
+        if layer.name == "out":
+            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    export_onnx(grey, user_styles / "grey.onnx", {"name": "grey"})
+    (user_styles / "lite").mkdir()
+    export_onnx(random_transform_net(width=PRESETS["lite"].width, seed=3, residual_blocks=3, edge_kernel=3,
+                                     fold=True), user_styles / "lite" / "tiny.onnx", {"name": "tiny"})
+    run = tmp_path / "quick"
+    cmd = [sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--content-dir", str(data / "photos"),
+           "--run-dir", str(run), "--name", "mine", "--vgg-weights", "random", "--width", "4", "--image-size", "48",
+           "--crop-size", "32", "--style-size", "64", "--steps", "4", "--lite-steps", "3", "--compile", "graph"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "starting from tiny" in r.stdout
+    full, lite = user_styles / "mine.onnx", user_styles / "lite" / "mine.onnx"
+    cards = [json.loads(ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).get_modelmeta()
+                        .custom_metadata_map["faststyle"]) for p in (full, lite)]
+    assert cards[0]["init_from"] == "tiny" and cards[0]["steps"] == 4 and cards[0]["learning_rate_end"]
+    assert cards[1]["architecture"] == PRESETS["lite"].to_dict() and cards[1]["steps"] == 3
+    assert cards[1]["teacher"] == str(full) and cards[1]["init_from"] == str(user_styles / "lite" / "tiny.onnx")
+    assert (run / "preview.jpg").is_file() and (run / "lite" / "preview.jpg").is_file()
+    assert log_steps(run / "lite") == [1, 2, 3]
+
+    from faststyle.styles import resolve_style
+
+    assert resolve_style("mine", fast=True) == lite and resolve_style("mine") == full
 
 
 def test_init_from_starts_from_a_model_of_the_same_shape_and_refuses_another(

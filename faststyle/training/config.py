@@ -20,7 +20,19 @@ from faststyle.argtypes import at_least, floats, non_negative_float, positive_fl
 # ignores it (IGNORED: it only mattered at the start).
 FIXED, MAY_CHANGE, IGNORED = "fixed", "may change", "ignored"
 COMPILE_MODES = ("auto", "xla", "graph")
-PRECISIONS = ("float32", "mixed_bfloat16")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+NEAREST = "nearest"  # --init-from: the installed style whose pictures are nearest the painting in style
+
+# What --schedule sets unless an option says otherwise. "quick" (the default) adapts the installed
+# style nearest the painting in a few minutes and distils its lite network after it; "long" is
+# the field defaults: from random weights, as the bundled styles were first trained. Measured in
+# STYLES.md ("A new style in minutes") and benchmarks/bench_new_style.py.
+SCHEDULES = {
+    "quick": {"steps": 100, "crop_size": 128, "learning_rate": 2e-3, "learning_rate_end": 2e-4,
+              "init_from": NEAREST, "precision": "auto", "lite_steps": 150, "preview_every": 10,
+              "checkpoint_every": 20},
+    "long": {},
+}
 
 
 def option(flags: str | tuple[str, ...], help: str, resume: str = FIXED, **argparse_kwargs) -> dict:
@@ -77,7 +89,8 @@ class TrainConfig:
 
     style_image: str  # the painting (a positional argument on the command line)
     content_dir: str = field(metadata=option(
-        "--content-dir", "folder of training photos (searched recursively)"))
+        "--content-dir", "folder of training photos (searched recursively; default: a public set of 13,000 "
+        "photos, downloaded once, 94 MB)"))
     name: str = field(metadata=option(
         "--name", "style name (default: the style image's file name)", resume=IGNORED))
     exclude: list[str] = field(default_factory=list, metadata=option(
@@ -121,7 +134,14 @@ class TrainConfig:
     preview_every: int = field(default=100, metadata=option(
         "--preview-every", "steps between previews and blob measurements", resume=MAY_CHANGE, type=at_least(1)))
     init_from: str | None = field(default=None, metadata=option(
-        "--init-from", "start from a trained style: name, .onnx or checkpoint .npz", resume=IGNORED))
+        "--init-from", "start from a trained style: name, .onnx, checkpoint .npz, or 'nearest' (the installed "
+        "style nearest the painting)", resume=IGNORED))
+    schedule: str = field(default="quick", metadata=option(
+        "--schedule", "quick: adapt the nearest installed style in minutes, then distil a lite network; "
+        "long: from random weights (set --steps)", resume=IGNORED, choices=list(SCHEDULES)))
+    lite_steps: int = field(default=0, metadata=option(
+        "--lite-steps", "after training, distil the style's lite network (--fast) for this many steps "
+        "(0: none)", resume=MAY_CHANGE, type=at_least(0)))
     seed: int = field(default=0, metadata=option(
         "--seed", "seed of the weights and the photo order", type=at_least(0)))
     # Which is faster depends on the CPU: XLA was 1.6x faster than plain graph mode on an AVX2 host,
@@ -132,7 +152,8 @@ class TrainConfig:
     # Weights and optimiser stay float32 either way; see STYLES.md for the A/B of the two.
     precision: str = field(default="float32", metadata=option(
         "--precision", "mixed_bfloat16: Keras' mixed precision, bfloat16 maths on float32 weights, for "
-        "CPUs with AVX512-BF16 or AMX (STYLES.md)", resume=MAY_CHANGE, choices=list(PRECISIONS)))
+        "CPUs with AVX512-BF16 or AMX (STYLES.md); auto: that where the CPU has it, else float32",
+        resume=MAY_CHANGE, choices=list(PRECISIONS)))
     metadata: dict = field(default_factory=dict)  # extra model-card fields (painting, artist, ...): --meta
 
     @property
@@ -191,6 +212,23 @@ def given_options(cls, args) -> dict:
     return {f.name: getattr(args, f.name) for f in options(cls) if getattr(args, f.name) is not None}
 
 
-def from_args(cls, args, **extra):
-    """An instance of `cls` from parsed arguments: given options, else the fields' defaults."""
-    return cls(**{**{f.name: default_of(f) for f in options(cls)}, **given_options(cls, args), **extra})
+def from_args(cls, args, defaults: dict | None = None, **extra):
+    """An instance of `cls` from parsed arguments: given options, else `defaults`, else the fields' defaults."""
+    return cls(**{**{f.name: default_of(f) for f in options(cls)}, **(defaults or {}), **given_options(cls, args),
+                  **extra})
+
+
+def bfloat16_cpu() -> bool:
+    """Whether this CPU does bfloat16 maths in hardware (AVX512-BF16 or AMX); Linux's cpuinfo flags."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolved_precision(precision: str) -> str:
+    """--precision auto made concrete for this machine (measured: STYLES.md, bfloat16 A/B)."""
+    if precision != "auto":
+        return precision
+    return "mixed_bfloat16" if bfloat16_cpu() else "float32"

@@ -135,6 +135,16 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
     return report
 
 
+def style_distance_ratio(loss: PerceptualLoss, stylized: np.ndarray, photo: np.ndarray) -> float:
+    """How far a picture's Gram statistics are from the painting's, relative to the photo's own.
+
+    The ratio of the loss's style term (its layers and weights) for the stylized picture to the
+    same term for the unpainted photo: 0 matches the painting, 1 is no nearer than the photo.
+    """
+    terms = [loss.style_term(np.asarray(x, np.float32)[None]) for x in (stylized, photo)]
+    return float(terms[0] / terms[1])
+
+
 def nanmean(values: list[float]) -> float:
     """Mean of the defined values (photos too small for two tone blocks are NaN); NaN if none."""
     defined = [v for v in values if not np.isnan(v)]

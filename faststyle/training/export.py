@@ -499,8 +499,9 @@ def reexport_onnx(source, output, half: bool = True, calibration_photos: list | 
     source, output = Path(source), Path(output)
     if not source.is_file():
         raise FaststyleError(f"{source}: model file not found")
-    if output.resolve() == source.resolve():
-        raise FaststyleError(f"{output} is the model being exported; write the new file elsewhere with -o")
+    from faststyle.image_io import refuse_overwriting_inputs
+
+    refuse_overwriting_inputs(output, source)
     metadata = read_metadata(source)
     net = load_onnx_net(source, metadata)
     ranges = None if drop_int8 else metadata.get("int8")

@@ -88,6 +88,11 @@ class PerceptualLoss:
     def range_term(self, stylized: Tensor) -> Tensor:
         return self.config.range_weight * range_loss(stylized)
 
+    def style_term(self, images: Tensor) -> float:
+        """The weighted Gram distance of a batch of pictures to the painting, summed over the batch."""
+        _, style_feats = self.loss_net(images)
+        return float(ops.sum(self.config.style_weight * style_loss(style_feats, self.style_grams, self.layer_weights)))
+
     def content_targets(self, content_images: Tensor) -> Tensor:
         return self.loss_net(content_images)[0]
 

@@ -6,6 +6,7 @@ The settings are a TrainConfig (config.py); the run's files live in its run fold
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,30 @@ from faststyle.errors import FaststyleError
 from faststyle.image_io import load_image, remove_stale_temp_files, save_image
 from faststyle.styles import LITE_SUBDIR, user_style_dir
 from faststyle.training import run_folder
-from faststyle.training.config import TrainConfig
+from faststyle.training.config import NEAREST, TrainConfig, resolved_precision
+
+
+def nearest_style(loss, architecture: Architecture, photos: list[np.ndarray]) -> list[str]:
+    """Installed styles with a network of this shape, nearest the painting first.
+
+    Nearness is the loss's own style term of each style's pictures of `photos`: what the
+    network paints, not what its painting looked like (models do not carry their painting).
+    """
+    from faststyle.runtime import StyleModel
+    from faststyle.styles import available_styles, read_metadata
+
+    distances = {}
+    for style in available_styles():
+        for path in filter(None, (style.path, style.lite)):
+            try:
+                if Architecture.from_metadata(read_metadata(path)) != architecture:
+                    continue
+                model = StyleModel.load(path)
+                pictures = np.stack([model.transform(p.astype(np.uint8)) for p in photos]).astype(np.float32)
+            except FaststyleError:
+                continue  # a user style that cannot be read is no starting point
+            distances[style.name] = loss.style_term(pictures)
+    return sorted(distances, key=distances.get)
 
 
 def init_weights(net, source: str) -> None:
@@ -151,7 +175,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     # Everything that can fail on bad settings (photos, painting, VGG weights) runs before the
     # run folder is written, so a failed start leaves no half-made run behind.
     keras.utils.set_random_seed(config.seed)
-    stream = PhotoStream(find_images(config.content_dir, config.exclude), config.image_size, config.crop, config.seed)
+    files = find_images(config.content_dir, config.exclude)
+    stream = PhotoStream(files, config.image_size, config.crop, config.seed)
+    config.precision = resolved_precision(config.precision)
     with dtype_policy(config.precision):  # layers take the policy they are built under
         loss = build_loss(config.loss, config.style_image, config.vgg_weights)
         net = build_transform_net(config.architecture)
@@ -162,11 +188,21 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     step, position = 0, 0
     if resume and run_folder.checkpoints(folder):
         step, position = run_folder.load_checkpoint(run_folder.latest_intact_checkpoint(folder)[1], net, opt)
+    elif config.init_from == NEAREST:
+        ranked = nearest_style(loss, config.architecture, _probe_photos(files, config.crop))
+        if not ranked:
+            raise FaststyleError(f"--init-from {NEAREST}: no installed style has a network of this shape "
+                                 f"({config.architecture}); start from random weights with --schedule long")
+        config.init_from = ranked[0]
+        print(f"starting from {ranked[0]}, the installed style nearest the painting")
+        init_weights(net, config.init_from)
     elif config.init_from:
         init_weights(net, config.init_from)
     preview = _preview_array(config.preview_image)
     validation = _validation_photos(config) or [preview]
     run_folder.write_config(config)
+    if step == 0:  # the starting point, at once: a user sees something within seconds
+        _write_preview(net, preview, folder / "preview.jpg")
 
     def compute_terms(images, perceptual: bool) -> dict:
         # Distillation: the teacher's picture of the same crop is the target. Without the VGG
@@ -211,10 +247,10 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
             if step % config.checkpoint_every == 0 or step == config.steps:
                 log_file.flush()
                 run_folder.save_checkpoint(config, net, opt, step, position)
-            if step % config.preview_every == 0 or step == config.steps:
-                _write_preview(net, preview, folder / "preview.jpg")
                 bar.write(_log_quality(net, validation, quality_log, step))
                 quality_file.flush()
+            if step % config.preview_every == 0 or step == config.steps:
+                _write_preview(net, preview, folder / "preview.jpg")
     finally:
         bar.close()
         log_file.close()
@@ -224,12 +260,47 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
 
     output = _output_path(config)
     export_onnx(net, output, run_folder.model_metadata(config, step, run_folder.final_losses(folder, step)))
+    if config.lite_steps and config.architecture != PRESETS["lite"]:
+        train(_lite_config(config, output), resume=resume, progress=progress)
     return output
+
+
+def _lite_config(config: TrainConfig, teacher: Path) -> TrainConfig:
+    """The lite network's run, after the full one: distilled from it (pictures as targets, no VGG
+    steps: a fraction of a perceptual step's cost), starting from the lite network of the style
+    the full one started from, in the subfolder lite/ of the run folder."""
+    from faststyle.styles import available_styles
+
+    starts = {s.name: s.lite for s in available_styles() if s.lite}
+    return dataclasses.replace(
+        config, architecture=PRESETS["lite"], teacher=str(teacher), perceptual_every=0, steps=config.lite_steps,
+        lite_steps=0, init_from=str(starts[config.init_from]) if config.init_from in starts else None,
+        run_dir=str(config.folder / LITE_SUBDIR), output=str(lite_path(_output_path(config))))
+
+
+def lite_path(full: Path) -> Path:
+    """Where a style's lite network lives: lite/NAME.onnx beside the full network, where --fast looks."""
+    return full.parent / LITE_SUBDIR / full.name
+
+
+def _probe_photos(files: list[Path], size: int, count: int = 4) -> list[np.ndarray]:
+    """A few training photos, evenly spread, as squares: what `nearest_style` compares styles on."""
+    from faststyle.training.evaluate import square_photo
+
+    photos = []
+    for path in files[:: max(1, len(files) // count)]:
+        try:
+            photos.append(square_photo(path, size))
+        except (FaststyleError, OSError):
+            continue
+        if len(photos) == count:
+            break
+    return photos
 
 
 def _output_path(config: TrainConfig) -> Path:
     """-o, else the user style folder; a lite network goes beside its style's full one, where --fast looks."""
     if config.output:
         return Path(config.output)
-    folder = user_style_dir() / LITE_SUBDIR if config.architecture == PRESETS["lite"] else user_style_dir()
-    return folder / f"{config.name}.onnx"
+    full = user_style_dir() / f"{config.name}.onnx"
+    return lite_path(full) if config.architecture == PRESETS["lite"] else full
