@@ -184,3 +184,62 @@ def test_lite_preview_first_then_the_full_picture(qtbot, tmp_path, lite_tiny, us
     window.stylizer.cancel()
     window.stylizer.wait()
     window.swatches.pool.waitForDone(10000)
+
+
+# --- a new style from a painting -----------------------------------------------------------
+
+def _tiny_training(tmp_path) -> list[str]:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(4):
+        Image.fromarray(photo(56, 64, seed=i)).save(photos / f"p{i}.jpg")
+    return ["--content-dir", str(photos), "--vgg-weights", "random", "--width", "4", "--image-size", "48",
+            "--crop-size", "32", "--style-size", "48", "--steps", "6", "--lite-steps", "2", "--compile", "graph",
+            "--checkpoint-every", "2", "--preview-every", "2"]
+
+
+def test_a_new_style_from_a_painting_trains_in_a_process_and_appears_as_a_swatch(window, qtbot, tmp_path):
+    painting = tmp_path / "My painting.png"
+    Image.fromarray(photo(64, 64, seed=9)).save(painting)
+    window.trainer.extra_args = _tiny_training(tmp_path)
+    progress, previews = [], []
+    window.trainer.progress.connect(lambda done, total, left: progress.append((done, total)))
+    window.trainer.preview.connect(previews.append)
+    with qtbot.waitSignal(window.trainer.finished, timeout=300000) as done:
+        assert window.train_style(painting)
+        assert window.training_bar.isVisible()
+    assert done.args[0] == "My_painting"
+    assert progress[-1] == (8, 8) and any(0 < d < 8 for d, _ in progress)  # it moved, and reached the end
+    assert previews and not window.message.isVisible()
+    assert window.gallery.currentItem().text() == "My_painting"
+    assert window.style.endswith("My_painting.onnx") and window._lite.get(window.style)
+    assert not window.training_bar.isVisible()
+
+
+def test_stopping_a_training_keeps_its_steps_and_starting_again_resumes(window, qtbot, tmp_path):
+    painting = tmp_path / "p.png"
+    Image.fromarray(photo(64, 64, seed=9)).save(painting)
+    args = _tiny_training(tmp_path)
+    args[args.index("--steps") + 1], args[args.index("--checkpoint-every") + 1] = "400", "1000"
+    window.trainer.extra_args = args
+    progress = []
+    window.trainer.progress.connect(lambda done, total, left: progress.append(done))
+    assert window.train_style(painting)
+    qtbot.waitUntil(lambda: bool(progress) and progress[-1] >= 3, timeout=300000)
+    with qtbot.waitSignal(window.trainer.failed, timeout=60000) as stopped:
+        window.training_stop.click()
+    assert "start it again" in stopped.args[0]
+    run = window.trainer.run
+    assert list(run.glob("ckpt-*.npz"))  # saved on SIGTERM, though no checkpoint was due
+    assert window.train_style(painting)
+    assert "--resume" in window.trainer.process.arguments()
+    window.trainer.cancel()
+    window.trainer.wait()
+
+
+def test_without_the_training_extra_the_app_names_the_pip_command(window, monkeypatch, tmp_path):
+    import faststyle.gui.trainer as trainer
+
+    monkeypatch.setattr(trainer, "training_available", lambda: False)
+    assert not window.train_style(tmp_path / "p.png")
+    assert window.message.isVisible() and 'pip install "faststyle[train]"' in window.message.text()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, 
 
 from faststyle import FaststyleError
 from faststyle.gui.compare import SIDE_BY_SIDE, SPLIT, CompareView
+from faststyle.gui.trainer import StyleTrainer
 from faststyle.gui.worker import SWATCH_SIZE, Stylizer, SwatchMaker
 from faststyle.image_io import IMAGE_EXTENSIONS, load_image, save_image
 from faststyle.styles import StyleInfo, available_styles, sample_image_path
@@ -52,6 +53,11 @@ class MainWindow(QMainWindow):
             import platformdirs
 
             cache_dir = Path(platformdirs.user_cache_dir("faststyle")) / "swatches"
+        self.trainer = StyleTrainer(self)
+        self.trainer.progress.connect(self._training_progress)
+        self.trainer.preview.connect(self._training_preview)
+        self.trainer.finished.connect(self._training_finished)
+        self.trainer.failed.connect(self._training_failed)
         self.swatches = SwatchMaker(cache_dir, sample_image_path("chelsea"), self)
         self.swatches.ready.connect(self._set_swatch)
         self._build()
@@ -70,7 +76,8 @@ class MainWindow(QMainWindow):
         for text, shortcut, slot in [("Open…", QKeySequence.StandardKey.Open, self.choose_image),
                                      ("Save…", QKeySequence.StandardKey.Save, self.choose_save),
                                      ("Paste", QKeySequence.StandardKey.Paste, self.paste_image),
-                                     ("Load style…", None, self.choose_style_file)]:
+                                     ("Load style…", None, self.choose_style_file),
+                                     ("New style from a painting…", None, self.choose_painting)]:
             action = QAction(text, self)
             if shortcut is not None:
                 action.setShortcut(shortcut)
@@ -125,6 +132,16 @@ class MainWindow(QMainWindow):
         self.cancel_button.setVisible(False)
         self.cancel_button.clicked.connect(self.cancel)
         self.status = QLabel()
+        self.training_bar = QProgressBar()
+        self.training_bar.setFormat("%p %")
+        self.training_label = QLabel()
+        self.training_stop = QPushButton("Stop training")
+        self.training_stop.clicked.connect(self.trainer.cancel)
+        training = QHBoxLayout()
+        for w in (self.training_label, self.training_bar, self.training_stop):
+            training.addWidget(w)
+            w.setVisible(False)
+        training.setStretchFactor(self.training_bar, 1)
         self._debounce = QTimer(self, singleShot=True, interval=250)
         self._debounce.timeout.connect(self.restylize)
 
@@ -137,6 +154,7 @@ class MainWindow(QMainWindow):
         right.addWidget(self.message)
         right.addWidget(self.compare, 1)
         right.addLayout(controls)
+        right.addLayout(training)
         right.addWidget(self.status)
         left = QVBoxLayout()
         left.addWidget(QLabel("Styles"))
@@ -201,6 +219,48 @@ class MainWindow(QMainWindow):
         item = self._add_style_item(path.stem, str(path))
         self.swatches.make([StyleInfo(path.stem, path, "file")])
         self.gallery.setCurrentItem(item)
+
+    # --- a new style ------------------------------------------------------------------
+    def choose_painting(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "A painting to make a style from", self._recent_dir(), OPEN_FILTER)
+        if path:
+            self.train_style(Path(path))
+
+    def train_style(self, painting: Path, name: str | None = None) -> bool:
+        """Starts making a style from `painting` in a separate process; the window stays usable."""
+        self.hide_error()
+        if not self.trainer.start(painting, name, self.photo_path):
+            return False
+        self.training_label.setText(f"New style {self.trainer.name}: starting…")
+        self.training_bar.setValue(0)
+        for w in (self.training_label, self.training_bar, self.training_stop):
+            w.setVisible(True)
+        return True
+
+    def _training_progress(self, done: int, total: int, seconds_left: float) -> None:
+        self.training_bar.setMaximum(max(total, 1))
+        self.training_bar.setValue(done)
+        left = f", about {_duration(seconds_left)} left" if seconds_left >= 0 else ""
+        self.training_label.setText(f"New style {self.trainer.name}: step {done} of {total}{left}")
+
+    def _training_preview(self, path: str) -> None:
+        # The run paints the open photo (or the sample) as it learns: shown as the result meanwhile.
+        self.compare.set_images(self.compare.original, QImage(path))
+        self.status.setText(f"Preview of the new style {self.trainer.name} as it learns")
+
+    def _training_finished(self, name: str, path: str) -> None:
+        self._end_training()
+        self.refresh_styles()
+        self.select_style(name)
+        self.status.setText(f"New style {name} is ready ({path})")
+
+    def _training_failed(self, message: str) -> None:
+        self._end_training()
+        self.show_error(message)
+
+    def _end_training(self) -> None:
+        for w in (self.training_label, self.training_bar, self.training_stop):
+            w.setVisible(False)
 
     # --- photo in -------------------------------------------------------------------
     def choose_image(self) -> None:
@@ -339,10 +399,16 @@ class MainWindow(QMainWindow):
         return str(self.settings.value("recent_dir", str(Path.home())))
 
     def closeEvent(self, event) -> None:
+        self.trainer.cancel()  # the run keeps its checkpoints: the next start goes on from them
+        self.trainer.wait(10000)
         self.stylizer.cancel()
         self.stylizer.wait(5000)
         self.swatches.pool.waitForDone(5000)
         super().closeEvent(event)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -145,6 +145,39 @@ def style_distance_ratio(loss: PerceptualLoss, stylized: np.ndarray, photo: np.n
     return float(terms[0] / terms[1])
 
 
+NEW_STYLE_SIZE = 512  # long side the photos are painted at when a new style is judged
+
+
+@dataclass
+class StyleDistance:
+    """A style judged on photos it never saw: per photo, its pictures' style distance ratio, tonal
+    layout kept and blown-white share (0..1); the painting's own Gram matrices are the target."""
+
+    ratio: list[float] = field(default_factory=list)
+    tone: list[float] = field(default_factory=list)
+    blown: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        return {"style_distance": float(np.mean(self.ratio)), "tone": nanmean(self.tone),
+                "blown_mean_pct": 100 * float(np.mean(self.blown)), "blown_max_pct": 100 * float(np.max(self.blown))}
+
+
+def style_distance(paint, photos: list[Path], loss: PerceptualLoss, size: int = NEW_STYLE_SIZE) -> StyleDistance:
+    """`paint(uint8 HxWx3) -> HxWx3 picture` judged on `photos` (long side `size`) against `loss`'s painting.
+
+    `paint` may be any painter, e.g. another project's arbitrary-style network, so that both are
+    measured alike.
+    """
+    result = StyleDistance()
+    for path in photos:
+        photo = long_side_photo(path, size)
+        picture = np.asarray(paint(photo), np.float32)
+        result.ratio.append(style_distance_ratio(loss, picture, photo))
+        result.tone.append(tonal_correlation(picture, photo))
+        result.blown.append(blown_white_share(picture, photo))
+    return result
+
+
 def nanmean(values: list[float]) -> float:
     """Mean of the defined values (photos too small for two tone blocks are NaN); NaN if none."""
     defined = [v for v in values if not np.isnan(v)]

@@ -229,6 +229,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
                disable=not progress, dynamic_ncols=True)
     train_step = make_train_step(net, opt, compute_terms, frozen, config.compile_mode, report=bar.write)
     deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
+    saved = step
     try:
         for images, position_after in batches(stream, config.batch_size, position):
             if step >= config.steps:
@@ -247,10 +248,16 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
             if step % config.checkpoint_every == 0 or step == config.steps:
                 log_file.flush()
                 run_folder.save_checkpoint(config, net, opt, step, position)
+                saved = step
                 bar.write(_log_quality(net, validation, quality_log, step))
                 quality_file.flush()
             if step % config.preview_every == 0 or step == config.steps:
                 _write_preview(net, preview, folder / "preview.jpg")
+    except BaseException:  # Ctrl-C or SIGTERM (e.g. the app's Cancel): keep the steps done for --resume
+        if step > saved:
+            log_file.flush()
+            run_folder.save_checkpoint(config, net, opt, step, position)
+        raise
     finally:
         bar.close()
         log_file.close()

