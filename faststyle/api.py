@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 from pathlib import Path
 from typing import Callable
@@ -30,9 +31,12 @@ class BlendedStyle:
     """
 
     def __init__(self, models: list[StyleModel], weights: list[float]):
-        if len(models) < 2 or len(models) != len(weights) or min(weights) < 0 or sum(weights) <= 0:
-            raise FaststyleError("a blend needs two or more styles with non-negative weights, e.g. wave:0.6,the_scream:0.4")
-        self.models, self.weights = models, [w / sum(weights) for w in weights]
+        if (len(models) < 2 or len(models) != len(weights) or not all(math.isfinite(w) and w >= 0 for w in weights)
+                or max(weights) <= 0):
+            raise FaststyleError("a blend needs two or more styles with finite, non-negative weights, "
+                                 "e.g. wave:0.6,the_scream:0.4")
+        scaled = [w / max(weights) for w in weights]  # 1e308 + 1e308 would overflow to inf
+        self.models, self.weights = models, [w / sum(scaled) for w in scaled]
 
     @property
     def name(self) -> str:
@@ -162,6 +166,6 @@ def stylize_file(source: str | os.PathLike, target: str | os.PathLike, style: St
     if fmt not in MULTI_FRAME_FORMATS:
         raise FaststyleError(f"{source}: has {frames} frames and {Path(target).suffix} holds one; "
                              "write to .gif, .png, .webp or .tiff to keep them all")
-    images, durations, loop = read_frames(source)
-    model = as_model(style)
+    images, durations, loop = read_frames(source, options.get("max_size"))
+    model = as_model(style, options.get("fast", False))
     return save_frames([stylize(im, model, **options) for im in images], target, durations, loop, quality)

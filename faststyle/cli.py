@@ -20,7 +20,7 @@ from pathlib import Path
 
 from faststyle import __version__
 from faststyle.architecture import NORMS, PRESETS
-from faststyle.argtypes import at_least, float_where, fraction, int_between
+from faststyle.argtypes import MAX_COUNT, at_least, pixels, float_where, fraction, int_between, ints, threads
 from faststyle.errors import FaststyleError
 
 
@@ -34,7 +34,7 @@ def _add_train(sub) -> None:
     add_options(p, LossConfig)
     p.add_argument("--arch", choices=sorted(PRESETS),
                    help="network shape: full (the paper's) or lite (about 6x fewer operations) (default: full)")
-    p.add_argument("--width", type=at_least(1), help="channels of the first conv (default: the --arch's)")
+    p.add_argument("--width", type=int_between(1, 512), help="channels of the first conv (default: the --arch's)")
     p.add_argument("--norm", choices=list(NORMS),
                    help="normalisation after the encoder: demod (weights; no white blobs) or instance "
                         "(the paper's) (default: the --arch's, demod)")
@@ -86,6 +86,9 @@ def run_train(args) -> int:
             photo_set = DEFAULT_SET
             config.content_dir = str(photo_folder(photo_set))
             config.image_size = args.image_size or photo_set.image_size
+    if config.learning_rate_end is not None and config.learning_rate_end > config.learning_rate:
+        raise FaststyleError(f"--lr-end {config.learning_rate_end:g} is above --lr {config.learning_rate:g}; "
+                             "the learning rate falls to --lr-end, so give a smaller one")
     if config.output:
         refuse_overwriting_inputs(config.output, config.style_image, config.preview_image)
     if args.no_jit:  # the older flag, for new and resumed runs alike
@@ -157,14 +160,14 @@ def _add_fast_option(p) -> None:
 
 def _add_finish_options(p) -> None:
     """How a picture is painted: size, strength, colours, threads (stylize and demo)."""
-    p.add_argument("--max-size", type=at_least(16), help="downscale the long side to this many pixels first")
+    p.add_argument("--max-size", type=pixels(), help="downscale the long side to this many pixels first")
     p.add_argument("--strength", type=fraction, default=1.0, help="0 keeps the photo, 1 full style")
     p.add_argument("--preserve-colors", action="store_true", help="keep the photo's colours")
     p.add_argument("--stroke-scale", type=float_where(lambda v: 1 <= v <= 16, "between 1 and 16"), default=1.0,
                    help="paint with strokes this many times larger, keeping the photo's size and sharp edges "
                         "(try 2-3 for big photos)")
     _add_fast_option(p)
-    p.add_argument("--threads", type=at_least(1), help="CPU threads (default: all cores)")
+    p.add_argument("--threads", type=threads, help="CPU threads, at most this machine's cores (default: all cores)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "directml", "coreml", "openvino"],
                    help="where the network runs: auto picks a GPU or other accelerator if the installed "
                         "ONNX Runtime has one")
@@ -202,6 +205,8 @@ def _run_pipe(args, styles: list) -> int:
     fmt = (args.format or "png").upper().replace("JPG", "JPEG")
     source = args.inputs[0]
     if source == "-":
+        if sys.stdin is None:
+            raise FaststyleError("stdin is closed: pipe an image in, e.g. 'cat photo.jpg | faststyle ...'")
         data = sys.stdin.buffer.read()
         if not data:
             raise FaststyleError("stdin: no image data (pipe an image in, e.g. 'cat photo.jpg | faststyle ...')")
@@ -223,6 +228,8 @@ def _run_pipe(args, styles: list) -> int:
         encode_image(image, out, fmt, args.quality)
     except (KeyError, ValueError, OSError):
         raise FaststyleError(f"--format {args.format}: not a format Pillow can write; try png, jpg or webp") from None
+    if sys.stdout is None:
+        raise FaststyleError("stdout is closed: write to a file with -o FILE")
     sys.stdout.buffer.write(out.getvalue())
     sys.stdout.buffer.flush()
     return 0
@@ -434,9 +441,9 @@ def _add_optimize(sub) -> None:
     p.add_argument("content", help="the photo")
     p.add_argument("style_image", help="the painting")
     p.add_argument("-o", "--output", required=True, help="image file to write")
-    p.add_argument("--max-size", "--size", dest="max_size", type=at_least(16), default=512,
+    p.add_argument("--max-size", "--size", dest="max_size", type=pixels(), default=512,
                    help="long side of the result, pixels (--size: the older name)")
-    p.add_argument("--iterations", type=at_least(1), default=300, help="optimisation steps")
+    p.add_argument("--iterations", type=int_between(1, MAX_COUNT), default=300, help="optimisation steps")
     p.add_argument("--method", choices=["lbfgs", "adam"], default="lbfgs", help="optimiser")
     p.add_argument("--init", choices=["content", "noise"], default="content", help="start from the photo or from noise")
     _add_loss_options(p)
@@ -464,21 +471,14 @@ def _add_evaluate(sub) -> None:
     p.add_argument("style", help="style name or .onnx path")
     p.add_argument("photos", help="folder of validation photos")
     p.add_argument("--style-image", required=True, help="the painting the style was trained on")
-    p.add_argument("--crop-size", "--size", dest="crop_size", type=at_least(16), default=256,
+    p.add_argument("--crop-size", "--size", dest="crop_size", type=pixels(), default=256,
                    help="photos are cut to their centre square at this size (--size: the older name)")
     p.add_argument("--limit", type=at_least(1), default=20, help="at most this many photos")
     p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
     p.add_argument("--gatys-photos", type=at_least(0), default=3, help="photos also optimised by Gatys")
-    p.add_argument("--gatys-iterations", type=_ints, default=(50, 100, 300),
+    p.add_argument("--gatys-iterations", type=ints, default=(50, 100, 300),
                    help="comma-separated L-BFGS iteration counts to report")
     _add_vgg_weights(p)
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(",") if v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
 def run_evaluate(args) -> int:
@@ -510,7 +510,7 @@ def _add_video(sub) -> None:
     p.add_argument("-o", "--output", required=True,
                    help="video file to write (.mp4, .mov, .mkv); a folder for several styles")
     p.add_argument("-s", "--style", required=True, help="style name or .onnx path; comma-separate for several")
-    p.add_argument("--max-size", type=at_least(16), help="downscale the long side to this many pixels first")
+    p.add_argument("--max-size", type=pixels(), help="downscale the long side to this many pixels first")
     p.add_argument("--strength", type=fraction, default=1.0, help="0 keeps the frame, 1 full style")
     p.add_argument("--preserve-colors", action="store_true", help="keep the video's colours")
     p.add_argument("--smoothing", type=fraction, default=0.9,
@@ -562,8 +562,8 @@ def _add_sheet(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="image file to write (.png, .jpg, ...)")
     p.add_argument("-s", "--style", action="append", default=None,
                    help="styles to show, comma-separated (default: every bundled and user style)")
-    p.add_argument("--cell", type=at_least(64), default=320, help="long side of each picture, pixels")
-    p.add_argument("--columns", type=at_least(1), help="pictures per row (default: about square)")
+    p.add_argument("--cell", type=int_between(64, 2048), default=320, help="long side of each picture, pixels")
+    p.add_argument("--columns", type=int_between(1, 64), help="pictures per row (default: about square)")
     _add_fast_option(p)
     p.set_defaults(threads=None, device="auto")
 
@@ -760,6 +760,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`faststyle styles --json | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:  # a full disk, a read-only folder, a closed stream: what and where, one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"faststyle: error: {where}{exc.strerror or exc}; nothing was left half-written", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import tempfile
+import warnings
 from pathlib import Path
 from typing import BinaryIO, Callable, Union
 
@@ -13,13 +15,20 @@ from PIL import Image, ImageOps
 
 from faststyle.errors import FaststyleError
 
+try:
+    import fcntl
+except ImportError:  # Windows: temporary files are told apart by their writer's process id
+    fcntl = None
+
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
 
 # Every extension Pillow can open, e.g. .jpg .png .webp .tif .bmp .gif
 IMAGE_EXTENSIONS = frozenset(ext.lower() for ext in Image.registered_extensions())
-# Pillow's own "decompression bomb" error threshold; 8000x6000 photos are far below it.
+# Pixels decoded for one file, every frame counted: 8000x6000 photos are far below it.
 MAX_PIXELS = 2 * 89_478_485
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Pillow refuses above twice its limit (and only warns between): so its limit is half of ours.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)  # ours is the check that counts
 
 
 def _to_8bit_rgb(im: Image.Image) -> Image.Image:
@@ -59,6 +68,7 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         raise FaststyleError(f"{path}: is a folder, not an image")
     try:
         with Image.open(path) as im:
+            _check_budget(path, im.size, 1)  # from the header, before a byte is decoded
             im.load()  # decode now, so truncated files fail here and not later
             im = ImageOps.exif_transpose(im)
     except Image.DecompressionBombError:
@@ -125,16 +135,35 @@ def frame_count(path: str | os.PathLike) -> int:
         return 1  # unreadable files are reported by open_image with a proper message
 
 
-def read_frames(path: str | os.PathLike) -> tuple[list[Image.Image], list[int], int]:
-    """Every frame of an animated or multi-page image as 8-bit RGB(A) -> (frames, durations in ms, loop)."""
+def _check_budget(path, size: tuple[int, int], frames: int) -> None:
+    """Refuses a file whose frames would decode to more than MAX_PIXELS in all."""
+    if size[0] * size[1] * frames > MAX_PIXELS:
+        what = f"{frames} frames of {size[0]}x{size[1]}" if frames > 1 else f"{size[0]}x{size[1]}"
+        raise FaststyleError(f"{path}: image is larger than {MAX_PIXELS // 1_000_000} megapixels in all ({what}); "
+                             "downscale it or cut it into parts first")
+
+
+def read_frames(path: str | os.PathLike, max_size: int | None = None
+                ) -> tuple[list[Image.Image], list[int], int]:
+    """Every frame of an animated or multi-page image as 8-bit RGB(A) -> (frames, durations in ms, loop).
+
+    `max_size` shrinks each frame as it is read, so only one full-size frame is ever in memory; the
+    frames kept count against MAX_PIXELS before any is decoded.
+    """
     open_image(path)  # the usual checks and messages for missing, damaged or huge files
     frames, durations = [], []
     with Image.open(path) as im:
+        count, (w, h) = int(getattr(im, "n_frames", 1)), im.size
+        scale = min(1.0, max_size / max(w, h)) if max_size else 1.0
+        _check_budget(path, (max(1, round(w * scale)), max(1, round(h * scale))), count)
         loop = int(im.info.get("loop", 0))
-        for i in range(int(getattr(im, "n_frames", 1))):
+        for i in range(count):
             im.seek(i)
             durations.append(int(im.info.get("duration", 100)))
-            frames.append(_to_8bit_rgb(im.convert("RGBA") if im.mode == "P" else im.copy()))
+            frame = _to_8bit_rgb(im.convert("RGBA") if im.mode == "P" else im.copy())
+            if scale < 1.0:
+                frame.thumbnail((max_size, max_size), Image.LANCZOS)
+            frames.append(frame)
     return frames, durations, loop
 
 
@@ -185,7 +214,10 @@ def copy_photo_metadata(source: Image.Image, target: Image.Image) -> Image.Image
 
     The orientation tag is dropped: the pixels were already turned upright on reading.
     """
-    exif = source.getexif()
+    try:
+        exif = source.getexif()
+    except (SyntaxError, ValueError, OSError, struct.error):  # a damaged EXIF block: paint, leave it out
+        exif = Image.Exif()
     if ORIENTATION_TAG in exif:
         del exif[ORIENTATION_TAG]
     if len(exif):
@@ -228,6 +260,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     """Calls `write(file)` on a temporary file beside `path`, then renames it into place."""
     path = Path(path)
     fd, tmp = temp_file_beside(path, ".part")
+    lock = os.dup(fd)  # the writer's lock lives as long as this descriptor: past the rename
     try:
         with os.fdopen(fd, "w+b") as f:  # readable too: multi-page TIFF writers seek back and read
             write(f)
@@ -235,17 +268,23 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        os.close(lock)
     return path
 
 
 def temp_file_beside(path: Path, suffix: str) -> tuple[int, str]:
-    """A hidden temporary file in `path`'s folder (same file system, so renaming is atomic).
+    """A hidden temporary file in `path`'s folder (same file system, so renaming is atomic),
+    locked by its writer for as long as the returned descriptor (or a dup of it) is open.
 
-    Its name carries the writer's process id, `.NAME.fsPID.XXXXXXXX.SUFFIX`, so a later run
-    can tell files left by a killed process from files another live run is still writing.
+    The lock (flock), not the process id in the name, tells a later run whether the file is
+    still being written: process ids mean nothing across containers or machines sharing a
+    folder. Its name, `.NAME.fsPID.XXXXXXXX.SUFFIX`, says what it is and who made it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.fs{os.getpid()}.", suffix=suffix, dir=path.parent)
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a brand-new file: nobody else holds it
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get the usual mode
     return fd, tmp
 
@@ -254,18 +293,35 @@ _TEMP_NAME = re.compile(r"^\..+\.fs(\d+)\.[A-Za-z0-9_]{8}\.[A-Za-z0-9]+$")
 
 
 def remove_stale_temp_files(folder: str | os.PathLike) -> int:
-    """Deletes temporary files of faststyle's naming whose writing process is gone; -> how many."""
+    """Deletes temporary files of faststyle's naming that no live writer holds; -> how many."""
     folder = Path(folder)
     removed = 0
     for path in folder.glob(".*.fs*") if folder.is_dir() else []:
         match = _TEMP_NAME.match(path.name)
-        if match and path.is_file() and not _process_alive(int(match.group(1))):
+        if match and path.is_file() and _abandoned(path, int(match.group(1))):
             try:
                 path.unlink()
                 removed += 1
             except OSError:
                 pass  # not ours to remove after all (permissions): leave it
     return removed
+
+
+def _abandoned(path: Path, pid: int) -> bool:
+    """Whether no process is writing `path`: its lock is free (or, without flock, its writer's pid is gone)."""
+    if fcntl is None:
+        return not _process_alive(pid)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # held: a live writer, whichever machine or container it runs in
+    finally:
+        os.close(fd)
+    return True
 
 
 def _process_alive(pid: int) -> bool:

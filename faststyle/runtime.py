@@ -285,14 +285,18 @@ class StyleModel:
     def _session_run(self, names: list[str], feeds: dict, cancel: CancelToken | None,
                      session: ort.InferenceSession | None = None) -> list:
         session = session or self.session
-        if cancel is None:
-            return session.run(names, feeds)
-        cancel.check()
+        if cancel is not None:
+            cancel.check()
         try:
-            return session.run(names, feeds, cancel.run_options)
-        except Exception:
-            cancel.check()  # a terminated run surfaces as a generic ORT error
-            raise
+            return session.run(names, feeds, cancel.run_options if cancel is not None else None)
+        except Exception as exc:
+            if cancel is not None:
+                cancel.check()  # a terminated run surfaces as a generic ORT error
+            if isinstance(exc, MemoryError):
+                raise
+            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            raise FaststyleError(f"{self.path}: ONNX Runtime could not run this model ({detail}); "
+                                 "it may be damaged or made for another version: try another style") from None
 
     @property
     def _stats_from_crops(self) -> bool:

@@ -104,11 +104,13 @@ def session_error(path: str | os.PathLike, exc: Exception) -> FaststyleError:
 
 
 def read_metadata_from_session(session) -> dict:
+    """The model card as a dict; a card that is not a JSON object (a foreign or edited file) reads as none."""
     props = session.get_modelmeta().custom_metadata_map
     try:
-        return json.loads(props.get("faststyle", "{}"))
+        card = json.loads(props.get("faststyle", "{}"))
     except json.JSONDecodeError:
         return {}
+    return card if isinstance(card, dict) else {}
 
 
 # --- managing the user's styles (faststyle styles add / remove / rename) ---------------
@@ -152,10 +154,21 @@ def add_user_style(path: str | os.PathLike, name: str | None = None, lite: bool 
     return atomic_write_bytes(target, path.read_bytes())
 
 
+def _inside_user_folder(path: Path) -> bool:
+    """Whether deleting or renaming `path` stays inside the user style folder: its folder, followed
+    through any link, is the style folder itself or its lite/ (a linked lite/ leads elsewhere)."""
+    home = Path(os.path.realpath(user_style_dir()))
+    return Path(os.path.realpath(path.parent)) in (home, home / LITE_SUBDIR)
+
+
 def remove_user_style(name: str) -> list[Path]:
-    """Deletes a user style (and its lite network); -> the files removed."""
+    """Deletes a user style (and its lite network); -> the files removed.
+
+    Only files inside the user style folder are deleted: a lite network reached through a link
+    to another folder is left where it is.
+    """
     style = _user_style(name)
-    removed = [p for p in (style.path, style.lite) if p is not None]
+    removed = [p for p in (style.path, style.lite) if p is not None and _inside_user_folder(p)]
     for p in removed:
         p.unlink()
     return removed
@@ -167,7 +180,7 @@ def rename_user_style(old: str, new: str) -> Path:
     _check_new_name(new)
     if any(s.name == new for s in available_styles()):
         raise FaststyleError(f"a style named {new!r} exists already")
-    if style.lite:
+    if style.lite and _inside_user_folder(style.lite):
         style.lite.rename(style.lite.with_name(f"{new}.onnx"))
     target = style.path.with_name(f"{new}.onnx")
     style.path.rename(target)

@@ -73,12 +73,12 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
     except OSError as exc:
         raise FaststyleError(f"{target}: cannot write ({exc.strerror or type(exc).__name__}); "
                              "choose another output folder with -o") from None
-    os.close(fd)
+    # fd stays open until the end: it holds the lock that tells other runs this file is being written.
     writer = ffmpeg.write_frames(tmp, (out_w, out_h), fps=meta.get("fps") or 25, quality=None, macro_block_size=2,
                                  audio_path=str(source) if meta.get("audio_codec") else None,
                                  output_params=["-loglevel", "error", "-crf", str(crf)])
     writer.send(None)
-    stats = None
+    stats, written = None, 0
     try:
         for i, raw in enumerate(reader):
             frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
@@ -90,12 +90,29 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
             out = model.transform(frame, lambda src, styl: finish(src, styl, strength, preserve_colors),
                                   stats=stats)
             writer.send(np.ascontiguousarray(out))
+            written += 1
             if progress:
                 progress(i + 1, max(total, i + 1))
         writer.close()
+        _check_written(tmp, target, written)
         os.replace(tmp, target)
     except BaseException:
         writer.close()
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)
     return target
+
+
+def _check_written(tmp: str, target: Path, frames: int) -> None:
+    """Reads the finished file back before it takes the target's name: ffmpeg does not report a
+    trailer it could not write (a full disk), and such a file will not play."""
+    from imageio_ffmpeg import count_frames_and_secs
+
+    try:
+        found, _ = count_frames_and_secs(tmp)
+    except Exception:
+        found = -1
+    if found < frames:
+        raise FaststyleError(f"{target}: the video could not be finished (is the disk full?); nothing was written")

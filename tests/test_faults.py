@@ -128,17 +128,29 @@ def test_sigkill_mid_run_then_a_rerun_leaves_whole_outputs_and_no_debris(tmp_pat
 
 
 def test_stale_temporary_files_of_dead_runs_are_removed(tmp_path, tiny_model_path):
+    """A temporary file is left alone while its writer holds its lock, whatever the process id in its
+    name says: a run in another container or on another machine sharing the folder (issue 28, item 5)."""
+    import fcntl
+
     out = tmp_path / "out"
     out.mkdir()
     dead = out / f".p.tiny.png.fs{_pid_of_a_finished_process()}.abcd1234.part"
     live = out / f".q.tiny.png.fs{os.getpid()}.abcd1234.part"  # another run, still writing
+    elsewhere = out / f".r.tiny.png.fs{_pid_of_a_finished_process()}.abcd1234.part"  # pid from another namespace
     foreign = out / ".notes.txt.part"  # not faststyle's naming
-    for p in (dead, live, foreign):
+    for p in (dead, live, elsewhere, foreign):
         p.write_bytes(b"partial")
-    r = faststyle("stylize", save(tmp_path / "p.png"), "-s", tiny_model_path, "-o", out)
+    locks = [os.open(p, os.O_RDWR) for p in (live, elsewhere)]
+    for fd in locks:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        r = faststyle("stylize", save(tmp_path / "p.png"), "-s", tiny_model_path, "-o", out)
+    finally:
+        for fd in locks:
+            os.close(fd)
     assert r.returncode == 0, r.stderr
     assert "removed 1 unfinished output file" in r.stderr
-    assert not dead.exists() and live.exists() and foreign.exists()
+    assert not dead.exists() and live.exists() and elsewhere.exists() and foreign.exists()
 
 
 

@@ -118,3 +118,265 @@ def test_lite_outputs_have_their_own_name_and_a_full_run_does_not_skip_them(tmp_
     r = faststyle("stylize", tmp_path, "-s", "tiny")  # a folder run: the lite picture is an earlier output
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "a.tiny.jpg").is_file() and not (tmp_path / "a.tiny-lite.tiny.jpg").exists()
+
+
+# 4. A video ffmpeg could not finish (a full disk fails its trailer) is not reported done.
+
+def test_a_video_that_does_not_read_back_whole_is_refused_and_leaves_nothing(tmp_path, tiny_model_path, monkeypatch):
+    ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    from faststyle import video
+    from faststyle.errors import FaststyleError
+    from tests.test_faults import _tiny_clip
+
+    clip = _tiny_clip(tmp_path / "clip.mp4")
+    real = ffmpeg.write_frames
+
+    def losing_its_trailer(path, *args, **kwargs):  # what ENOSPC at the end does: a file that will not play
+        writer = real(path, *args, **kwargs)
+
+        class Writer:
+            def send(self, frame):
+                return writer.send(frame)
+
+            def close(self):
+                writer.close()
+                data = Path(path).read_bytes()
+                Path(path).write_bytes(data[: len(data) // 3])
+        return Writer()
+
+    monkeypatch.setattr(ffmpeg, "write_frames", losing_its_trailer)
+    out = tmp_path / "out" / "v.mp4"
+    with pytest.raises(FaststyleError, match="could not be finished"):
+        video.stylize_video(clip, out, str(tiny_model_path))
+    assert not out.exists() and not list(out.parent.iterdir())
+
+
+# 6. A run folder holds one training; its logs survive kill -9; checkpoints sort by number.
+
+def test_a_second_training_on_a_busy_run_folder_is_refused(tmp_path):
+    import fcntl
+
+    from faststyle.errors import FaststyleError
+    from faststyle.training import run_folder
+
+    held = run_folder.lock(tmp_path / "run")
+    try:
+        with pytest.raises(FaststyleError, match="another training is running"):
+            run_folder.lock(tmp_path / "run")
+    finally:
+        run_folder.unlock(held)
+    again = run_folder.lock(tmp_path / "run")  # free once the first has ended
+    run_folder.unlock(again)
+    assert fcntl  # the lock is an flock: released by the kernel when a process dies, kill -9 included
+
+
+def test_a_resumed_log_keeps_its_rows_on_disk_before_any_new_step(tmp_path):
+    from faststyle.training import run_folder
+
+    log = tmp_path / "losses.csv"
+    log.write_text("step,total\n1,5\n2,4\n3,3\n4,")  # the last row half-written by a killed run
+    f, writer = run_folder.open_log(log, ["step", "total"], start_step=2)
+    assert log.read_text().splitlines() == ["step,total", "1,5", "2,4"]  # on disk already, not in memory
+    writer.writerow([3, 2.5])
+    f.close()
+    assert log.read_text().splitlines()[-1] == "3,2.5"
+
+
+def test_checkpoints_past_a_million_steps_sort_by_number(tmp_path):
+    from faststyle.training import run_folder
+
+    for step in (999_998, 999_999, 1_000_000):
+        (tmp_path / f"ckpt-{step:06d}.npz").write_bytes(b"")
+    assert [p.name for p in run_folder.checkpoints(tmp_path)][-1] == "ckpt-1000000.npz"
+
+
+# 7. Removing a style never deletes files outside the user style folder.
+
+def test_styles_remove_does_not_follow_a_linked_lite_folder(tmp_path, tiny_model_path, user_styles):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "tiny.onnx").write_bytes(tiny_model_path.read_bytes())
+    os.symlink(outside, user_styles / "lite")
+    r = faststyle("styles", "remove", "tiny")
+    assert r.returncode == 0, r.stderr
+    assert not (user_styles / "tiny.onnx").exists()
+    assert (outside / "tiny.onnx").is_file()
+
+
+# 8. A flat white photo is a picture like any other, not black (float32 cancellation in the norm).
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_every_bundled_network_paints_a_white_photo_like_a_nearly_white_one(fast):
+    import warnings
+
+    from faststyle.api import load_style
+    from faststyle.styles import bundled_style_names
+
+    for name in bundled_style_names():
+        model = load_style(name, fast=fast)
+        tiled = [(1100, 1960, 3)] if name == "wave" else []  # above full HD: the statistics graph too
+        for shape in [(64, 64, 3), (1, 300, 3), *tiled]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # NaN cast to uint8 warns
+                white = model.transform(np.full(shape, 255, np.uint8)).astype(float)
+                near = model.transform(np.full(shape, 250, np.uint8)).astype(float)
+            assert np.abs(white - near).mean() < 8, (name, fast, shape)
+
+
+# 10 and 15. Numbers: every one a user gives is checked and bounded, in one line.
+
+@pytest.mark.parametrize("args, message", [
+    (["stylize", "x.jpg", "-s", "wave", "--threads", "100000"], "--threads: must be between 1 and"),
+    (["train", "x.jpg", "--seed", "4294967296"], "--seed: must be between 0 and 4294967295"),
+    (["sheet", "x.jpg", "-o", "y.png", "--columns", "100000"], "--columns: must be between 1 and 64"),
+    (["evaluate", "wave", "x", "--style-image", "y", "--gatys-iterations=-5"], "must be at least 1"),
+    (["train", "x.jpg", "--style-layer-weights", "nan,1,1,1"], "expected numbers of zero or more"),
+    (["stylize", "x.jpg", "-s", "wave", "--max-size", "10000000"], "--max-size: must be between 16 and 65535"),
+])
+def test_numbers_out_of_range_are_one_line(tmp_path, args, message):
+    r = faststyle(*args, cwd=tmp_path)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_lr_end_above_lr_is_refused(tmp_path):
+    save(tmp_path / "p.jpg")
+    r = faststyle("train", tmp_path / "p.jpg", "--content-dir", tmp_path, "--lr", "1e-3", "--lr-end", "1e-2",
+                  "--vgg-weights", "random", cwd=tmp_path)
+    assert r.returncode == 2 and "--lr-end" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_huge_blend_weights_mix_like_equal_ones(tmp_path, tiny_model_path, tiny_folded_model_path):
+    from faststyle.api import BlendedStyle, load_style
+    from faststyle.errors import FaststyleError
+
+    a, b = load_style(tiny_model_path), load_style(tiny_folded_model_path)
+    assert BlendedStyle([a, b], [1e308, 1e308]).weights == [0.5, 0.5]
+    for bad in ([float("nan"), 1.0], [float("inf"), 1.0], [-1.0, 2.0]):
+        with pytest.raises(FaststyleError, match="finite, non-negative"):
+            BlendedStyle([a, b], bad)
+
+
+# 11. A damaged EXIF block or a name too long for an output: that file only, the run goes on.
+
+def test_a_damaged_exif_block_is_painted_and_a_too_long_name_is_counted(tmp_path, tiny_model_path):
+    from PIL import Image
+
+    (tmp_path / "in").mkdir()
+    Image.fromarray(photo()).save(tmp_path / "in" / "a.jpg", exif=b"Exif\x00\x00garbage-not-tiff")
+    save(tmp_path / "in" / "b.jpg")
+    save(tmp_path / "in" / ("x" * 245 + ".jpg"))
+    r = faststyle("stylize", tmp_path / "in", "-s", tiny_model_path, "-o", str(tmp_path / "out") + "/")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "2 done, 1 failed" in r.stdout and "File name too long" in r.stderr
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {"a.tiny.jpg", "b.tiny.jpg"}
+
+
+# 12. Checkpoints that are whole zips with the wrong arrays in them: named as damaged, one line.
+
+def test_checkpoints_with_wrong_arrays_are_named_damaged(tmp_path):
+    import json
+
+    good_config = json.dumps({"style_image": "p.jpg", "content_dir": "photos", "name": "x"})
+    cases = {
+        "no-state": {"config": np.array(good_config)},
+        "bad-state": {"state": np.array(["a", "b"]), "config": np.array(good_config)},
+        "bad-config": {"state": np.array([1, 0]), "config": np.array("{not json")},
+        "list-config": {"state": np.array([1, 0]), "config": np.array("[1, 2, 3]")},
+        "no-weights": {"state": np.array([1, 0]), "config": np.array(good_config)},
+    }
+    for name, arrays in cases.items():
+        ck = tmp_path / name / "ckpt-000001.npz"
+        ck.parent.mkdir()
+        np.savez(ck, **arrays)
+        for args in (["export", ck, "-o", tmp_path / f"{name}.onnx"], ["export", ck.parent, "-o", tmp_path / "y.onnx"]):
+            r = faststyle(*args)
+            assert r.returncode == 2 and "damaged" in r.stderr and "Traceback" not in r.stderr, (name, r.stderr)
+        assert not (tmp_path / f"{name}.onnx").exists()
+
+
+# 13. A model whose card is not an object, or whose network fails while running: one line.
+
+def test_a_model_with_a_card_that_is_not_an_object_is_usable_and_listed(tmp_path, tiny_model_path, user_styles):
+    import onnx
+
+    proto = onnx.load(tiny_model_path)
+    for prop in proto.metadata_props:
+        if prop.key == "faststyle":
+            prop.value = "[1, 2, 3]"
+    odd = tmp_path / "odd.onnx"
+    onnx.save(proto, odd)
+    r = faststyle("styles", "add", odd)
+    assert r.returncode == 0, r.stderr
+    for args in (["styles"], ["sheet", save(tmp_path / "a.jpg"), "-o", tmp_path / "s.png", "-s", "odd"]):
+        r = faststyle(*args)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, (args, r.stderr)
+
+
+def test_an_error_inside_onnx_runtime_while_painting_is_one_line(tmp_path, tiny_model_path, monkeypatch):
+    from faststyle.api import load_style
+    from faststyle.errors import FaststyleError
+
+    model = load_style(tiny_model_path)
+
+    class Failing:
+        def run(self, *args):
+            raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : bad allocation\nmore lines")
+
+    monkeypatch.setattr(model, "session", Failing())
+    with pytest.raises(FaststyleError, match="could not run this model .*bad allocation"):
+        model.transform(photo())
+
+
+# 14. Writing to a full device, or with stdin or stdout closed: one line, no traceback.
+
+def _run(args, **kwargs):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "faststyle", *map(str, args)], capture_output=False,
+                          stderr=subprocess.PIPE, text=True, timeout=300, **kwargs)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_full_device_and_closed_streams_are_one_line(tmp_path, tiny_model_path):
+    a = save(tmp_path / "a.jpg")
+    with open("/dev/full", "wb") as full:
+        r = _run(["stylize", a, "-s", tiny_model_path, "-o", "-"], stdout=full)
+    assert r.returncode == 1 and "No space left" in r.stderr and "Traceback" not in r.stderr
+    r = _run(["stylize", "-", "-s", tiny_model_path, "-o", "-"], preexec_fn=lambda: os.close(0),
+             stdout=open(os.devnull, "wb"))
+    assert r.returncode == 2 and "stdin is closed" in r.stderr
+    with open(a, "rb") as stdin:
+        r = _run(["stylize", "-", "-s", tiny_model_path], stdin=stdin, preexec_fn=lambda: os.close(1))
+    assert r.returncode == 2 and "stdout is closed" in r.stderr
+
+
+# 17. Pixels are counted before decoding: a small file claiming a huge picture, or many large frames.
+
+def test_a_small_file_claiming_a_huge_picture_is_refused_before_decoding(tmp_path, tiny_model_path):
+    from tests.test_cli import png_claiming
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_claiming(18000, 18000))  # 324 MP declared in a few bytes
+    r = faststyle("stylize", bomb, "-s", tiny_model_path)
+    assert r.returncode == 1 and "larger than 178 megapixels" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_frames_count_against_the_pixel_budget_after_max_size(tmp_path, tiny_model_path):
+    from PIL import Image
+
+    frames = [Image.new("P", (1500, 1500), i) for i in range(90)]  # 202 MP in all
+    gif = tmp_path / "long.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=40)
+    r = faststyle("stylize", gif, "-s", tiny_model_path)
+    assert r.returncode == 1 and "90 frames of 1500x1500" in r.stderr
+    r = faststyle("stylize", gif, "-s", tiny_model_path, "--max-size", "64")
+    assert r.returncode == 0, r.stderr
+    with Image.open(tmp_path / "long.tiny.gif") as out:
+        assert max(out.size) == 64
+        total = 0
+        for i in range(out.n_frames):  # GIF merges repeated frames, keeping the timing
+            out.seek(i)
+            total += out.info["duration"]
+    assert total == 90 * 40

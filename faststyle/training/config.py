@@ -13,7 +13,7 @@ from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 
 from faststyle.architecture import Architecture
-from faststyle.argtypes import at_least, floats, non_negative_float, positive_float
+from faststyle.argtypes import MAX_COUNT, SEED_MAX, at_least, pixels, floats, int_between, non_negative_float, positive_float
 
 # What --resume does with an option given again: the run keeps what its checkpoints were
 # trained with (FIXED, a different value is refused), takes today's value (MAY_CHANGE), or
@@ -63,7 +63,7 @@ class LossConfig:
     loss_net: str = field(default="vgg16", metadata=option(
         "--loss-net", "ImageNet loss network", choices=["vgg16", "vgg19"]))
     style_size: int = field(default=512, metadata=option(
-        "--style-size", "long side of the painting, pixels", type=at_least(16)))
+        "--style-size", "long side of the painting, pixels", type=pixels()))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -102,13 +102,13 @@ class TrainConfig:
         ("--run-dir", "--checkpoint-dir"), "run folder for checkpoints, log and preview (default: runs/NAME)",
         resume=IGNORED))
     image_size: int = field(default=256, metadata=option(
-        "--image-size", "photos' short side is resized to this", type=at_least(16)))
+        "--image-size", "photos' short side is resized to this", type=pixels()))
     crop_size: int | None = field(default=None, metadata=option(
-        "--crop-size", "random training crop size (default: --image-size)", type=at_least(16)))
+        "--crop-size", "random training crop size (default: --image-size)", type=pixels()))
     batch_size: int = field(default=4, metadata=option("--batch-size", "photos per step", type=at_least(1)))
     steps: int = field(default=2000, metadata=option(
         "--steps", "total training steps (on --resume: the run's own unless given)", resume=MAY_CHANGE,
-        type=at_least(1)))
+        type=int_between(1, MAX_COUNT)))
     learning_rate: float = field(default=1e-3, metadata=option("--lr", "Adam learning rate", type=positive_float))
     learning_rate_end: float | None = field(default=None, metadata=option(
         "--lr-end", "learning rate at the last of --steps, reached by a cosine fall from --lr "
@@ -143,7 +143,7 @@ class TrainConfig:
         "--lite-steps", "after training, distil the style's lite network (--fast) for this many steps "
         "(0: none)", resume=MAY_CHANGE, type=at_least(0)))
     seed: int = field(default=0, metadata=option(
-        "--seed", "seed of the weights and the photo order", type=at_least(0)))
+        "--seed", "seed of the weights and the photo order", type=int_between(0, SEED_MAX)))
     # Which is faster depends on the CPU: XLA was 1.6x faster than plain graph mode on an AVX2 host,
     # 1.2-1.4x slower on AVX-512 ones. "auto" times both on the run's first steps (step.FastestStep).
     compile_mode: str = field(default="auto", metadata=option(

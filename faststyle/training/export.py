@@ -101,12 +101,14 @@ def _instance_norm(g: _Graph, x: str, layer, apply: bool = True, pooled: bool = 
     c = gamma.shape[1]
     name = layer.name
     axes = [0, 2, 3] if pooled else [2, 3]
-    # Two read-only passes for the statistics: var = E[x^2] - mean^2 (features here are
-    # O(1..100), far from where float32 cancellation matters).
+    # Two read-only passes for the statistics: var = E[x^2] - mean^2, floored at 0. On a flat
+    # picture (a white photo) the two terms are equal and large, and float32 rounding can leave
+    # their difference below -epsilon: sqrt of a negative number, and a black picture from NaNs.
     mean = g.node("ReduceMean", [x], "", output=f"{name}_mean", axes=axes, keepdims=1)
     square_sum = g.node("ReduceSumSquare", [x], f"{name}_sumsq", axes=axes, keepdims=1)
-    var = g.node("Sub", [g.node("Div", [square_sum, _pixel_count(g, x, axes)], "msq"),
-                         g.node("Mul", [mean, mean], "mean_sq")], "", output=f"{name}_var")
+    difference = g.node("Sub", [g.node("Div", [square_sum, _pixel_count(g, x, axes)], "msq"),
+                                g.node("Mul", [mean, mean], "mean_sq")], "var_raw")
+    var = g.node("Max", [difference, g.const(np.array(0.0, np.float32), "zero")], "", output=f"{name}_var")
     for stat in (mean, var):
         g.outputs.append(helper.make_tensor_value_info(stat, TensorProto.FLOAT, [1 if pooled else "batch", c, 1, 1]))
     if not apply:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import csv
 import datetime
+import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +56,40 @@ def load_run_config(folder: str | Path) -> TrainConfig:
 # --- checkpoints ----------------------------------------------------------------------
 
 def checkpoints(folder: Path) -> list[Path]:
-    return sorted(Path(folder).glob("ckpt-*.npz"))
+    """The run's checkpoints, oldest step first (by number: ckpt-1000000 comes after ckpt-999999)."""
+    found = [(p, _step_of(p)) for p in Path(folder).glob("ckpt-*.npz")]
+    return [p for p, step in sorted((f for f in found if f[1] is not None), key=lambda f: f[1])]
+
+
+def _step_of(path: Path) -> int | None:
+    digits = path.stem.removeprefix("ckpt-")
+    return int(digits) if digits.isdigit() else None
+
+
+LOCK_FILE = ".lock"
+
+
+def lock(folder: Path):
+    """Holds the run folder for one training process: a second one on the same folder is refused
+    (two would write one log and one set of checkpoints). Released when the process ends, however."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise FaststyleError(f"{folder}: another training is running in this run folder; wait for it to end, "
+                             "or choose another --run-dir") from None
+    return fd
+
+
+def unlock(fd) -> None:
+    if fd is not None:
+        os.close(fd)
 
 
 def save_checkpoint(config: TrainConfig, net, opt, step: int, position: int) -> None:
@@ -74,8 +109,19 @@ def read_checkpoint(path: Path) -> dict[str, np.ndarray]:
             arrays = {k: data[k] for k in data.files}
     except Exception as exc:  # truncated or overwritten files fail in zipfile, numpy or pickle
         raise FaststyleError(f"{path.name} is damaged ({type(exc).__name__}: {str(exc)[:80]})") from None
-    if "state" not in arrays:
+    state = arrays.get("state")
+    if state is None or state.shape != (2,) or state.dtype.kind not in "iu" or state.min() < 0:
         raise FaststyleError(f"{path.name} is damaged (no training state in it)")
+    if "config" in arrays:
+        try:
+            config = json.loads(str(arrays["config"]))
+            if not isinstance(config, dict):
+                raise ValueError("not an object")
+            TrainConfig.from_dict(config)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise FaststyleError(f"{path.name} is damaged (its config does not read: {str(exc)[:60]})") from None
+    if not any(k.startswith(("net/", "w")) for k in arrays):
+        raise FaststyleError(f"{path.name} is damaged (no network weights in it)")
     return arrays
 
 
@@ -110,7 +156,9 @@ def load_checkpoint(arrays: dict[str, np.ndarray], net, opt=None) -> tuple[int, 
     def assign(variables, prefix: str, old_prefix: str) -> None:
         for i, v in enumerate(variables):
             key = f"{prefix}/{v.path}"
-            value = arrays[key] if key in arrays else arrays[f"{old_prefix}{i}"]  # older checkpoints: by position
+            value = arrays.get(key, arrays.get(f"{old_prefix}{i}"))  # older checkpoints: by position
+            if value is None:
+                raise FaststyleError(f"checkpoint does not fit this network: it has no {v.path}")
             if value.shape != tuple(v.shape):
                 raise FaststyleError(f"checkpoint does not fit this network: {v.path} is {value.shape}, "
                                      f"the network has {tuple(v.shape)}")
@@ -126,17 +174,24 @@ def load_checkpoint(arrays: dict[str, np.ndarray], net, opt=None) -> tuple[int, 
 # --- logs -----------------------------------------------------------------------------
 
 def open_log(path: Path, columns: list[str], start_step: int):
-    """A CSV log cut back to `start_step`, so a resumed run does not repeat rows; -> (file, writer)."""
-    rows = []
-    if path.exists():
-        with open(path, newline="") as f:
-            rows = [r for r in csv.reader(f)][1:]
-        rows = [r for r in rows if r and int(r[0]) <= start_step]
-    f = open(path, "w", newline="")
-    writer = csv.writer(f)
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return f, writer
+    """A CSV log cut back to `start_step` (a resumed run does not repeat rows), open for appending;
+    -> (file, writer). The kept rows are rewritten whole (a temporary file, renamed) before any new
+    row, so a run killed at any moment leaves every earlier row on disk."""
+    rows = [r for r in _log_rows(path) if int(r[0]) <= start_step]
+    text = io.StringIO()
+    csv.writer(text).writerows([columns, *rows])
+    atomic_write_bytes(path, text.getvalue().encode())
+    f = open(path, "a", newline="")
+    return f, csv.writer(f)
+
+
+def _log_rows(path: Path) -> list[list[str]]:
+    """A log's rows without its header; a row that is not whole (a killed writer) is left out."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    return [r for r in rows if r and r[0].isdigit()]
 
 
 def final_losses(folder: Path, step: int, window: int = 50) -> dict[str, float]:
@@ -145,7 +200,7 @@ def final_losses(folder: Path, step: int, window: int = 50) -> dict[str, float]:
     if not path.exists():
         return {}
     with open(path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step][-window:]
+        rows = [r for r in csv.DictReader(f) if (r["step"] or "").isdigit() and int(r["step"]) <= step][-window:]
     terms = [k for k in LOSS_COLUMNS[1:-1] if rows and k in rows[0]]  # every loss term, not step or seconds
     means = {k: [float(r[k]) for r in rows if r[k]] for k in terms}  # blank: not computed on that step
     return {k: float(np.mean(v)) for k, v in means.items() if v}

@@ -153,7 +153,24 @@ def dtype_policy(name: str):
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
-    """Runs (or resumes) a training run and exports the ONNX model; returns its path."""
+    """Runs (or resumes) a training run and exports the ONNX model; returns its path.
+
+    The run folder is locked meanwhile: a second training on it is refused, not interleaved.
+    """
+    created = not config.folder.exists()
+    held = run_folder.lock(config.folder)
+    try:
+        return _train(config, resume, progress)
+    except BaseException:
+        if created and [p.name for p in config.folder.iterdir()] == [run_folder.LOCK_FILE]:
+            (config.folder / run_folder.LOCK_FILE).unlink()  # a run that could not start leaves no folder
+            config.folder.rmdir()
+        raise
+    finally:
+        run_folder.unlock(held)
+
+
+def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
     import keras
     from keras import ops
     from tqdm import tqdm
