@@ -81,7 +81,11 @@ def run_train(args) -> int:
         config = from_args(TrainConfig, args, defaults=SCHEDULES[args.schedule or "quick"],
                            style_image=args.style_image, loss=from_args(LossConfig, args),
                            architecture=_architecture(args), metadata=meta)
-        config.name = config.name or Path(args.style_image).stem
+        from faststyle.styles import check_style_name, name_from_file
+
+        config.name = config.name or name_from_file(args.style_image)
+        if not config.output:  # the name becomes a file in the user style folder, and what -s takes
+            check_style_name(config.name)
         if not config.content_dir:  # no photos of the user's own: a public set, downloaded once
             photo_set = DEFAULT_SET
             config.content_dir = str(photo_folder(photo_set))

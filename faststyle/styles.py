@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,9 +116,23 @@ def read_metadata_from_session(session) -> dict:
 
 # --- managing the user's styles (faststyle styles add / remove / rename) ---------------
 
+STYLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
+
+
+def check_style_name(name: str) -> None:
+    """A name a style can be called by on the command line and in output names (NAME.STYLE.EXT):
+    letters, digits, '_' and '-', at most 64; no ',' (lists), ':' (blends) or '.' (file names)."""
+    if not STYLE_NAME.fullmatch(name or "") or name == "all" or name.endswith("-lite"):
+        raise FaststyleError(f"{name!r} cannot be a style name; use up to 64 letters, digits, '-' or '_'")
+
+
+def name_from_file(path: str | os.PathLike) -> str:
+    """A style name made from a painting's file name: 'My painting (2).jpg' -> 'My_painting_2'."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", Path(path).stem).strip("_-")[:64] or "style"
+
+
 def _check_new_name(name: str) -> None:
-    if not name or name == "all" or any(c in name for c in '/\\:*?"<>|') or name.startswith("."):
-        raise FaststyleError(f"{name!r} cannot be a style name; use letters, digits, '-' or '_'")
+    check_style_name(name)
     if name in bundled_style_names():
         raise FaststyleError(f"{name!r} is a bundled style; choose another name (--name)")
 

@@ -58,7 +58,7 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
     if isinstance(model, BlendedStyle):
         raise FaststyleError("blends are for pictures; paint the video in one style at a time")
     try:
-        reader = ffmpeg.read_frames(str(source))
+        reader = ffmpeg.read_frames(_local(source))
         meta = next(reader)
     except Exception as exc:
         raise FaststyleError(f"{source}: cannot read this video ({str(exc).strip().splitlines()[-1][:120]})") from None
@@ -74,8 +74,8 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
         raise FaststyleError(f"{target}: cannot write ({exc.strerror or type(exc).__name__}); "
                              "choose another output folder with -o") from None
     # fd stays open until the end: it holds the lock that tells other runs this file is being written.
-    writer = ffmpeg.write_frames(tmp, (out_w, out_h), fps=meta.get("fps") or 25, quality=None, macro_block_size=2,
-                                 audio_path=str(source) if meta.get("audio_codec") else None,
+    writer = ffmpeg.write_frames(_local(tmp), (out_w, out_h), fps=meta.get("fps") or 25, quality=None, macro_block_size=2,
+                                 audio_path=_local(source) if meta.get("audio_codec") else None,
                                  output_params=["-loglevel", "error", "-crf", str(crf)])
     writer.send(None)
     stats, written = None, 0
@@ -111,8 +111,13 @@ def _check_written(tmp: str, target: Path, frames: int) -> None:
     from imageio_ffmpeg import count_frames_and_secs
 
     try:
-        found, _ = count_frames_and_secs(tmp)
+        found, _ = count_frames_and_secs(_local(tmp))
     except Exception:
         found = -1
     if found < frames:
         raise FaststyleError(f"{target}: the video could not be finished (is the disk full?); nothing was written")
+
+
+def _local(path) -> str:
+    """A path ffmpeg takes as a file, whatever it is called: 'concat:a.mp4' would be a protocol."""
+    return "file:" + os.path.abspath(path)

@@ -243,3 +243,24 @@ def test_without_the_training_extra_the_app_names_the_pip_command(window, monkey
     monkeypatch.setattr(trainer, "training_available", lambda: False)
     assert not window.train_style(tmp_path / "p.png")
     assert window.message.isVisible() and 'pip install "faststyle[train]"' in window.message.text()
+
+
+def test_the_app_ends_on_sigterm_and_ctrl_c(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path),
+               "XDG_CACHE_HOME": str(tmp_path)}
+        proc = subprocess.Popen([sys.executable, "-m", "faststyle.gui.app"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(8)  # the window is up and painting the sample
+        assert proc.poll() is None, "the app ended by itself"
+        proc.send_signal(sig)
+        try:
+            assert proc.wait(timeout=30) is not None
+        finally:
+            proc.kill()

@@ -380,3 +380,27 @@ def test_frames_count_against_the_pixel_budget_after_max_size(tmp_path, tiny_mod
             out.seek(i)
             total += out.info["duration"]
     assert total == 90 * 40
+
+
+# 18. Style names usable everywhere a name goes; file names that look like ffmpeg protocols.
+
+@pytest.mark.parametrize("name", ["co,mma", "x.onnx", "a.b", "w:1", "n" * 250, "all", "wave-lite"])
+def test_unusable_style_names_are_refused(tmp_path, tiny_model_path, user_styles, name):
+    r = faststyle("styles", "add", tiny_model_path, "--name", name)
+    assert r.returncode == 2 and "cannot be a style name" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_painting_file_name_becomes_a_usable_style_name():
+    from faststyle.styles import check_style_name, name_from_file
+
+    for path in ("My painting (2).jpg", "a.b.c.png", "x" * 300 + ".jpg", "...jpg"):
+        check_style_name(name_from_file(path))
+
+
+def test_a_video_named_like_an_ffmpeg_protocol_is_read_as_a_file(tmp_path, tiny_model_path):
+    from tests.test_faults import _tiny_clip
+
+    clip = _tiny_clip(tmp_path / "concat:ok.mp4")
+    r = faststyle("video", clip.name, "-s", tiny_model_path, "-o", "out/", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out" / "concat:ok.tiny.mp4").is_file()

@@ -11,14 +11,13 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-import re
 import sys
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
-from faststyle.styles import user_style_dir
+from faststyle.styles import name_from_file, user_style_dir
 
 POLL_MS = 500
 INSTALL_LINE = 'pip install "faststyle[train]"'
@@ -28,11 +27,6 @@ def training_available() -> bool:
     """Whether this Python can train (the [train] extra: Keras with TensorFlow or JAX)."""
     has = lambda name: importlib.util.find_spec(name) is not None  # noqa: E731
     return has("keras") and has("onnx") and (has("tensorflow") or has("jax"))
-
-
-def style_name(painting: Path) -> str:
-    """A style name from a painting's file name: letters, digits, '_' and '-' only."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", painting.stem).strip("_") or "my_style"
 
 
 def runs_dir() -> Path:
@@ -73,7 +67,7 @@ class StyleTrainer(QObject):
         if not training_available():
             self.failed.emit(f"making a new style needs the training extra: {INSTALL_LINE}")
             return False
-        self.name = name or style_name(Path(painting))
+        self.name = name or name_from_file(painting)
         self.run = runs_dir() / self.name
         resume = any(self.run.glob("ckpt-*.npz")) or any((self.run / "lite").glob("ckpt-*.npz"))
         args = ["-m", "faststyle", "train", str(painting), "--name", self.name, "--run-dir", str(self.run)]
