@@ -1,4 +1,4 @@
-"""Would Winograd convolutions make the full network faster? A measured "no" (README, Speed).
+"""Would Winograd convolutions make the full network faster? A measured "no" (docs/speed.md).
 
     python benchmarks/bench_winograd.py [--style wave] [--size 1024] [--threads 2] [--repeats 3]
 

@@ -19,7 +19,7 @@ from faststyle.errors import FaststyleError
 from faststyle.image_io import (MULTI_FRAME_FORMATS, ImageLike, copy_photo_metadata, frame_count, load_image,
                                 output_format, read_frames, save_frames, save_image)
 from faststyle.postprocess import check_strength, finish, upsample_with_detail
-from faststyle.runtime import CancelToken, StyleModel, clip_to_uint8
+from faststyle.runtime import DEFAULT_DEVICE, CancelToken, StyleModel, clip_to_uint8
 from faststyle.styles import resolve_style
 
 
@@ -74,40 +74,45 @@ def parse_blend(spec: str) -> dict[str, float]:
     return weights
 
 
-def blend(spec: str | dict[str, float], fast: bool = False, threads: int | None = None,
-          device: str = "cpu") -> BlendedStyle:
+def blend(spec: str | dict[str, float], *, fast: bool = False, device: str = DEFAULT_DEVICE,
+          threads: int | None = None) -> BlendedStyle:
     """A blend of styles: 'wave:0.6,the_scream:0.4' or {'wave': 0.6, 'the_scream': 0.4}."""
     weights = parse_blend(spec) if isinstance(spec, str) else dict(spec)
-    return BlendedStyle([load_style(n, threads, device, fast) for n in weights], list(weights.values()))
+    return BlendedStyle([load_style(n, fast=fast, device=device, threads=threads) for n in weights],
+                        list(weights.values()))
 
 
 StyleLike = str | os.PathLike | StyleModel | BlendedStyle
 
 
-def load_style(name_or_path: str | os.PathLike, threads: int | None = None, device: str = "cpu",
-               fast: bool = False) -> StyleModel:
+def load_style(name_or_path: str | os.PathLike, *, fast: bool = False, device: str = DEFAULT_DEVICE,
+               threads: int | None = None) -> StyleModel:
     """A style by bundled/user name or .onnx path, ready for many images (one session).
 
-    device: "cpu", "auto" (a GPU or other accelerator when the installed ONNX Runtime has one),
-    or "cuda", "directml", "coreml", "openvino".
+    The one way to load a style: the command line, the app, `stylize` and `blend` all come here
+    with the same options and defaults.
     fast: the style's lite network (6-7x faster, a little less detailed) where it has one.
+    device: "auto" (a GPU or other accelerator when the installed ONNX Runtime has one, else the
+    CPU), "cpu", or "cuda", "directml", "coreml", "openvino".
+    threads: CPU threads (default: all cores).
     """
     return StyleModel.load(resolve_style(name_or_path, fast), threads, device)
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_style(path: Path) -> StyleModel:
-    return StyleModel.load(path)
+def _cached_style(path: Path, device: str, threads: int | None) -> StyleModel:
+    return StyleModel.load(path, threads, device)
 
 
-def as_model(style: StyleLike, fast: bool = False) -> StyleModel | BlendedStyle:
-    """A loaded style as it is; a name or path loaded once and kept (the last few are cached);
-    'a:0.6,b:0.4' is a blend."""
+def as_model(style: StyleLike, *, fast: bool = False, device: str = DEFAULT_DEVICE,
+             threads: int | None = None) -> StyleModel | BlendedStyle:
+    """A loaded style as it is; a name or path loaded once and kept (the last few, by path and
+    options, are cached); 'a:0.6,b:0.4' is a blend."""
     if isinstance(style, (StyleModel, BlendedStyle)):
         return style
     if isinstance(style, str) and ":" in style and not Path(style).exists():
-        return blend(style, fast)
-    return _cached_style(resolve_style(style, fast).resolve())
+        return blend(style, fast=fast, device=device, threads=threads)
+    return _cached_style(resolve_style(style, fast).resolve(), device, threads)
 
 
 def preprocess(image: Image.Image, max_size: int | None = None) -> tuple[np.ndarray, Image.Image | None]:
@@ -121,7 +126,8 @@ def preprocess(image: Image.Image, max_size: int | None = None) -> tuple[np.ndar
 
 def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_colors: bool = False,
             max_size: int | None = None, progress: Callable[[int, int], None] | None = None,
-            cancel: CancelToken | None = None, stroke_scale: float = 1.0, fast: bool = False) -> Image.Image:
+            cancel: CancelToken | None = None, stroke_scale: float = 1.0, fast: bool = False,
+            device: str = DEFAULT_DEVICE, threads: int | None = None) -> Image.Image:
     """Paints `image` (path, PIL image or numpy array) in `style` (name, .onnx path or loaded style).
 
     strength: 0 keeps the photo, 1 is the full style. preserve_colors: keep the photo's colours.
@@ -129,12 +135,12 @@ def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_
     cancel: a CancelToken another thread may cancel (raises Cancelled).
     stroke_scale: paint with strokes this many times larger (the picture is painted at a lower
     resolution and brought back to full size with the photo's own fine detail).
-    fast: a style given by name runs its lite network (faster, a little less detailed).
+    fast, device, threads: how a style given by name or path is loaded (see `load_style`).
     """
     strength = check_strength(strength)
     if not stroke_scale >= 1.0:
         raise FaststyleError(f"stroke scale must be 1 or more, got {stroke_scale}")
-    model = as_model(style, fast)
+    model = as_model(style, fast=fast, device=device, threads=threads)
     source = load_image(image)
     rgb, alpha = preprocess(source, max_size)
     if stroke_scale > 1.0:
@@ -167,5 +173,5 @@ def stylize_file(source: str | os.PathLike, target: str | os.PathLike, style: St
         raise FaststyleError(f"{source}: has {frames} frames and {Path(target).suffix} holds one; "
                              "write to .gif, .png, .webp or .tiff to keep them all")
     images, durations, loop = read_frames(source, options.get("max_size"))
-    model = as_model(style, options.get("fast", False))
+    model = as_model(style, **{k: options[k] for k in ("fast", "device", "threads") if k in options})
     return save_frames([stylize(im, model, **options) for im in images], target, durations, loop, quality)

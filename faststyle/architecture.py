@@ -147,7 +147,7 @@ class Architecture:
             raise FaststyleError(f"the model's card gives no usable network shape ({str(exc)[:80]})") from None
 
 
-# Named shapes: "full" is the paper's network; "lite" is the fast one (see README, Speed).
+# Named shapes: "full" is the paper's network; "lite" is the fast one (docs/speed.md).
 PRESETS = {
     "full": Architecture(),
     "lite": Architecture(width=16, residual_blocks=3, edge_kernel=3, fold=True),

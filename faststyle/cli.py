@@ -171,8 +171,18 @@ def _add_finish_options(p) -> None:
                    help="paint with strokes this many times larger, keeping the photo's size and sharp edges "
                         "(try 2-3 for big photos)")
     _add_fast_option(p)
+    _add_device_options(p)
+
+
+DEVICE_CHOICES = ["auto", "cpu", "cuda", "directml", "coreml", "openvino"]
+
+
+def _add_device_options(p) -> None:
+    """Where and on how many threads a style runs: every command that paints takes them."""
+    # runtime.DEVICES and DEFAULT_DEVICE, written out: the parser must not load ONNX Runtime (tab
+    # completion runs it on every key); tests/test_api.py checks that the two agree.
     p.add_argument("--threads", type=threads, help="CPU threads, at most this machine's cores (default: all cores)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "directml", "coreml", "openvino"],
+    p.add_argument("--device", default=DEVICE_CHOICES[0], choices=DEVICE_CHOICES,
                    help="where the network runs: auto picks a GPU or other accelerator if the installed "
                         "ONNX Runtime has one")
 
@@ -264,19 +274,20 @@ def _load_styles(args) -> list:
     from faststyle.styles import available_styles
 
     # An -s value with weights (wave:0.6,the_scream:0.4) is one blend; otherwise commas list styles.
-    blends = [blend(item, args.fast, args.threads, args.device) for item in args.style if ":" in item]
+    options = {"fast": args.fast, "device": args.device, "threads": args.threads}
+    blends = [blend(item, **options) for item in args.style if ":" in item]
     names = [n.strip() for item in args.style if ":" not in item for n in item.split(",") if n.strip()]
     styles = list(blends)
     if "all" in names:
         names.remove("all")
         for info in available_styles():
             try:
-                styles.append(load_style(info.model_path(args.fast), args.threads, args.device))
+                styles.append(load_style(info.model_path(args.fast), device=args.device, threads=args.threads))
             except FaststyleError as exc:  # 'all' means every style that works
                 print(f"faststyle: warning: skipping style {info.name}: {exc}", file=sys.stderr)
         if not styles:
             raise FaststyleError("no styles installed; pass a path to an .onnx model with --style")
-    styles += [load_style(n, args.threads, args.device, fast=args.fast) for n in dict.fromkeys(names)]
+    styles += [load_style(n, **options) for n in dict.fromkeys(names)]
     unique: dict[str, object] = {}
     for style in styles:
         same = unique.setdefault(style.name, style)
@@ -522,6 +533,7 @@ def _add_video(sub) -> None:
     p.add_argument("--crf", type=int_between(0, 51), default=23,
                    help="H.264 quality: lower is better and bigger, 18 looks lossless")
     _add_fast_option(p)
+    _add_device_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object per written video on stdout, for scripts")
 
 
@@ -533,7 +545,8 @@ def run_video(args) -> int:
 
     if ":" in args.style:
         raise FaststyleError("blends are for pictures; paint the video in one style at a time")
-    styles = [load_style(n.strip(), fast=args.fast) for n in args.style.split(",") if n.strip()]
+    styles = [load_style(n.strip(), fast=args.fast, device=args.device, threads=args.threads)
+              for n in args.style.split(",") if n.strip()]
     styles = list({style.name: style for style in styles}.values())  # outputs are named by style
     out = Path(args.output)
     if len(styles) == 1 and out.suffix and not args.output.endswith(("/", os.sep)):

@@ -187,6 +187,7 @@ def downscaled_copy(rgb: np.ndarray, pixels: int) -> np.ndarray:
                                                   Image.BILINEAR))
 
 
+DEFAULT_DEVICE = "auto"  # the best execution provider installed: a GPU where there is one, else the CPU
 # --device names -> ONNX Runtime execution providers, best first, and the package that brings each.
 DEVICES = {
     "cuda": ("CUDAExecutionProvider", "onnxruntime-gpu"),
@@ -196,7 +197,7 @@ DEVICES = {
 }
 
 
-def execution_providers(device: str = "auto") -> list[str]:
+def execution_providers(device: str = DEFAULT_DEVICE) -> list[str]:
     """The providers for `device`: "cpu", "auto" (the best one installed) or a name from DEVICES."""
     available = ort.get_available_providers()
     if device == "cpu":
@@ -235,7 +236,8 @@ class StyleModel:
     metadata: dict
 
     @classmethod
-    def load(cls, name_or_path: str | os.PathLike, threads: int | None = None, device: str = "cpu") -> "StyleModel":
+    def load(cls, name_or_path: str | os.PathLike, threads: int | None = None,
+             device: str = DEFAULT_DEVICE) -> "StyleModel":
         path = resolve_style(name_or_path)
         providers = execution_providers(device)
         try:

@@ -14,7 +14,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_DIR = PACKAGE_DIR / "models"
 SAMPLES_DIR = PACKAGE_DIR / "samples"
 USER_DIR_ENV = "FASTSTYLE_STYLE_DIR"
-# A style's lite network (faster, see README "Speed") sits in this subfolder under the same name.
+# A style's lite network (faster, docs/speed.md) sits in this subfolder under the same name.
 LITE_SUBDIR = "lite"
 
 

@@ -74,9 +74,12 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
         raise FaststyleError(f"{target}: cannot write ({exc.strerror or type(exc).__name__}); "
                              "choose another output folder with -o") from None
     # fd stays open until the end: it holds the lock that tells other runs this file is being written.
+    webm = target.suffix.lower() == ".webm"  # WebM holds VP9 and Opus, not H.264 and AAC
     writer = ffmpeg.write_frames(_local(tmp), (out_w, out_h), fps=meta.get("fps") or 25, quality=None, macro_block_size=2,
+                                 codec="libvpx-vp9" if webm else "libx264",
                                  audio_path=_local(source) if meta.get("audio_codec") else None,
-                                 output_params=["-loglevel", "error", "-crf", str(crf)])
+                                 audio_codec="libopus" if webm else None,
+                                 output_params=["-loglevel", "error", "-crf", str(crf)] + (["-b:v", "0"] if webm else []))
     writer.send(None)
     stats, written = None, 0
     try:

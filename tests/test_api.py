@@ -140,3 +140,27 @@ def test_a_blend_is_the_weighted_mean_of_its_styles_pictures(tmp_path, tiny_mode
     assert faststyle.api.parse_blend("wave:0.6, the_scream:0.4") == {"wave": 0.6, "the_scream": 0.4}
     with pytest.raises(faststyle.FaststyleError, match="not a number"):
         faststyle.api.parse_blend("wave:lots,the_scream:0.4")
+
+
+def test_one_way_to_load_a_style_with_one_default_device(tiny_model_path, monkeypatch):
+    """load_style, blend, stylize and the command line share options and defaults (issue 27)."""
+    import inspect
+
+    import faststyle
+    from faststyle import api, cli, runtime
+
+    for fn in (api.load_style, api.blend, api.as_model, api.stylize):
+        params = inspect.signature(fn).parameters
+        assert params["device"].default == runtime.DEFAULT_DEVICE and params["threads"].default is None
+    assert cli.DEVICE_CHOICES == [runtime.DEFAULT_DEVICE, "cpu", *runtime.DEVICES]
+    seen = []
+    real = runtime.StyleModel.load
+
+    def load(path, threads=None, device=runtime.DEFAULT_DEVICE):
+        seen.append((threads, device))
+        return real(path, threads, device)
+
+    monkeypatch.setattr(runtime.StyleModel, "load", load)
+    api._cached_style.cache_clear()
+    faststyle.stylize(np.zeros((16, 16, 3), np.uint8), str(tiny_model_path), device="cpu", threads=1)
+    assert seen == [(1, "cpu")]  # a style given by path keeps the options it was asked with

@@ -193,7 +193,7 @@ def _tiny_training(tmp_path) -> list[str]:
     photos.mkdir()
     for i in range(4):
         Image.fromarray(photo(56, 64, seed=i)).save(photos / f"p{i}.jpg")
-    return ["--content-dir", str(photos), "--vgg-weights", "random", "--width", "4", "--image-size", "48",
+    return ["--content-dir", str(photos), "--vgg-weights", "random", "--image-size", "40", "--batch-size", "2",
             "--crop-size", "32", "--style-size", "48", "--steps", "6", "--lite-steps", "2", "--compile", "graph",
             "--checkpoint-every", "2", "--preview-every", "2"]
 

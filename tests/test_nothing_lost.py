@@ -404,3 +404,16 @@ def test_a_video_named_like_an_ffmpeg_protocol_is_read_as_a_file(tmp_path, tiny_
     r = faststyle("video", clip.name, "-s", tiny_model_path, "-o", "out/", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "out" / "concat:ok.tiny.mp4").is_file()
+
+
+# 16. Every accepted video extension writes a video.
+
+def test_webm_output_is_a_playable_video(tmp_path, tiny_model_path):
+    from imageio_ffmpeg import count_frames_and_secs
+
+    from tests.test_faults import _tiny_clip
+
+    clip = _tiny_clip(tmp_path / "clip.mp4")
+    r = faststyle("video", clip, "-s", tiny_model_path, "-o", tmp_path / "out.webm")
+    assert r.returncode == 0, r.stderr
+    assert count_frames_and_secs(str(tmp_path / "out.webm"))[0] == 3

@@ -100,42 +100,57 @@ def test_lite_student_learns_its_teachers_pictures(data, tmp_path, tiny_model_pa
     assert resolve_style("tiny") == user_styles / "tiny.onnx"
 
 
-def test_quick_schedule_adapts_the_nearest_style_and_distils_a_lite_network(data, tmp_path, user_styles,
-                                                                           tiny_folded_model_path):
-    """The default path end to end: nearest installed style as the start, a preview at once, then
+def test_quick_schedule_adapts_the_nearest_style_and_distils_a_lite_network(data, tmp_path, user_styles):
+    """The default path end to end: the nearest bundled style as the start, a preview at once, then
     a lite network distilled from the new full one; both land in the user style folder."""
     from faststyle.architecture import PRESETS
-    from faststyle.training.export import export_onnx
-    from tests.conftest import random_transform_net
+    from faststyle.styles import bundled_style_names, resolve_style
 
-    # A second user style of the tiny shape that paints flat grey: never the nearest to a colourful painting.
-    grey = random_transform_net()
-    for layer in grey.layers:
-        if layer.name == "out":
-            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
-    export_onnx(grey, user_styles / "grey.onnx", {"name": "grey"})
-    (user_styles / "lite").mkdir()
-    export_onnx(random_transform_net(width=PRESETS["lite"].width, seed=3, residual_blocks=3, edge_kernel=3,
-                                     fold=True), user_styles / "lite" / "tiny.onnx", {"name": "tiny"})
     run = tmp_path / "quick"
     cmd = [sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--content-dir", str(data / "photos"),
-           "--run-dir", str(run), "--name", "mine", "--vgg-weights", "random", "--width", "4", "--image-size", "48",
-           "--crop-size", "32", "--style-size", "64", "--steps", "4", "--lite-steps", "3", "--compile", "graph"]
+           "--run-dir", str(run), "--name", "mine", "--vgg-weights", "random", "--image-size", "40",
+           "--crop-size", "32", "--style-size", "48", "--batch-size", "2", "--steps", "3", "--lite-steps", "2",
+           "--compile", "graph"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert "starting from tiny" in r.stdout
     full, lite = user_styles / "mine.onnx", user_styles / "lite" / "mine.onnx"
     cards = [json.loads(ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).get_modelmeta()
                         .custom_metadata_map["faststyle"]) for p in (full, lite)]
-    assert cards[0]["init_from"] == "tiny" and cards[0]["steps"] == 4 and cards[0]["learning_rate_end"]
-    assert cards[1]["architecture"] == PRESETS["lite"].to_dict() and cards[1]["steps"] == 3
-    assert cards[1]["teacher"] == str(full) and cards[1]["init_from"] == str(user_styles / "lite" / "tiny.onnx")
+    start = cards[0]["init_from"]
+    assert start in bundled_style_names() and f"starting from {start}" in r.stdout
+    assert cards[0]["steps"] == 3 and cards[0]["learning_rate_end"] and cards[0]["architecture"] == PRESETS["full"].to_dict()
+    assert cards[1]["architecture"] == PRESETS["lite"].to_dict() and cards[1]["steps"] == 2
+    assert cards[1]["teacher"] == str(full) and cards[1]["init_from"] == str(resolve_style(start, fast=True))
     assert (run / "preview.jpg").is_file() and (run / "lite" / "preview.jpg").is_file()
-    assert log_steps(run / "lite") == [1, 2, 3]
-
-    from faststyle.styles import resolve_style
-
+    assert log_steps(run / "lite") == [1, 2]
     assert resolve_style("mine", fast=True) == lite and resolve_style("mine") == full
+
+
+def test_nearest_style_ranks_bundled_styles_by_the_style_distance_of_their_pictures(
+        tmp_path, tiny_model_path, monkeypatch):
+    from faststyle import styles
+    from faststyle.architecture import Architecture
+    from faststyle.training.export import export_onnx
+    from faststyle.training.train import nearest_style
+    from tests.conftest import random_transform_net
+
+    grey = random_transform_net()
+    for layer in grey.layers:
+        if layer.name == "out":  # paints flat grey: 127.5 everywhere
+            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    export_onnx(grey, tmp_path / "grey.onnx", {"name": "grey"})
+    found = [styles.StyleInfo("tiny", tiny_model_path, "bundled"), styles.StyleInfo("grey", tmp_path / "grey.onnx",
+                                                                                     "bundled"),
+             styles.StyleInfo("mine", tiny_model_path, "user")]
+    monkeypatch.setattr(styles, "available_styles", lambda: found)
+
+    class GreyLovingLoss:  # nearer the painting the closer a picture is to flat grey
+        def style_term(self, pictures):
+            return float(np.abs(pictures - 127.5).mean())
+
+    photos = [photo(32, 32, seed=i).astype(np.float32) for i in range(2)]
+    assert nearest_style(GreyLovingLoss(), Architecture(width=4), photos) == ["grey", "tiny"]  # user styles: never
+    assert nearest_style(GreyLovingLoss(), Architecture(width=8), photos) == []  # no network of this shape
 
 
 def test_init_from_starts_from_a_model_of_the_same_shape_and_refuses_another(

@@ -21,16 +21,16 @@ from faststyle.argtypes import MAX_COUNT, SEED_MAX, at_least, pixels, floats, in
 FIXED, MAY_CHANGE, IGNORED = "fixed", "may change", "ignored"
 COMPILE_MODES = ("auto", "xla", "graph")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
-NEAREST = "nearest"  # --init-from: the installed style whose pictures are nearest the painting in style
+NEAREST = "nearest"  # --init-from: the bundled style whose pictures are nearest the painting in style
 
-# What --schedule sets unless an option says otherwise. "quick" (the default) adapts the installed
+# What --schedule sets unless an option says otherwise. "quick" (the default) adapts the bundled
 # style nearest the painting in a few minutes and distils its lite network after it; "long" is
 # the field defaults: from random weights, as the bundled styles were first trained. Measured in
 # STYLES.md ("A new style in minutes") and benchmarks/bench_new_style.py.
 SCHEDULES = {
-    "quick": {"steps": 100, "crop_size": 128, "learning_rate": 2e-3, "learning_rate_end": 2e-4,
-              "init_from": NEAREST, "precision": "auto", "lite_steps": 150, "preview_every": 10,
-              "checkpoint_every": 20},
+    "quick": {"steps": 150, "crop_size": 96, "learning_rate": 1e-3, "learning_rate_end": 1e-4,
+              "init_from": NEAREST, "precision": "auto", "lite_steps": 60, "preview_every": 15,
+              "checkpoint_every": 50},
     "long": {},
 }
 
@@ -134,10 +134,10 @@ class TrainConfig:
     preview_every: int = field(default=100, metadata=option(
         "--preview-every", "steps between previews and blob measurements", resume=MAY_CHANGE, type=at_least(1)))
     init_from: str | None = field(default=None, metadata=option(
-        "--init-from", "start from a trained style: name, .onnx, checkpoint .npz, or 'nearest' (the installed "
+        "--init-from", "start from a trained style: name, .onnx, checkpoint .npz, or 'nearest' (the bundled "
         "style nearest the painting)", resume=IGNORED))
     schedule: str = field(default="quick", metadata=option(
-        "--schedule", "quick: adapt the nearest installed style in minutes, then distil a lite network; "
+        "--schedule", "quick: adapt the nearest bundled style in minutes, then distil a lite network; "
         "long: from random weights (set --steps)", resume=IGNORED, choices=list(SCHEDULES)))
     lite_steps: int = field(default=0, metadata=option(
         "--lite-steps", "after training, distil the style's lite network (--fast) for this many steps "

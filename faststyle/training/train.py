@@ -22,16 +22,18 @@ from faststyle.training.config import NEAREST, TrainConfig, resolved_precision
 
 
 def nearest_style(loss, architecture: Architecture, photos: list[np.ndarray]) -> list[str]:
-    """Installed styles with a network of this shape, nearest the painting first.
+    """Bundled styles with a network of this shape, nearest the painting first.
 
     Nearness is the loss's own style term of each style's pictures of `photos`: what the
     network paints, not what its painting looked like (models do not carry their painting).
+    Only bundled styles: known starting points, so a run depends on the painting and the
+    faststyle version, not on what else a user has trained.
     """
     from faststyle.runtime import StyleModel
     from faststyle.styles import available_styles, read_metadata
 
     distances = {}
-    for style in available_styles():
+    for style in (s for s in available_styles() if s.source == "bundled"):
         for path in filter(None, (style.path, style.lite)):
             try:
                 if Architecture.from_metadata(read_metadata(path)) != architecture:
@@ -177,7 +179,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
 
     from faststyle.training.data import PhotoStream, batches, find_images
     from faststyle.training.export import export_onnx
-    from faststyle.training.losses import build_loss, distill_loss
+    from faststyle.training.losses import build_loss, distill_loss, range_loss
     from faststyle.training.network import build_transform_net
     from faststyle.training.step import make_train_step
 
@@ -196,7 +198,9 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
     stream = PhotoStream(files, config.image_size, config.crop, config.seed)
     config.precision = resolved_precision(config.precision)
     with dtype_policy(config.precision):  # layers take the policy they are built under
-        loss = build_loss(config.loss, config.style_image, config.vgg_weights)
+        # A pure distillation run (a teacher, no VGG steps) needs no loss network: seconds saved.
+        pure_distillation = config.teacher and config.perceptual_every == 0
+        loss = None if pure_distillation else build_loss(config.loss, config.style_image, config.vgg_weights)
         net = build_transform_net(config.architecture)
         teacher = load_style_net(config.teacher) if config.teacher else None
     opt = keras.optimizers.Adam(learning_rate(config))
@@ -208,10 +212,10 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
     elif config.init_from == NEAREST:
         ranked = nearest_style(loss, config.architecture, _probe_photos(files, config.crop))
         if not ranked:
-            raise FaststyleError(f"--init-from {NEAREST}: no installed style has a network of this shape "
+            raise FaststyleError(f"--init-from {NEAREST}: no bundled style has a network of this shape "
                                  f"({config.architecture}); start from random weights with --schedule long")
         config.init_from = ranked[0]
-        print(f"starting from {ranked[0]}, the installed style nearest the painting")
+        print(f"starting from {ranked[0]}, the bundled style nearest the painting")
         init_weights(net, config.init_from)
     elif config.init_from:
         init_weights(net, config.init_from)
@@ -227,13 +231,14 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
         target = ops.clip(teacher(images, training=False), 0.0, 255.0) if teacher else None
         content_target = loss.content_targets(images) if perceptual else None
         stylized = net(images, training=True)
-        terms = loss.terms(stylized, content_target) if perceptual else {"range": loss.range_term(stylized)}
+        terms = loss.terms(stylized, content_target) if perceptual else {
+            "range": config.loss.range_weight * range_loss(stylized)}
         if teacher is not None:
             terms["distill"] = config.distill_weight * distill_loss(stylized, target)
         terms["total"] = sum(v for k, v in terms.items() if k != "total")
         return terms
 
-    frozen = [loss.loss_net.model] + ([teacher] if teacher else [])
+    frozen = ([loss.loss_net.model] if loss else []) + ([teacher] if teacher else [])
 
     def perceptual_step(step: int) -> bool:
         if teacher is None:
