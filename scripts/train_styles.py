@@ -30,7 +30,7 @@ BUNDLED = ROOT / "faststyle" / "models"
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from faststyle.training.config import LossConfig, TrainConfig, options  # noqa: E402
-ORDER = ["wave", "starry_night", "the_scream", "composition_vii"]
+ORDER = ["wave", "starry_night", "the_scream", "composition_vii", "udnie", "shipwreck", "woman_with_hat", "water_lilies"]
 
 
 def command_for(name: str, recipe: dict, args) -> list[str]:
@@ -52,7 +52,7 @@ def command_for(name: str, recipe: dict, args) -> list[str]:
         train.update(recipe["gpu"])
         train["init_from"] = str(BUNDLED / f"{name}.onnx")
     cmd = [sys.executable, "-m", "faststyle", "train", str(Path(args.styles_dir) / train["style_image"]),
-           "--run-dir", str(run_dir), "--steps", str(train["steps"])]
+           "--run-dir", str(run_dir)] + (["--steps", str(train["steps"])] if "steps" in train else [])
     if args.max_minutes:
         cmd += ["--max-minutes", str(args.max_minutes)]
     if (run_dir / "config.json").exists():
@@ -107,15 +107,19 @@ def main() -> int:
         names = [n for n in names if n in args.only.split(",")]
     for name in names:
         trained = Path(args.output_dir) / ("lite" if args.lite else "") / f"{name}.onnx"
-        int8 = trained.with_suffix(".int8.onnx")
-        steps = [command_for(name, recipes[name], args), int8_command(trained, int8, args)]
+        # A quick-schedule recipe distils its lite network in the same run: lite/NAME.onnx beside it.
+        quick = not args.lite and not args.gpu and recipes[name]["train"].get("schedule") == "quick"
+        networks = [trained] + ([trained.parent / "lite" / trained.name] if quick else [])
+        steps = [command_for(name, recipes[name], args)]
+        steps += [int8_command(n, n.with_suffix(".int8.onnx"), args) for n in networks]
         for cmd in steps:
             print("$ " + " ".join(cmd), flush=True)
             if not args.dry_run and subprocess.run(cmd).returncode != 0:
                 print(f"{cmd[3]} of {name} failed", file=sys.stderr)
                 return 1
         if not args.dry_run:
-            os.replace(int8, trained)  # the int8 network is the one that ships
+            for network in networks:
+                os.replace(network.with_suffix(".int8.onnx"), network)  # the int8 network is the one that ships
     return 0
 
 

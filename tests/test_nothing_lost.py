@@ -417,3 +417,24 @@ def test_webm_output_is_a_playable_video(tmp_path, tiny_model_path):
     r = faststyle("video", clip, "-s", tiny_model_path, "-o", tmp_path / "out.webm")
     assert r.returncode == 0, r.stderr
     assert count_frames_and_secs(str(tmp_path / "out.webm"))[0] == 3
+
+
+def test_a_fifo_and_dev_stdin_are_read_once_as_images(tmp_path, tiny_model_path):
+    import subprocess
+    import sys
+    import threading
+
+    a = save(tmp_path / "a.jpg")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(a.read_bytes()), daemon=True)
+    writer.start()
+    r = faststyle("stylize", fifo, "-s", tiny_model_path, "-o", tmp_path / "from_fifo.png")
+    writer.join(timeout=5)
+    assert r.returncode == 0, r.stderr
+    with open(a, "rb") as stdin:
+        r = subprocess.run([sys.executable, "-m", "faststyle", "stylize", "/dev/stdin", "-s", str(tiny_model_path),
+                            "-o", str(tmp_path / "from_stdin.png")], stdin=stdin, capture_output=True, text=True,
+                           timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "from_fifo.png").is_file() and (tmp_path / "from_stdin.png").is_file()

@@ -32,8 +32,13 @@ def dry_run(tmp_path: Path, *flags: str) -> dict[str, list[str]]:
 
 
 def int8_exports(tmp_path: Path, *flags: str) -> dict[str, list[str]]:
-    """The `faststyle export --int8` command run after each style's training."""
-    return {Path(cmd[4]).stem: cmd for cmd in script_commands(tmp_path, *flags) if cmd[3] == "export"}
+    """The first `faststyle export --int8` command run after each style's training (a quick recipe's
+    second one exports its lite network)."""
+    exports: dict[str, list[str]] = {}
+    for cmd in script_commands(tmp_path, *flags):
+        if cmd[3] == "export":
+            exports.setdefault(Path(cmd[4]).stem, cmd)
+    return exports
 
 
 def option(cmd: list[str], flag: str) -> str:
@@ -43,13 +48,32 @@ def option(cmd: list[str], flag: str) -> str:
 def test_every_bundled_style_has_a_recipe_with_every_stage():
     for name in bundled_style_names():
         recipe = tomllib.loads((ROOT / "recipes" / f"{name}.toml").read_text())
-        assert {"painting", "train", "lite", "gpu", "gpu_lite"} <= set(recipe), name
+        if recipe["train"].get("schedule") == "quick":  # the default path: full and lite in one run
+            assert set(recipe) == {"painting", "train"} and "steps" not in recipe["train"], name
+        else:
+            assert {"painting", "train", "lite", "gpu", "gpu_lite"} <= set(recipe), name
+
+
+def quick_styles() -> set[str]:
+    """Bundled styles made with the quick path (`faststyle train PAINTING`), which have no GPU or lite stages."""
+    return {n for n in bundled_style_names()
+            if tomllib.loads((ROOT / "recipes" / f"{n}.toml").read_text())["train"].get("schedule") == "quick"}
+
+
+def test_quick_recipes_run_the_default_command_and_export_both_networks_in_int8(tmp_path):
+    commands = dry_run(tmp_path)
+    exports = [cmd for cmd in script_commands(tmp_path) if cmd[3] == "export"]
+    for name in quick_styles():
+        cmd = commands[name]
+        assert option(cmd, "--schedule") == "quick" and "--steps" not in cmd and "--init-from" not in cmd
+        written = {Path(c[4]) for c in exports}
+        assert {tmp_path / "models" / f"{name}.onnx", tmp_path / "models" / "lite" / f"{name}.onnx"} <= written
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_each_stage_gives_every_style_a_train_command(tmp_path, stage):
     commands = dry_run(tmp_path, *STAGES[stage])
-    assert set(commands) == set(bundled_style_names())
+    assert set(commands) == set(bundled_style_names()) - (quick_styles() if stage != "cpu" else set())
     for name, cmd in commands.items():
         assert cmd[1:3] == ["-m", "faststyle"] and cmd[3] == "train"
         assert "bsds500/val_*" in cmd  # the validation photos never train
@@ -84,7 +108,7 @@ def test_a_run_folder_that_exists_is_resumed(tmp_path):
 @pytest.mark.parametrize("stage", STAGES)
 def test_networks_are_re_exported_int8_from_the_training_photos(tmp_path, stage):
     exports = int8_exports(tmp_path, *STAGES[stage])
-    assert set(exports) == set(bundled_style_names())
+    assert set(exports) == set(bundled_style_names()) - (quick_styles() if stage != "cpu" else set())
     for name, cmd in exports.items():
         folder = tmp_path / "models" / ("lite" if "lite" in stage else "")
         assert Path(cmd[4]) == folder / f"{name}.onnx"  # the file training just wrote

@@ -117,7 +117,7 @@ def test_quick_schedule_adapts_the_nearest_style_and_distils_a_lite_network(data
     cards = [json.loads(ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).get_modelmeta()
                         .custom_metadata_map["faststyle"]) for p in (full, lite)]
     start = cards[0]["init_from"]
-    assert start in bundled_style_names() and f"starting from {start}" in r.stdout
+    assert start == "wave" and start in bundled_style_names()  # the measured best start (STYLES.md)
     assert cards[0]["steps"] == 3 and cards[0]["learning_rate_end"] and cards[0]["architecture"] == PRESETS["full"].to_dict()
     assert cards[1]["architecture"] == PRESETS["lite"].to_dict() and cards[1]["steps"] == 2
     assert cards[1]["teacher"] == str(full) and cards[1]["init_from"] == str(resolve_style(start, fast=True))

@@ -18,7 +18,7 @@ from faststyle.errors import FaststyleError
 from faststyle.image_io import load_image, remove_stale_temp_files, save_image
 from faststyle.styles import LITE_SUBDIR, user_style_dir
 from faststyle.training import run_folder
-from faststyle.training.config import NEAREST, TrainConfig, resolved_precision
+from faststyle.training.config import LITE_DISTILLATION, NEAREST, TrainConfig, resolved_precision
 
 
 def nearest_style(loss, architecture: Architecture, photos: list[np.ndarray]) -> list[str]:
@@ -302,7 +302,7 @@ def _lite_config(config: TrainConfig, teacher: Path) -> TrainConfig:
 
     starts = {s.name: s.lite for s in available_styles() if s.lite}
     return dataclasses.replace(
-        config, architecture=PRESETS["lite"], teacher=str(teacher), perceptual_every=0, steps=config.lite_steps,
+        config, **LITE_DISTILLATION, architecture=PRESETS["lite"], teacher=str(teacher), steps=config.lite_steps,
         lite_steps=0, init_from=str(starts[config.init_from]) if config.init_from in starts else None,
         run_dir=str(config.folder / LITE_SUBDIR), output=str(lite_path(_output_path(config))))
 
