@@ -1,6 +1,6 @@
 """Argument types for the command line: a value out of range is one clear line, never a traceback.
 
-Kept free of other faststyle imports, so option declarations anywhere (cli.py, training/config.py)
+Kept free of other faststyle imports, so option declarations anywhere (cli/, training/config.py)
 can use them.
 """
 

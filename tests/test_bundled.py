@@ -10,8 +10,8 @@ from faststyle.styles import bundled_style_names, read_metadata, resolve_style, 
 BUNDLED = bundled_style_names()
 
 
-def test_at_least_four_styles_ship_with_the_package():
-    assert len(BUNDLED) >= 4, BUNDLED
+def test_eight_styles_ship_with_the_package():
+    assert len(BUNDLED) == 8, BUNDLED
 
 
 @pytest.mark.parametrize("name", BUNDLED)

@@ -120,7 +120,7 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     vgg_weights: str | None = field(default=None, metadata=option(
         "--vgg-weights", "local VGG weights file (or set FASTSTYLE_VGG_WEIGHTS)", resume=MAY_CHANGE))
-    architecture: Architecture = field(default_factory=Architecture)  # --arch, --width, --norm (cli.py)
+    architecture: Architecture = field(default_factory=Architecture)  # --arch, --width, --norm (cli/training.py)
     teacher: str | None = field(default=None, metadata=option(
         "--teacher", "distil from this trained style (name or .onnx): its pictures become targets"))
     distill_weight: float = field(default=100.0, metadata=option(
