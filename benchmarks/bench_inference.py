@@ -57,7 +57,8 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
 
         from faststyle.runtime import StyleModel
         from faststyle.styles import read_metadata
-        from faststyle.training.export import export_onnx, load_onnx_net
+        from faststyle.training.export import export_onnx
+        from faststyle.training.onnx_import import load_onnx_net
 
         with tempfile.TemporaryDirectory() as tmp:  # the session holds the graph once loaded
             rebuilt = f"{tmp}/rebuilt.onnx"

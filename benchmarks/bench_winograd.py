@@ -148,7 +148,7 @@ def main() -> None:
     args = parser.parse_args()
     from faststyle.runtime import StyleModel
     from faststyle.styles import resolve_style
-    from faststyle.training.export import reexport_onnx
+    from faststyle.training.onnx_import import reexport_onnx
 
     print(f"CPU: {cpu_summary()}; ONNX Runtime {ort.__version__}; {args.threads} thread(s)\n")
     print("| what | direct | Winograd | direct / Winograd | max difference |\n|---|---:|---:|---:|---:|")

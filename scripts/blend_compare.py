@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 
 import faststyle
 from faststyle.styles import resolve_style, sample_image_path
-from faststyle.training.export import reexport_onnx
+from faststyle.training.onnx_import import reexport_onnx
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,8 @@ import onnx
 
 from faststyle.image_io import atomic_write_bytes
 from faststyle.runtime import STATS_GRAPH_KEY
-from faststyle.training.export import load_onnx_net, stats_graph
+from faststyle.training.export import stats_graph
+from faststyle.training.onnx_import import load_onnx_net
 
 
 def main() -> None:

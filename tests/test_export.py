@@ -6,7 +6,8 @@ import onnxruntime as ort
 import pytest
 
 from faststyle.architecture import Architecture
-from faststyle.training.export import load_onnx_weights, to_onnx
+from faststyle.training.export import to_onnx
+from faststyle.training.onnx_import import load_onnx_weights
 from faststyle.training.network import build_transform_net
 
 from tests.conftest import random_transform_net
@@ -156,10 +157,22 @@ def test_export_rebuilds_an_older_model_with_the_faster_graph_and_never_over_its
     before = old.read_bytes()
     r = subprocess.run([sys.executable, "-m", "faststyle", "export", str(old), "-o", str(old)],
                        capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2 and "write the new file elsewhere" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "overwrite the input" in r.stderr and "Traceback" not in r.stderr
     assert old.read_bytes() == before
 
     missing = tmp_path / "missing.onnx"
     r = subprocess.run([sys.executable, "-m", "faststyle", "export", str(missing), "-o", str(new)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and r.stderr == f"faststyle: error: {missing}: model file not found\n"
+
+
+def test_phase_maths_round_trip_exactly():
+    """training/phases.py: each split of a kernel and its inverse give the kernel back (pure numpy)."""
+    from faststyle.training.phases import kernel_from_phases, phase_kernels, phase_map
+
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(3, 3, 5, 7)).astype(np.float32)  # Keras (3, 3, cin, cout)
+    phases = [k for _, k in phase_kernels(kernel)]
+    assert [p.shape for p in phases] == [(7, 5, 2, 2)] * 4
+    np.testing.assert_allclose(kernel_from_phases(phases), kernel, atol=1e-5)
+    assert np.linalg.matrix_rank(phase_map()) == 9  # injective: the inverse is exact

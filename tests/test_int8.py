@@ -11,7 +11,8 @@ from PIL import Image
 
 from faststyle.runtime import StyleModel
 from faststyle.styles import read_metadata
-from faststyle.training.export import export_onnx, load_onnx_net, reexport_onnx, to_onnx
+from faststyle.training.export import export_onnx, to_onnx
+from faststyle.training.onnx_import import load_onnx_net, reexport_onnx
 from faststyle.training.quantize import calibrate
 from tests.conftest import photo, random_transform_net
 

@@ -4,19 +4,17 @@ Like training/network.py, the graph is built by walking the model's `Architectur
 (faststyle/architecture.py): encoder, residual blocks, decoder, output. Input "image" and output
 "stylized" are NHWC float32 RGB on the 0..255 scale with dynamic batch, height and width.
 
-Tiled inference needs every tile normalised with the whole image's statistics,
-so each instance norm exposes its statistics as outputs (`<layer>_mean`,
-`<layer>_var`) and can take given ones instead: `<layer>_mean_in`,
-`<layer>_var_in` and the switch `norm_override` (0 = own statistics, 1 = given).
-These are initializers listed as graph inputs, i.e. optional inputs with
-defaults, so a plain caller feeds the image only.
+Tiled inference needs every tile normalised with the whole image's statistics, so each instance
+norm exposes its statistics as outputs (`<layer>_mean`, `<layer>_var`) and can take given ones
+instead: `<layer>_mean_in`, `<layer>_var_in` and the switch `norm_override` (0 = own statistics,
+1 = given), optional inputs with defaults, so a plain caller feeds the image only. The phase
+maths of the decoder live in training/phases.py; reading a file back, in training/onnx_import.py.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -25,7 +23,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from faststyle.architecture import OUTPUT_OFFSET, OUTPUT_SCALE, Architecture, Conv
 from faststyle.runtime import STATS_GRAPH_KEY
-from faststyle.training.network import NORM_EPSILON, DemodConv2D, InstanceNorm
+from faststyle.training.network import NORM_EPSILON, DemodConv2D
+from faststyle.training.phases import phase_kernels
 
 OPSET = 17
 
@@ -136,11 +135,9 @@ def _instance_norm(g: _Graph, x: str, layer, apply: bool = True, pooled: bool = 
     return g.node("Add", [g.node("Mul", [x, a], f"{name}_scaled"), b], f"{name}_out")
 
 
-# int8 (`int8_ranges`, measured by training/quantize.py): on AVX2 CPUs ONNX Runtime's uint8 x int8
-# conv runs about twice as fast as its float32 one. The ten residual convs are 60 % of the network's
-# multiply-adds, the two upsampling convs 24 %; only convs are quantised, and the running sum of the
-# residual blocks stays float32. Models calibrated before the upsampling convs were have ranges for
-# the blocks only and keep a float decoder.
+# int8 (`int8_ranges`, measured by training/quantize.py; why and how fast: docs/speed.md): only the
+# residual and upsampling convs, the bulk of the multiply-adds; the residual sum stays float32.
+# Models calibrated before the upsampling convs were keep a float decoder.
 def _channel_scales(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel steps and zero points that map each channel's [low, high] (widened to hold 0)
     onto 0..255."""
@@ -243,26 +240,10 @@ def _layer(g: _Graph, x: str, model, conv: Conv, scale: float = 1.0, stats_only:
     return g.node("Relu", [x], f"{conv.name}_relu") if conv.relu else x
 
 
-# Nearest 2x upsampling then a reflection-padded 3x3 conv, computed at low resolution:
-# each of the four output phases (row parity a, column parity b) is a 2x2 conv of the
-# edge-padded input, whose taps sum the 3x3 taps that land on the same input pixel.
-# (Reflecting the upsampled image by one pixel repeats its edge, hence edge padding.)
-# Same result, 2.25x fewer multiplications, and no full-resolution Resize or Pad.
-_PHASE_TAPS = [np.array([[1, 0, 0], [0, 1, 1]], np.float32), np.array([[1, 1, 0], [0, 0, 1]], np.float32)]
+# Nearest 2x upsampling then a reflection-padded 3x3 conv, computed at low resolution in four
+# phases (training/phases.py). Reflecting the upsampled image by one pixel repeats its edge,
+# hence edge padding.
 
-
-def _phase_map() -> np.ndarray:
-    """The linear map from a 3x3 kernel (9 taps) to its four 2x2 phase kernels (16 taps)."""
-    basis = np.eye(9, dtype=np.float32).reshape(9, 3, 3)
-    return np.stack([np.einsum("ry,kyx,cx->krc", _PHASE_TAPS[a], basis, _PHASE_TAPS[b]).reshape(9, 4)
-                     for a in (0, 1) for b in (0, 1)], axis=1).reshape(9, 16).T
-
-
-def _kernel_from_phases(phases: list[np.ndarray]) -> np.ndarray:
-    """Inverse of the phase split: four (cout, cin, 2, 2) kernels -> a Keras (3, 3, cin, cout) kernel."""
-    stacked = np.stack(phases, axis=2).reshape(*phases[0].shape[:2], 16)
-    taps = stacked @ np.linalg.pinv(_phase_map()).T  # (cout, cin, 9); exact, the map is injective
-    return np.transpose(taps.reshape(*phases[0].shape[:2], 3, 3), (2, 3, 1, 0))
 
 
 def _upsample_conv(g: _Graph, x: str, layer) -> str:
@@ -276,19 +257,13 @@ def _upsample_conv_phases(g: _Graph, x: str, layer, relu: bool = False) -> list[
     x = g.node("Pad", [x, g.const(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")],
                f"{layer.name}_pad", mode="edge")
     phases = []
-    for (a, b), k in _phase_kernels(kernel):
+    for (a, b), k in phase_kernels(kernel):
         y = g.node("Conv", [x, g.weight(k, f"{layer.name}/phase{a}{b}"), g.weight(bias, f"{layer.name}/bias{a}{b}")],
                    f"{layer.name}_phase{a}{b}", kernel_shape=[2, 2])
         if relu:  # straight after the conv, where ONNX Runtime fuses it
             y = g.node("Relu", [y], f"{layer.name}_relu{a}{b}")
         phases.append(_phase_crop(g, y, a, b))
     return phases
-
-
-def _phase_kernels(kernel: np.ndarray) -> list[tuple[tuple[int, int], np.ndarray]]:
-    """((a, b), its (cout, cin, 2, 2) kernel) for the four phases of a Keras (3, 3, cin, cout) kernel."""
-    w = np.transpose(kernel, (3, 2, 0, 1))  # (cout, cin, 3, 3)
-    return [((a, b), np.einsum("ry,oiyx,cx->oirc", _PHASE_TAPS[a], w, _PHASE_TAPS[b])) for a in (0, 1) for b in (0, 1)]
 
 
 def _phase_crop(g: _Graph, y: str, a: int, b: int) -> str:
@@ -309,7 +284,7 @@ def _int8_upsample_conv(g: _Graph, x: str, x_scale: np.ndarray, x_zero: np.ndarr
     x = g.node("Pad", [x, g.const(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")],
                f"{layer.name}_pad", mode="edge")
     phases = []
-    for (a, b), k in _phase_kernels(kernel):
+    for (a, b), k in phase_kernels(kernel):
         g.keep(k, f"{layer.name}/phase{a}{b}")
         g.keep(bias, f"{layer.name}/bias{a}{b}")
         k = k.astype(np.float64) * x_scale[None, :, None, None] / y_scale[:, None, None, None]
@@ -361,19 +336,6 @@ def _phase_output_conv(g: _Graph, phases: list[str], layer, phase_scale: np.ndar
     w = g.weight(w.reshape(4 * cout, 4 * cin, 2 * radius + 1, 2 * radius + 1), f"{layer.name}/phase_kernel")
     return g.node("Conv", [x, w, g.weight(np.tile(bias, 4), f"{layer.name}/phase_bias")], layer.name,
                   kernel_shape=[2 * radius + 1] * 2)
-
-
-def _kernel_from_phase_output(w: np.ndarray, bias: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of _phase_output_conv for a KxK conv: output phase (0, 0) holds every tap once."""
-    cout, cin = w.shape[0] // 4, w.shape[1] // 4
-    radius, r = w.shape[2] // 2, k // 2
-    w = w.reshape(2, 2, cout, 2, 2, cin, *w.shape[2:])[0, 0]  # (cout, a_in, b_in, cin, dy, dx)
-    kernel = np.zeros((2 * r + 1, 2 * r + 1, cin, cout), np.float32)
-    for ty, tx in np.ndindex(2 * r + 1, 2 * r + 1):
-        a_in, b_in = (ty - r) % 2, (tx - r) % 2
-        dy, dx = (ty - r - a_in) // 2 + radius, (tx - r - b_in) // 2 + radius
-        kernel[ty, tx] = w[:, a_in, b_in, :, dy, dx].T
-    return kernel, bias[:cout]
 
 
 def _mirror_pad(g: _Graph, x: str, axis: int, phase: int, n: int) -> str:
@@ -487,65 +449,3 @@ def export_onnx(model: keras.Model, path, metadata: dict | None = None, half: bo
     from faststyle.image_io import atomic_write_bytes
 
     atomic_write_bytes(path, to_onnx(model, metadata, half, phase_output, int8_ranges).SerializeToString())
-
-
-def reexport_onnx(source, output, half: bool = True, calibration_photos: list | None = None,
-                  drop_int8: bool = False) -> Path:
-    """Rebuilds a faststyle model with this version's graph: the same weights and model card,
-    so an older file gets today's faster layout. Its int8 residual blocks are kept (same ranges),
-    measured afresh on `calibration_photos`, or dropped (`drop_int8`)."""
-    from faststyle.errors import FaststyleError
-    from faststyle.styles import read_metadata
-    from faststyle.training.quantize import calibrated
-
-    source, output = Path(source), Path(output)
-    if not source.is_file():
-        raise FaststyleError(f"{source}: model file not found")
-    from faststyle.image_io import refuse_overwriting_inputs
-
-    refuse_overwriting_inputs(output, source)
-    metadata = read_metadata(source)
-    net = load_onnx_net(source, metadata)
-    ranges = None if drop_int8 else metadata.get("int8")
-    if calibration_photos:
-        ranges, metadata = calibrated(net, calibration_photos, metadata, str(source))
-    export_onnx(net, output, metadata, half, int8_ranges=ranges)
-    return output
-
-
-def load_onnx_net(path, metadata: dict | None = None) -> keras.Model:
-    """A faststyle .onnx file as a Keras network of the architecture its card records."""
-    from faststyle.styles import read_metadata
-    from faststyle.training.network import build_transform_net
-
-    net = build_transform_net(Architecture.from_metadata(metadata or read_metadata(path)))
-    load_onnx_weights(net, path)
-    return net
-
-
-def load_onnx_weights(model: keras.Model, path) -> None:
-    """Sets a Keras transform network's weights from an ONNX file written by `to_onnx`."""
-    stored = {t.name: numpy_helper.to_array(t).astype(np.float32) for t in onnx.load(str(path)).graph.initializer}
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D) and f"{layer.name}/phase_kernel" in stored:
-            kernel, bias = _kernel_from_phase_output(stored[f"{layer.name}/phase_kernel"],
-                                                     stored[f"{layer.name}/phase_bias"], layer.kernel_size[0])
-            _set_conv(layer, kernel, bias)
-        elif isinstance(layer, keras.layers.Conv2D) and f"{layer.name}/phase00" in stored:
-            phases = [stored[f"{layer.name}/phase{a}{b}"] for a in (0, 1) for b in (0, 1)]
-            _set_conv(layer, _kernel_from_phases(phases), stored[f"{layer.name}/bias00"])
-        elif isinstance(layer, keras.layers.Conv2D):
-            kernel = np.transpose(stored[f"{layer.name}/kernel"], (2, 3, 1, 0))
-            if layer.name == model.architecture.encoder()[0].name:
-                kernel = kernel / INPUT_SCALE
-            _set_conv(layer, kernel, stored[f"{layer.name}/bias"])
-        elif isinstance(layer, InstanceNorm):
-            layer.set_weights([stored[f"{layer.name}/gamma"].reshape(-1), stored[f"{layer.name}/beta"].reshape(-1)])
-
-
-def _set_conv(layer, kernel: np.ndarray, bias: np.ndarray) -> None:
-    """Sets a conv from an ordinary kernel; a demodulated conv stores it as direction and gain."""
-    if isinstance(layer, DemodConv2D):
-        layer.set_weights([kernel, bias, np.sqrt(np.sum(np.square(kernel), axis=(0, 1, 2)) + 1e-8)])
-    else:
-        layer.set_weights([kernel, bias])

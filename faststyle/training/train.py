@@ -49,7 +49,7 @@ def nearest_style(loss, architecture: Architecture, photos: list[np.ndarray]) ->
 def init_weights(net, source: str) -> None:
     """Starts from another trained style: a checkpoint (.npz), an .onnx file or a style name."""
     from faststyle.styles import read_metadata, resolve_style
-    from faststyle.training.export import load_onnx_weights
+    from faststyle.training.onnx_import import load_onnx_weights
 
     path = Path(source)
     if path.suffix == ".npz" and path.is_file():
@@ -71,7 +71,7 @@ def _same_shape(source: str, start: Architecture, run: Architecture) -> None:
 def load_style_net(source: str):
     """A trained style (name or .onnx) as a Keras network of its own architecture, e.g. a teacher."""
     from faststyle.styles import resolve_style
-    from faststyle.training.export import load_onnx_net
+    from faststyle.training.onnx_import import load_onnx_net
 
     return load_onnx_net(resolve_style(source))
 
