@@ -48,14 +48,16 @@ def run_candidate(name: str, painting: Path, args, scratch: Path) -> dict:
         cmd += ["--max-minutes", str(args.long_minutes)]
     env = {**os.environ, "FASTSTYLE_STYLE_DIR": str(styles), "FASTSTYLE_VGG_WEIGHTS": args.vgg_weights}
     start, first_preview = time.perf_counter(), None
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    while proc.poll() is None:
-        if first_preview is None and (run / "preview.jpg").exists():
-            first_preview = time.perf_counter() - start
-        time.sleep(0.2)
+    log = scratch / f"{name}-{painting.stem}.log"  # a file, not a pipe: a full pipe would stall the run
+    with open(log, "w") as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        while proc.poll() is None:
+            if first_preview is None and (run / "preview.jpg").exists():
+                first_preview = time.perf_counter() - start
+            time.sleep(0.2)
     done = time.perf_counter() - start
     if proc.returncode:
-        raise SystemExit(f"{name} failed: {proc.stderr.read().strip().splitlines()[-1:]}")
+        raise SystemExit(f"{name} failed: {log.read_text().strip().splitlines()[-1:]}")
     full = styles / f"{painting.stem}.onnx"
     lite = styles / "lite" / full.name
     return {"first_preview": first_preview, "done": done, "full": full, "lite": lite if lite.is_file() else None}

@@ -143,7 +143,7 @@ def _add_export(sub) -> None:
 def run_export(args) -> int:
     from faststyle.image_io import refuse_overwriting_inputs
     from faststyle.training.data import find_images
-    from faststyle.training.export import reexport_onnx
+    from faststyle.training.onnx_import import reexport_onnx
     from faststyle.training.quantize import calibration_sample
     from faststyle.training.run_folder import export_checkpoint
 

@@ -78,6 +78,7 @@ class StyleTrainer(QObject):
         self.process = QProcess(self)
         self.process.setProgram(sys.executable)
         self.process.setArguments(args)
+        self.process.setStandardOutputFile(QProcess.nullDevice())  # progress comes from the run folder
         self.process.readyReadStandardError.connect(self._read_stderr)
         self.process.finished.connect(self._ended)
         self._stderr, self._started, self._first_step, self._preview_mtime = b"", time.monotonic(), None, 0.0
