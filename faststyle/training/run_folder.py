@@ -222,7 +222,10 @@ def model_metadata(config: TrainConfig, step: int, losses: dict[str, float]) -> 
         "architecture": config.architecture.to_dict(),
         "loss": loss,
         "loss_layers": {"content": spec.content_layer, "style": list(spec.style_layers)},
-        "teacher": config.teacher,
+        # A lite network distilled from its own style's full network names that style, not a path
+        # on the machine that trained it.
+        "teacher": config.name if config.teacher and Path(config.teacher).name == f"{config.name}.onnx"
+        else config.teacher,
         "steps": step,
         "final_losses": losses,
         "image_size": config.image_size,
