@@ -240,9 +240,8 @@ def _layer(g: _Graph, x: str, model, conv: Conv, scale: float = 1.0, stats_only:
     return g.node("Relu", [x], f"{conv.name}_relu") if conv.relu else x
 
 
-# Nearest 2x upsampling then a reflection-padded 3x3 conv, computed at low resolution in four
-# phases (training/phases.py). Reflecting the upsampled image by one pixel repeats its edge,
-# hence edge padding.
+# Nearest 2x upsampling then a reflection-padded 3x3 conv, in four low-resolution phases
+# (training/phases.py); reflecting the upsampled image by one pixel repeats its edge: edge padding.
 
 
 
