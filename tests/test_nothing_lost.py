@@ -97,11 +97,11 @@ def test_two_inputs_with_one_name_do_not_share_an_output(tmp_path, tiny_model_pa
     assert "1 done, 1 failed" in r.stdout and "already writes this output" in r.stderr
 
 
-def test_two_styles_of_one_name_are_refused_before_painting(tmp_path, tiny_model_path, user_styles):
+def test_two_styles_of_one_name_are_refused_before_painting(tmp_path, tiny_folded_model_path, user_styles):
     a = save(tmp_path / "a.jpg")
-    other = tmp_path / "elsewhere" / "tiny.onnx"
+    other = tmp_path / "elsewhere" / "tiny.onnx"  # another network under the same name (a copy would be the same style)
     other.parent.mkdir()
-    other.write_bytes(tiny_model_path.read_bytes())
+    other.write_bytes(tiny_folded_model_path.read_bytes())
     r = faststyle("stylize", a, "-s", "tiny", "-s", other)
     assert r.returncode != 0 and "two styles are named tiny" in r.stderr
     assert not (tmp_path / "a.tiny.jpg").exists()
