@@ -97,15 +97,21 @@ VALIDATION_PHOTOS = 8
 def _validation_photos(config: TrainConfig) -> list[np.ndarray]:
     """A fixed set of held-out photos (the --exclude matches) at the training size, for the blob log."""
     from faststyle.training.data import held_out_images
+
+    return _square_photos(held_out_images(config.content_dir, config.exclude), config.image_size, VALIDATION_PHOTOS)
+
+
+def _square_photos(paths: list[Path], size: int, count: int) -> list[np.ndarray]:
+    """The first `count` of `paths` that read, as size x size centre squares; unreadable ones are passed over."""
     from faststyle.training.evaluate import square_photo
 
     photos = []
-    for path in held_out_images(config.content_dir, config.exclude):
+    for path in paths:
         try:
-            photos.append(square_photo(path, config.image_size))
+            photos.append(square_photo(path, size))
         except (FaststyleError, OSError):
             continue
-        if len(photos) == VALIDATION_PHOTOS:
+        if len(photos) == count:
             break
     return photos
 
@@ -314,17 +320,7 @@ def lite_path(full: Path) -> Path:
 
 def _probe_photos(files: list[Path], size: int, count: int = 4) -> list[np.ndarray]:
     """A few training photos, evenly spread, as squares: what `nearest_style` compares styles on."""
-    from faststyle.training.evaluate import square_photo
-
-    photos = []
-    for path in files[:: max(1, len(files) // count)]:
-        try:
-            photos.append(square_photo(path, size))
-        except (FaststyleError, OSError):
-            continue
-        if len(photos) == count:
-            break
-    return photos
+    return _square_photos(files[:: max(1, len(files) // count)], size, count)
 
 
 def _output_path(config: TrainConfig) -> Path:
