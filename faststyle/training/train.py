@@ -47,7 +47,8 @@ def nearest_style(loss, architecture: Architecture, photos: list[np.ndarray]) ->
 
 
 def init_weights(net, source: str) -> None:
-    """Starts from another trained style: a checkpoint (.npz), an .onnx file or a style name."""
+    """Starts from another trained style: a checkpoint (.npz), an .onnx file or a style name (a lite
+    run takes that style's lite network)."""
     from faststyle.styles import read_metadata, resolve_style
     from faststyle.training.onnx_import import load_onnx_weights
 
@@ -57,7 +58,7 @@ def init_weights(net, source: str) -> None:
         _same_shape(source, run_folder.checkpoint_config(arrays, path.parent).architecture, net.architecture)
         run_folder.load_checkpoint(arrays, net)
     else:
-        model = resolve_style(source)
+        model = resolve_style(source, fast=net.architecture == PRESETS["lite"])
         _same_shape(source, Architecture.from_metadata(read_metadata(model)), net.architecture)
         load_onnx_weights(net, model)
 
@@ -306,10 +307,10 @@ def _lite_config(config: TrainConfig, teacher: Path) -> TrainConfig:
     the full one started from, in the subfolder lite/ of the run folder."""
     from faststyle.styles import available_styles
 
-    starts = {s.name: s.lite for s in available_styles() if s.lite}
+    starts = {s.name for s in available_styles() if s.lite}
     return dataclasses.replace(
         config, **LITE_DISTILLATION, architecture=PRESETS["lite"], teacher=str(teacher), steps=config.lite_steps,
-        lite_steps=0, init_from=str(starts[config.init_from]) if config.init_from in starts else None,
+        lite_steps=0, init_from=config.init_from if config.init_from in starts else None,
         run_dir=str(config.folder / LITE_SUBDIR), output=str(lite_path(_output_path(config))))
 
 
