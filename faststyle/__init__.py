@@ -8,10 +8,10 @@
 
 __version__ = "0.1.0"
 
-from faststyle.api import blend, load_style, stylize, stylize_file  # noqa: E402
+from faststyle.api import blend, load_style, stylize, stylize_file, swatch  # noqa: E402
 from faststyle.errors import FaststyleError  # noqa: E402
 from faststyle.runtime import CancelToken, Cancelled  # noqa: E402
 from faststyle.styles import available_styles  # noqa: E402
 
 __all__ = ["CancelToken", "Cancelled", "FaststyleError", "available_styles", "blend", "load_style", "stylize", "stylize_file",
-           "__version__"]
+           "swatch", "__version__"]

@@ -16,11 +16,11 @@ import numpy as np
 from PIL import Image
 
 from faststyle.errors import FaststyleError
-from faststyle.image_io import (MULTI_FRAME_FORMATS, ImageLike, copy_photo_metadata, frame_count, load_image,
-                                output_format, read_frames, save_frames, save_image)
+from faststyle.image_io import (MULTI_FRAME_FORMATS, ImageLike, centre_square, copy_photo_metadata, frame_count,
+                                load_image, output_format, read_frames, save_frames, save_image)
 from faststyle.postprocess import check_strength, finish, upsample_with_detail
 from faststyle.runtime import DEFAULT_DEVICE, CancelToken, StyleModel, clip_to_uint8
-from faststyle.styles import resolve_style
+from faststyle.styles import resolve_style, sample_image_path
 
 
 
@@ -175,3 +175,11 @@ def stylize_file(source: str | os.PathLike, target: str | os.PathLike, style: St
     images, durations, loop = read_frames(source, options.get("max_size"))
     model = as_model(style, **{k: options[k] for k in ("fast", "device", "threads") if k in options})
     return save_frames([stylize(im, model, **options) for im in images], target, durations, loop, quality)
+
+
+def swatch(style: StyleLike, size: int = 96, photo: ImageLike | None = None, **options) -> Image.Image:
+    """A small square sample of a style: a photo (the bundled cat by default) painted at twice
+    `size`, then shrunk, so that the strokes stay visible (the app's and the web page's buttons)."""
+    square = centre_square(load_image(photo if photo is not None else sample_image_path("chelsea")),
+                           size * 2, Image.LANCZOS)
+    return stylize(square, style, **options).resize((size, size), Image.LANCZOS)

@@ -14,6 +14,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_DIR = PACKAGE_DIR / "models"
 SAMPLES_DIR = PACKAGE_DIR / "samples"
 USER_DIR_ENV = "FASTSTYLE_STYLE_DIR"
+CACHE_ENV = "FASTSTYLE_CACHE_DIR"
 # A style's lite network (faster, docs/speed.md) sits in this subfolder under the same name.
 LITE_SUBDIR = "lite"
 
@@ -25,6 +26,16 @@ def user_style_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("faststyle")) / "styles"
+
+
+def cache_dir() -> Path:
+    """Where faststyle keeps what it can make again: downloads, swatches, measured choices
+    (FASTSTYLE_CACHE_DIR overrides the platform's cache folder)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("faststyle"))
 
 
 def sample_image_path(name: str = "astronaut") -> Path:

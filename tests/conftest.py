@@ -7,6 +7,8 @@ marked `shared` and skip without it.
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -42,19 +44,22 @@ def random_transform_net(width: int = 4, seed: int = 0, norm: str = "demod", **s
 
 @pytest.fixture(scope="session", autouse=True)
 def _sandbox(tmp_path_factory):
-    """Every test runs in a scratch folder with a scratch user style folder, so nothing a
-    test writes (runs/, models, outputs) lands in the project root or the user's real styles."""
+    """Every test runs in a scratch folder with a scratch user style folder and cache, so nothing a
+    test writes (runs/, models, outputs, measured choices) lands in the project root or the user's
+    real folders."""
     root = tmp_path_factory.mktemp("sandbox")
     (root / "styles").mkdir()
-    old_cwd, old_dir = os.getcwd(), os.environ.get("FASTSTYLE_STYLE_DIR")
+    scratch = {"FASTSTYLE_STYLE_DIR": str(root / "styles"), "FASTSTYLE_CACHE_DIR": str(root / "cache")}
+    old_cwd, old_env = os.getcwd(), {k: os.environ.get(k) for k in scratch}
     os.chdir(root)
-    os.environ["FASTSTYLE_STYLE_DIR"] = str(root / "styles")
+    os.environ.update(scratch)
     yield root
     os.chdir(old_cwd)
-    if old_dir is None:
-        os.environ.pop("FASTSTYLE_STYLE_DIR", None)
-    else:
-        os.environ["FASTSTYLE_STYLE_DIR"] = old_dir
+    for key, value in old_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +106,14 @@ def photo(h: int = 96, w: int = 128, seed: int = 0) -> np.ndarray:
         cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(5, max(6, min(h, w) / 3))
         img[(y - cy) ** 2 + (x - cx) ** 2 < r * r] = rng.uniform(0, 255, 3)
     return img.astype(np.uint8)
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG file whose header claims a huge picture: a decompression bomb."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 needs_shared = pytest.mark.skipif(not VGG16_WEIGHTS.is_file(), reason="../shared (VGG16 weights) not available")

@@ -7,7 +7,6 @@ import re
 import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from PIL import Image
 
 from faststyle.styles import bundled_style_names
 
-from tests.conftest import photo
+from tests.conftest import png_claiming, photo
 
 
 def faststyle(*args, env_extra=None, cwd=None):
@@ -28,14 +27,6 @@ def faststyle(*args, env_extra=None, cwd=None):
 def save(path: Path, array=None, **kw) -> Path:
     Image.fromarray(photo() if array is None else array).save(path, **kw)
     return path
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A tiny PNG file whose header claims a huge picture: a decompression bomb."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 def files_in(folder: Path) -> set[str]:

@@ -356,7 +356,7 @@ def test_full_device_and_closed_streams_are_one_line(tmp_path, tiny_model_path):
 # 17. Pixels are counted before decoding: a small file claiming a huge picture, or many large frames.
 
 def test_a_small_file_claiming_a_huge_picture_is_refused_before_decoding(tmp_path, tiny_model_path):
-    from tests.test_cli import png_claiming
+    from tests.conftest import png_claiming
 
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(png_claiming(18000, 18000))  # 324 MP declared in a few bytes

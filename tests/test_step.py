@@ -1,5 +1,7 @@
 """FastestStep: a run's first steps try each way of running a step, and the fastest one stays."""
 
+import numpy as np
+
 from faststyle.training.step import FastestStep
 
 
@@ -19,7 +21,7 @@ def fake_step(name: str, clock: Clock, calls: list, cost: dict, compile_cost: fl
         clock.now += cost[perceptual] + (compile_cost if perceptual not in seen else 0.0)
         seen.add(perceptual)
         calls.append(name)
-        return {"total": float(images), "by": name}
+        return {"total": float(np.mean(images)), "by": name}
 
     return step
 
@@ -61,3 +63,32 @@ def test_a_run_shorter_than_the_trial_just_runs():
     candidates = {"A": fake_step("A", clock, calls, {True: 1.0}, 0.0), "B": fake_step("B", clock, calls, {True: 2.0}, 0.0)}
     picker, results, lines = run(candidates, [True] * 4, clock)
     assert picker.chosen is None and lines == [] and len(results) == 4
+
+
+def test_a_measured_choice_is_remembered_for_the_same_cpu_and_shape(tmp_path):
+    """--compile auto measures once per CPU, software and step shape; the next run starts with the winner."""
+
+    from faststyle.training.step import ChoiceMemory
+
+    def picker_with(memory, shape):
+        clock, calls = Clock(), []
+        candidates = {"XLA": fake_step("XLA", clock, calls, {True: 1.0}, 3.0),
+                      "graph mode": fake_step("graph mode", clock, calls, {True: 2.0}, 1.0)}
+        lines = []
+        picker = FastestStep(candidates, lines.append, clock=clock, memory=memory)
+        for _ in range(8):
+            picker(np.zeros(shape), True)
+        return picker, calls, lines
+
+    memory = ChoiceMemory(tmp_path / "cache" / "choices.json", "cpu A | tf 2.x")
+    first, calls, _ = picker_with(memory, (4, 96, 96, 3))
+    assert first.chosen == "XLA" and "graph mode" in calls  # measured
+    again, calls, lines = picker_with(memory, (4, 96, 96, 3))
+    assert again.chosen == "XLA" and set(calls) == {"XLA"} and "before" in lines[0]  # taken at once
+    other_shape, calls, _ = picker_with(memory, (4, 128, 128, 3))
+    assert "graph mode" in calls  # another shape of step is measured again
+    other_cpu, calls, _ = picker_with(ChoiceMemory(memory.path, "cpu B | tf 2.x"), (4, 96, 96, 3))
+    assert "graph mode" in calls
+    memory.path.write_text("{not json")  # a damaged file only means measuring again
+    damaged, calls, _ = picker_with(memory, (4, 96, 96, 3))
+    assert damaged.chosen == "XLA" and "graph mode" in calls and memory.recall("(4, 96, 96, 3) perceptual") == "XLA"

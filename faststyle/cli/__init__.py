@@ -4,6 +4,7 @@
     paint.py     stylize, demo, video, sheet (and the options every painting command shares)
     manage.py    styles (list, add, remove, rename), completion, gui
     training.py  train, export, optimize, evaluate (TensorFlow is imported by these only)
+    serving.py   serve (FastAPI and uvicorn are imported by it only)
 
 This module builds the parser from them and runs a command with one-line errors.
 """
@@ -25,6 +26,7 @@ from faststyle.cli.manage import (STYLE_ACTIONS, _add_completion, _add_gui, _add
                                   _style_names, run_completion, run_gui, run_style_action, run_styles)
 from faststyle.cli.paint import (DEVICE_CHOICES, _add_demo, _add_sheet, _add_stylize, _add_video, run_demo,
                                  run_sheet, run_stylize, run_video)
+from faststyle.cli.serving import _add_serve, run_serve
 from faststyle.cli.training import (_add_evaluate, _add_export, _add_optimize, _add_train, run_evaluate, run_export,
                                     run_optimize, run_train)
 from faststyle.errors import FaststyleError
@@ -47,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_video(sub)
     _add_sheet(sub)
     _add_gui(sub)
+    _add_serve(sub)
     _add_completion(sub)
     for command in sub.choices.values():  # -s completes to the installed styles
         for action in command._actions:
@@ -57,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"stylize": run_stylize, "demo": run_demo, "styles": run_styles, "train": run_train,
             "export": run_export, "optimize": run_optimize, "evaluate": run_evaluate, "gui": run_gui,
-            "video": run_video, "sheet": run_sheet, "styles-add": run_style_action,
+            "video": run_video, "sheet": run_sheet, "serve": run_serve, "styles-add": run_style_action,
             "styles-remove": run_style_action, "styles-rename": run_style_action, "completion": run_completion}
 
 
@@ -65,7 +68,8 @@ COMMANDS = {"stylize": run_stylize, "demo": run_demo, "styles": run_styles, "tra
 
 
 TRAINING_MODULES = {"tensorflow": "train", "keras": "train", "onnx": "train", "scipy": "train",
-                    "PySide6": "gui", "imageio_ffmpeg": "video"}
+                    "PySide6": "gui", "imageio_ffmpeg": "video", "fastapi": "serve", "uvicorn": "serve",
+                    "starlette": "serve", "multipart": "serve", "python_multipart": "serve"}
 
 
 # Commands that run Keras (and TensorFlow behind it by default).

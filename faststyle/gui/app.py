@@ -23,6 +23,7 @@ from faststyle.gui.trainer import StyleTrainer
 from faststyle.gui.worker import SWATCH_SIZE, Stylizer, SwatchMaker
 from faststyle.image_io import IMAGE_EXTENSIONS, load_image, save_image
 from faststyle.styles import StyleInfo, available_styles, sample_image_path
+from faststyle.styles import cache_dir as faststyle_cache_dir  # the window's own `cache_dir` is the swatches'
 
 MAX_SIZES = [("512 px (fastest)", 512), ("1024 px", 1024), ("2048 px", 2048), ("Full size", None)]
 OPEN_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS)) + ");;All files (*)"
@@ -51,9 +52,7 @@ class MainWindow(QMainWindow):
         self.stylizer.failed.connect(lambda _id, message: self.show_error(message))
         self.stylizer.busy_changed.connect(self._set_busy)
         if cache_dir is None:
-            import platformdirs
-
-            cache_dir = Path(platformdirs.user_cache_dir("faststyle")) / "swatches"
+            cache_dir = faststyle_cache_dir() / "swatches"
         self.trainer = StyleTrainer(self)
         self.trainer.progress.connect(self._training_progress)
         self.trainer.preview.connect(self._training_preview)

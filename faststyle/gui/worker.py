@@ -13,7 +13,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 import faststyle
-from faststyle.image_io import centre_square, save_image
+from faststyle.image_io import save_image
 from faststyle.runtime import Cancelled, CancelToken
 
 
@@ -133,14 +133,11 @@ class _SwatchJob(QRunnable):
         self.styles, self.sample, self.cache_dir, self.signals = styles, sample, cache_dir, signals
 
     def run(self) -> None:
-        # Stylize at twice the size, then shrink: strokes stay visible in a small swatch.
-        thumb = centre_square(Image.open(self.sample).convert("RGB"), SWATCH_SIZE * 2, Image.LANCZOS)
         for style in self.styles:
             target = swatch_path(self.cache_dir, style.path)
             try:
                 if not target.exists():
-                    out = faststyle.stylize(thumb, style.path).resize((SWATCH_SIZE, SWATCH_SIZE), Image.LANCZOS)
-                    save_image(out, target)
+                    save_image(faststyle.swatch(style.path, SWATCH_SIZE, self.sample), target)
             except Exception:
                 continue  # a broken style simply gets no swatch; choosing it shows the error
             self.signals.ready.emit(style.name, str(target))

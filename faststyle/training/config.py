@@ -152,7 +152,8 @@ class TrainConfig:
     # 1.2-1.4x slower on AVX-512 ones. "auto" times both on the run's first steps (step.FastestStep).
     compile_mode: str = field(default="auto", metadata=option(
         "--compile", "how TensorFlow runs a step: xla, graph (a plain tf.function) or auto (time both on "
-        "the first steps, keep the faster)", resume=MAY_CHANGE, choices=list(COMPILE_MODES)))
+        "the first steps, keep the faster and remember it for this CPU)", resume=MAY_CHANGE,
+        choices=list(COMPILE_MODES)))
     # Weights and optimiser stay float32 either way; see STYLES.md for the A/B of the two.
     precision: str = field(default="float32", metadata=option(
         "--precision", "mixed_bfloat16: Keras' mixed precision, bfloat16 maths on float32 weights, for "

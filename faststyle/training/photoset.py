@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import os
 import shutil
 import tarfile
 import urllib.error
@@ -19,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faststyle.errors import FaststyleError
+from faststyle.styles import CACHE_ENV, cache_dir
 
-CACHE_ENV = "FASTSTYLE_CACHE_DIR"
 CHUNK = 1 << 20
 
 
@@ -45,15 +44,6 @@ DEFAULT_SET = PhotoSet(
     image_size=160,
 )
 DONE_MARKER = ".complete"
-
-
-def cache_dir() -> Path:
-    """Where downloads are kept (FASTSTYLE_CACHE_DIR overrides the platform's cache folder)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("faststyle"))
 
 
 def photo_folder(photo_set: PhotoSet = DEFAULT_SET, progress: bool = True, root: Path | None = None) -> Path:

@@ -256,7 +256,8 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
     quality_file, quality_log = run_folder.open_log(folder / "quality.csv", run_folder.QUALITY_COLUMNS, step)
     bar = tqdm(total=config.steps, initial=step, desc=f"train {config.name}", unit="step",
                disable=not progress, dynamic_ncols=True)
-    train_step = make_train_step(net, opt, compute_terms, frozen, config.compile_mode, report=bar.write)
+    train_step = make_train_step(net, opt, compute_terms, frozen, config.compile_mode, report=bar.write,
+                                 memory=_compile_memory(config))
     deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
     saved = step
     try:
@@ -297,7 +298,10 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
     output = _output_path(config)
     export_onnx(net, output, run_folder.model_metadata(config, step, run_folder.final_losses(folder, step)))
     if config.lite_steps and config.architecture != PRESETS["lite"]:
-        train(_lite_config(config, output), resume=resume, progress=progress)
+        lite = _lite_config(config, output)
+        if getattr(train_step, "chosen", None):  # this CPU's faster compile mode, without measuring again
+            lite.compile_mode = CHOSEN_MODE[train_step.chosen]
+        train(lite, resume=resume, progress=progress)
     return output
 
 
@@ -312,6 +316,23 @@ def _lite_config(config: TrainConfig, teacher: Path) -> TrainConfig:
         config, **LITE_DISTILLATION, architecture=PRESETS["lite"], teacher=str(teacher), steps=config.lite_steps,
         lite_steps=0, init_from=config.init_from if config.init_from in starts else None,
         run_dir=str(config.folder / LITE_SUBDIR), output=str(lite_path(_output_path(config))))
+
+
+CHOSEN_MODE = {"XLA": "xla", "graph mode": "graph"}  # FastestStep's names -> --compile values
+
+
+def _compile_memory(config: TrainConfig):
+    """Where --compile auto remembers what it measured: per CPU, software, precision and network."""
+    import keras
+
+    from faststyle.styles import cache_dir
+    from faststyle.training.step import ChoiceMemory, cpu_identity
+
+    backend = keras.backend.backend()
+    version = __import__(backend).__version__ if backend in ("tensorflow", "jax") else ""
+    return ChoiceMemory(cache_dir() / "compile-choices.json",
+                        f"{cpu_identity()} | {backend} {version} keras {keras.__version__} | {config.precision} | "
+                        f"{config.architecture}")
 
 
 def lite_path(full: Path) -> Path:
