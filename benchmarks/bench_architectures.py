@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_inference import cpu_summary  # noqa: E402
+from faststyle.machine import cpu_summary  # noqa: E402
 
 from faststyle.architecture import Architecture, preset  # noqa: E402
 

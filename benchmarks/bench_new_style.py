@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_inference import cpu_summary  # noqa: E402
+from faststyle.machine import cpu_summary  # noqa: E402
 
 CANDIDATES = {
     "quick": [],
@@ -46,7 +46,9 @@ def run_candidate(name: str, painting: Path, args, scratch: Path) -> dict:
            *CANDIDATES[name]]
     if name == "long":
         cmd += ["--max-minutes", str(args.long_minutes)]
-    env = {**os.environ, "FASTSTYLE_STYLE_DIR": str(styles), "FASTSTYLE_VGG_WEIGHTS": args.vgg_weights}
+    # A fresh cache each: every run pays --compile auto's measurement, as a user's first new style does.
+    env = {**os.environ, "FASTSTYLE_STYLE_DIR": str(styles), "FASTSTYLE_VGG_WEIGHTS": args.vgg_weights,
+           "FASTSTYLE_CACHE_DIR": str(scratch / f"cache-{name}-{painting.stem}")}
     start, first_preview = time.perf_counter(), None
     log = scratch / f"{name}-{painting.stem}.log"  # a file, not a pipe: a full pipe would stall the run
     with open(log, "w") as err:

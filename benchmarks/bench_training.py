@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_inference import cpu_summary  # noqa: E402
+from faststyle.machine import cpu_summary  # noqa: E402
 
 MODES = [("xla", "float32"), ("graph", "float32"), ("graph", "mixed_bfloat16"), ("xla", "mixed_bfloat16")]
 

@@ -31,7 +31,7 @@ import onnxruntime as ort
 from onnx import helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_inference import cpu_summary  # noqa: E402
+from faststyle.machine import cpu_summary  # noqa: E402
 
 # F(4x4, 3x3): input transform B^T, weight transform G, output transform A^T.
 BT = np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],

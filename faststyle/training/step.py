@@ -9,8 +9,6 @@ differentiates a pure function of the weights through Keras' stateless API.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from pathlib import Path
 from typing import Callable
@@ -124,22 +122,6 @@ class ChoiceMemory:
             atomic_write_bytes(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
         except OSError:
             pass  # a read-only cache only means measuring again next time
-
-
-def cpu_identity() -> str:
-    """The CPU, as far as a step's speed goes: its model, core count and vector extensions."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and ":" in line:
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and ":" in line:
-                flags = set(line.split(":", 1)[1].split())
-                break
-    except OSError:
-        pass
-    vector = sorted(flags & {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile"})
-    return f"{model} x{os.cpu_count()} {'+'.join(vector)}"
 
 
 def _tensorflow_step(net, opt, compute_terms: TermsFn, jit_compile: bool) -> StepFn:

@@ -325,8 +325,9 @@ def _compile_memory(config: TrainConfig):
     """Where --compile auto remembers what it measured: per CPU, software, precision and network."""
     import keras
 
+    from faststyle.machine import cpu_identity
     from faststyle.styles import cache_dir
-    from faststyle.training.step import ChoiceMemory, cpu_identity
+    from faststyle.training.step import ChoiceMemory
 
     backend = keras.backend.backend()
     version = __import__(backend).__version__ if backend in ("tensorflow", "jax") else ""
