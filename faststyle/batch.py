@@ -125,6 +125,31 @@ def _clash(source: Path, target: Path, inputs_real: dict[Path, Path], planned: d
     return None
 
 
+class DiskFull(Exception):
+    """No space left: every later write would fail too, so a run stops."""
+
+
+def paint_job(job: Job, model, quality: int = 92, progress=None, **options) -> str | None:
+    """Paints one job; -> None, or the one-line error a run reports and counts. Raises DiskFull.
+
+    The one place a job's failures are worded: a plain run and a Ray worker both come here.
+    """
+    try:
+        if job.problem:
+            raise FaststyleError(job.problem)
+        stylize_file(job.source, job.target, model, quality=quality, progress=progress, **options)
+        return None
+    except FaststyleError as exc:
+        return str(exc)
+    except MemoryError:
+        return f"{job.source}: out of memory; try --max-size"
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(f"{job.target}: no space left on the disk; stopping (free some space and run again)") \
+                from None
+        return f"{job.target}: cannot write ({exc.strerror or type(exc).__name__}); choose another output folder with -o"
+
+
 def run_jobs(jobs: list[Job], models: dict, quality: int = 92, as_json: bool = False, **options) -> int:
     """Runs every job with a progress bar; one line per failure, a summary at the end.
 
@@ -132,46 +157,63 @@ def run_jobs(jobs: list[Job], models: dict, quality: int = 92, as_json: bool = F
     since every later write would fail too. `as_json`: one JSON object per job on stdout
     (for scripts); messages and the summary then go to stderr.
     """
-    done, failed, not_tried = [], 0, 0
+    remove_stale_outputs(jobs)
+    report = Report(len(jobs), as_json)
+    tiles = _TileBar()
+    for job in report.bar(jobs):
+        try:
+            error = paint_job(job, models[job.style], quality, tiles.update, **options)
+        except DiskFull as exc:
+            error, report.stopped = str(exc), True
+        tiles.close()
+        report.add(job, error)
+        if report.stopped:
+            break
+    return report.finish()
+
+
+def remove_stale_outputs(jobs: list[Job]) -> None:
     stale = sum(remove_stale_temp_files(folder) for folder in {job.target.parent for job in jobs if job.target})
     if stale:
         print(f"removed {stale} unfinished output file(s) left by an interrupted run", file=sys.stderr)
-    bar = tqdm(jobs, desc="stylize", unit="image", disable=len(jobs) < 2 or None, file=sys.stderr)
-    tiles = _TileBar()
-    for i, job in enumerate(bar):
-        error = None
-        try:
-            if job.problem:
-                raise FaststyleError(job.problem)
-            stylize_file(job.source, job.target, models[job.style], quality=quality, progress=tiles.update,
-                         **options)
-            done.append(job.target)
-        except FaststyleError as exc:
-            error = str(exc)
-        except MemoryError:
-            error = f"{job.source}: out of memory; try --max-size"
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                not_tried = len(jobs) - i - 1
-                error = f"{job.target}: no space left on the disk; stopping (free some space and run again)"
-            else:
-                error = (f"{job.target}: cannot write ({exc.strerror or type(exc).__name__}); "
-                         "choose another output folder with -o")
+
+
+class Report:
+    """A run's progress bar, its error lines (and JSON lines), and the summary at the end: the
+    same for a plain run and a Ray run."""
+
+    def __init__(self, total: int, as_json: bool = False):
+        self.total, self.as_json = total, as_json
+        self.done: list[Path] = []
+        self.failed, self.stopped = 0, False
+        self._bar: tqdm | None = None
+
+    def bar(self, items):
+        self._bar = tqdm(items, total=self.total, desc="stylize", unit="image", disable=self.total < 2 or None,
+                         file=sys.stderr)
+        return self._bar
+
+    def add(self, job: Job, error: str | None) -> None:
         if error:
-            failed += 1
+            self.failed += 1
             tqdm.write(f"faststyle: error: {error}", file=sys.stderr)
-        if as_json:
+        else:
+            self.done.append(job.target)
+        if self.as_json:
             print(json.dumps({"input": str(job.source), "style": job.style, "output": str(job.target),
                               "ok": error is None, "error": error}), flush=True)
-        tiles.close()
-        if not_tried:
-            break
-    bar.close()
-    where = str(done[0]) if len(done) == 1 else (str(Path(*_common_parts(done))) if done else "-")
-    skipped = f", {not_tried} not tried" if not_tried else ""
-    print(f"{len(done)} done, {failed} failed{skipped}; " + (f"written to {where}" if done else "nothing written"),
-          file=sys.stderr if as_json else sys.stdout)
-    return 1 if failed else 0
+
+    def finish(self) -> int:
+        if self._bar is not None:
+            self._bar.close()
+        done = self.done
+        not_tried = self.total - len(done) - self.failed
+        where = str(done[0]) if len(done) == 1 else (str(Path(*_common_parts(done))) if done else "-")
+        skipped = f", {not_tried} not tried" if not_tried else ""
+        print(f"{len(done)} done, {self.failed} failed{skipped}; "
+              + (f"written to {where}" if done else "nothing written"),
+              file=sys.stderr if self.as_json else sys.stdout)
+        return 1 if self.failed else 0
 
 
 class _TileBar:

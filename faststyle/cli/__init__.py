@@ -69,7 +69,7 @@ COMMANDS = {"stylize": run_stylize, "demo": run_demo, "styles": run_styles, "tra
 
 TRAINING_MODULES = {"tensorflow": "train", "keras": "train", "onnx": "train", "scipy": "train",
                     "PySide6": "gui", "imageio_ffmpeg": "video", "fastapi": "serve", "uvicorn": "serve",
-                    "starlette": "serve", "multipart": "serve", "python_multipart": "serve"}
+                    "starlette": "serve", "multipart": "serve", "python_multipart": "serve", "ray": "cluster"}
 
 
 # Commands that run Keras (and TensorFlow behind it by default).

@@ -24,6 +24,11 @@ def _add_stylize(sub) -> None:
     p.add_argument("--quality", type=int_between(1, 100), default=92, help="JPEG/WebP quality")
     p.add_argument("--overwrite", action="store_true",
                    help="redo outputs that already exist (default: skip them, so a re-run finishes the rest)")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="paint on Ray workers: a Ray on this machine, or the cluster at ADDRESS (e.g. "
+                        "ray://head:10001); needs the [cluster] extra (docs/cluster.md)")
+    p.add_argument("--workers", type=int_between(1, 100_000),
+                   help="with --ray: painters at once (default: the cluster's CPU count)")
 
 
 def _add_style_options(p) -> None:
@@ -71,6 +76,8 @@ def run_stylize(args) -> int:
 
     styles = _load_styles(args)
     if "-" in args.inputs or args.output == "-":
+        if args.ray:
+            raise FaststyleError("--ray paints files: give files, folders or globs, not '-'")
         return _run_pipe(args, styles)
     names = {s.name for s in available_styles()} | {s.name for s in styles}
     names |= {f"{n}-lite" for n in names}
@@ -141,9 +148,13 @@ def _run_batch(args, inputs: list, styles: list, overwrite: bool) -> int:
         if not jobs:
             print("0 done, 0 failed; every output already exists")
             return 0
-    return run_jobs(jobs, labelled, quality=args.quality, strength=args.strength,
-                    preserve_colors=args.preserve_colors, max_size=args.max_size,
-                    stroke_scale=args.stroke_scale, as_json=getattr(args, "json", False))
+    options = dict(quality=args.quality, strength=args.strength, preserve_colors=args.preserve_colors,
+                   max_size=args.max_size, stroke_scale=args.stroke_scale, as_json=getattr(args, "json", False))
+    if getattr(args, "ray", None):
+        from faststyle.cluster import run_jobs_on_ray
+
+        return run_jobs_on_ray(jobs, labelled, args.ray, args.workers, **options)
+    return run_jobs(jobs, labelled, **options)
 
 
 def _load_styles(args) -> list:
