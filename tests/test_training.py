@@ -491,6 +491,41 @@ def test_jax_backend_takes_the_same_steps_as_tensorflow(data, tmp_path, tiny_mod
     assert jax_rows[1]["total"] != pytest.approx(jax_rows[0]["total"], rel=1e-3)  # the update did something
 
 
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX not installed")
+def test_two_devices_take_the_same_step_as_one(data, tmp_path, tiny_model_path):
+    """--devices 2 (two virtual CPU devices of XLA's host platform) splits the batch of 4 in two and
+    sums the gradients: the same step as one device, to float tolerance."""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    weights, losses = {}, {}
+    for devices in ("1", "2"):
+        run = tmp_path / f"devices{devices}"
+        cmd = [*train_cmd(data, run, "--steps", "2", "--init-from", str(tiny_model_path), "--devices", devices),
+               "--batch-size", "4"]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+        assert r.returncode == 0, r.stderr
+        assert ("data-parallel on 2 devices" in r.stdout) == (devices == "2")
+        with np.load(run / "ckpt-000002.npz") as ckpt:
+            weights[devices] = {k: ckpt[k] for k in ckpt.files if k.startswith("net/")}
+        with open(run / "losses.csv") as f:
+            losses[devices] = [float(row["total"]) for row in csv.DictReader(f)]
+    assert weights["1"].keys() == weights["2"].keys() and weights["1"]
+    # The biases of the convolutions an instance norm follows get a gradient of exactly zero in exact
+    # arithmetic (the norm subtracts them again): what they get is rounding noise, which Adam scales up
+    # to full-size steps of either sign. Every other weight must agree.
+    normed = {f"net/{name}/bias" for name in ("conv1", "down1", "down2")}
+    assert normed <= weights["1"].keys()
+    for key in weights["1"].keys() - normed:
+        np.testing.assert_allclose(weights["2"][key], weights["1"][key], rtol=1e-4, atol=1e-5, err_msg=key)
+    assert losses["2"] == pytest.approx(losses["1"], rel=1e-4)  # the same loss at both steps
+    assert losses["1"][1] != pytest.approx(losses["1"][0], rel=1e-3)  # and the first step did change the weights
+
+
+def test_devices_needs_jax_and_a_batch_that_splits(data, tmp_path):
+    r = subprocess.run(train_cmd(data, tmp_path / "run", "--steps", "1", "--devices", "2"), capture_output=True,
+                       text=True, timeout=600, env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+    assert r.returncode == 2 and "KERAS_BACKEND=jax" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_lr_end_falls_along_a_cosine_and_a_resumed_run_goes_on_down_it(data, tmp_path):
     from faststyle.training.config import TrainConfig
     from faststyle.training.train import learning_rate

@@ -164,6 +164,9 @@ def _jax_step(net, opt, compute_terms: TermsFn, frozen: list[keras.Model]) -> St
     step = jax.jit(step, static_argnums=4)
 
     def run(images: np.ndarray, perceptual: bool) -> dict[str, float]:
+        distribution = keras.distribution.distribution()
+        if distribution is not None:  # data parallel (--devices): each device gets its part of the batch
+            images = keras.distribution.distribute_tensor(images, distribution.get_data_layout(images.shape))
         train_values, opt_values, terms = step([v.value for v in trainable], [v.value for v in opt.variables],
                                                [v.value for v in fixed], images, perceptual)
         # Written back after every step, so checkpoints and previews read the variables as on TensorFlow.

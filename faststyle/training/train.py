@@ -204,6 +204,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
     files = find_images(config.content_dir, config.exclude)
     stream = PhotoStream(files, config.image_size, config.crop, config.seed)
     config.precision = resolved_precision(config.precision)
+    use_devices(config.devices, config.batch_size)
     with dtype_policy(config.precision):  # layers take the policy they are built under
         # A pure distillation run (a teacher, no VGG steps) needs no loss network: seconds saved.
         pure_distillation = config.teacher and config.perceptual_every == 0
@@ -316,6 +317,28 @@ def _lite_config(config: TrainConfig, teacher: Path) -> TrainConfig:
         config, **LITE_DISTILLATION, architecture=PRESETS["lite"], teacher=str(teacher), steps=config.lite_steps,
         lite_steps=0, init_from=config.init_from if config.init_from in starts else None,
         run_dir=str(config.folder / LITE_SUBDIR), output=str(lite_path(_output_path(config))))
+
+
+def use_devices(count: int, batch_size: int) -> None:
+    """Data parallel on `count` devices (0: all) through Keras' distribution API: weights copied to
+    each, each batch split between them, gradients summed by XLA. 1 leaves Keras as it is."""
+    import keras
+
+    if count == 1:
+        keras.distribution.set_distribution(None)
+        return
+    if keras.backend.backend() != "jax":
+        raise FaststyleError("--devices needs Keras' JAX backend: set KERAS_BACKEND=jax "
+                             '(pip install "faststyle[train-jax]")')
+    available = keras.distribution.list_devices()
+    count = count or len(available)
+    if count > len(available):
+        raise FaststyleError(f"--devices {count}: this machine has {len(available)} ({', '.join(available)})")
+    if batch_size % count:
+        raise FaststyleError(f"--batch-size {batch_size} does not split into {count} equal parts; "
+                             f"use a multiple of {count}")
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=available[:count]))
+    print(f"training data-parallel on {count} devices: {', '.join(available[:count])}")
 
 
 CHOSEN_MODE = {"XLA": "xla", "graph mode": "graph"}  # FastestStep's names -> --compile values
