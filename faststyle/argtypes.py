@@ -30,6 +30,15 @@ def int_between(low: int, high: int):
     return parse
 
 
+def count_or_all(high: int):
+    """A count from 1 to high, or 'all' (0)."""
+    number = int_between(1, high)
+
+    def parse(text: str) -> int:
+        return 0 if text.strip().lower() in ("all", "0") else number(text)
+    return parse
+
+
 def at_least(minimum: int):
     """An integer >= minimum, up to MAX_COUNT: every number a user gives has a bound."""
     return int_between(minimum, MAX_COUNT)

@@ -186,6 +186,71 @@ def test_lite_preview_first_then_the_full_picture(qtbot, tmp_path, lite_tiny, us
     window.swatches.pool.waitForDone(10000)
 
 
+def test_save_writes_the_photo_at_full_size_with_its_metadata(window, qtbot, tmp_path):
+    """The screen shows the working resolution; Save paints the whole photo again and keeps its EXIF."""
+    import faststyle
+
+    src = tmp_path / "big.jpg"
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"
+    Image.fromarray(photo(400, 600)).save(src, exif=exif, quality=95)
+    window.max_size.setCurrentIndex(0)  # 512 px on the screen
+    window.select_style("tiny")
+    open_photo(window, src, qtbot)
+    assert window.result.size == (512, 341)
+    target = tmp_path / "big.tiny.png"
+    assert window.save_result(target)
+    saved = Image.open(target)
+    assert saved.size == (600, 400) and saved.getexif().get(0x010F) == "CameraMaker"
+    expected = np.asarray(faststyle.stylize(src, "tiny"), dtype=np.int16)
+    assert np.abs(np.asarray(saved.convert("RGB"), dtype=np.int16) - expected).max() <= 1
+    assert "600 x 400" in window.status.text()
+
+
+def test_a_tiled_picture_shows_a_moving_percentage_and_time_left(window, qtbot, tmp_path):
+    src = tmp_path / "p.png"
+    Image.fromarray(photo(1800, 2400)).save(src)  # 4.3 megapixels at full size: painted in tiles
+    window.select_style("tiny")
+    window.max_size.setCurrentIndex(window.max_size.count() - 1)  # full size
+    seen = []
+    window.stylizer.progress.connect(lambda _id, done, total: seen.append(
+        (done, total, window.busy.value(), window.busy.maximum(), window.status.text())))
+    open_photo(window, src, qtbot)
+    totals = {total for _, total, _, _, _ in seen}
+    assert len(totals) == 1 and totals.pop() > 2
+    assert [v for _, _, v, _, _ in seen] == sorted(v for _, _, v, _, _ in seen) and len({v for *_, v, _, _ in seen}) > 2
+    assert any("%" in text and "left" in text for *_, text in seen)
+
+
+def test_fast_and_stroke_controls_paint_as_the_api_does(qtbot, tmp_path, lite_tiny, user_styles):
+    import faststyle
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, cache_dir=tmp_path / "swatches", load_sample=False)
+    qtbot.addWidget(window)
+    src = tmp_path / "p.png"
+    Image.fromarray(photo(48, 64)).save(src)
+    window.select_style("tiny")
+    window.fast.setChecked(True)
+    open_photo(window, src, qtbot)
+    qtbot.waitUntil(lambda: not window.stylizer.busy and not window.result_is_preview, timeout=30000)
+    assert np.array_equal(np.asarray(window.result), np.asarray(faststyle.stylize(src, lite_tiny)))
+    window.fast.setChecked(False)
+    window.result = None
+    window.strokes.setCurrentIndex(1)  # 2x
+    qtbot.waitUntil(lambda: window.result is not None and not window.result_is_preview, timeout=30000)
+    expected = faststyle.stylize(src, user_styles / "tiny.onnx", stroke_scale=2.0)
+    assert np.array_equal(np.asarray(window.result), np.asarray(expected))
+    # A control's signal argument (an index, a checked state) once made it a preview-only request,
+    # so the full picture never came after the lite one.
+    window.result = None
+    window.preserve.setChecked(True)
+    qtbot.waitUntil(lambda: window.result is not None and not window.result_is_preview, timeout=30000)
+    window.stylizer.cancel()
+    window.stylizer.wait()
+    window.swatches.pool.waitForDone(10000)
+
+
 # --- a new style from a painting -----------------------------------------------------------
 
 def _tiny_training(tmp_path) -> list[str]:

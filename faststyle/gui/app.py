@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from pathlib import Path
 
 from PIL import Image, ImageQt
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QEventLoop, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
                                QListWidget, QListWidgetItem, QMainWindow, QProgressBar, QPushButton,
@@ -26,6 +27,7 @@ from faststyle.styles import StyleInfo, available_styles, sample_image_path
 from faststyle.styles import cache_dir as faststyle_cache_dir  # the window's own `cache_dir` is the swatches'
 
 MAX_SIZES = [("512 px (fastest)", 512), ("1024 px", 1024), ("2048 px", 2048), ("Full size", None)]
+STROKES = [("Strokes 1x", 1.0), ("Strokes 2x", 2.0), ("Strokes 3x", 3.0)]
 OPEN_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS)) + ");;All files (*)"
 
 
@@ -51,6 +53,9 @@ class MainWindow(QMainWindow):
         self.stylizer.finished.connect(self._show_result)
         self.stylizer.failed.connect(lambda _id, message: self.show_error(message))
         self.stylizer.busy_changed.connect(self._set_busy)
+        self.stylizer.progress.connect(self._progress)
+        self._started = time.monotonic()  # of the request in progress, for the time left
+        self._task = "Painting"  # what the request in progress is, for the status line
         if cache_dir is None:
             cache_dir = faststyle_cache_dir() / "swatches"
         self.trainer = StyleTrainer(self)
@@ -115,17 +120,27 @@ class MainWindow(QMainWindow):
         self.strength.setValue(100)
         self.strength_label = QLabel("Strength 100 %")
         self.strength.valueChanged.connect(lambda v: self.strength_label.setText(f"Strength {v} %"))
-        self.strength.sliderReleased.connect(self.restylize)
+        self.strength.sliderReleased.connect(self._restylize_all)
         self.strength.valueChanged.connect(self._strength_moved)
         self.preserve = QCheckBox("Preserve colours")
-        self.preserve.toggled.connect(self.restylize)
+        self.preserve.toggled.connect(self._restylize_all)
+        self.fast = QCheckBox("Fast")
+        self.fast.setToolTip("Paint with the style's lite network: several times faster, a little less detail")
+        self.fast.toggled.connect(self._restylize_all)
+        self.strokes = QComboBox()
+        for text, value in STROKES:
+            self.strokes.addItem(text, value)
+        self.strokes.setToolTip("Larger strokes: the picture is painted smaller and brought back to full size "
+                                "with the photo's own fine detail")
+        self.strokes.currentIndexChanged.connect(self._restylize_all)
         self.max_size = QComboBox()
         for text, value in MAX_SIZES:
             self.max_size.addItem(text, value)
         self.max_size.setCurrentIndex(1)
-        self.max_size.currentIndexChanged.connect(self.restylize)
+        self.max_size.currentIndexChanged.connect(self._restylize_all)
         self.busy = QProgressBar()
-        self.busy.setRange(0, 0)  # indeterminate
+        self.busy.setRange(0, 0)  # indeterminate until the tiles of a large picture are counted
+        self.busy.setFormat("%p %")
         self.busy.setFixedWidth(120)
         self.busy.setVisible(False)
         self.cancel_button = QPushButton("Cancel")
@@ -143,11 +158,11 @@ class MainWindow(QMainWindow):
             w.setVisible(False)
         training.setStretchFactor(self.training_bar, 1)
         self._debounce = QTimer(self, singleShot=True, interval=250)
-        self._debounce.timeout.connect(self.restylize)
+        self._debounce.timeout.connect(self._restylize_all)
 
         controls = QHBoxLayout()
-        for w in (self.strength_label, self.strength, self.preserve, QLabel("Resolution"), self.max_size,
-                  self.busy, self.cancel_button):
+        for w in (self.strength_label, self.strength, self.preserve, self.fast, self.strokes,
+                  QLabel("Resolution"), self.max_size, self.busy, self.cancel_button):
             controls.addWidget(w)
         controls.setStretchFactor(self.strength, 1)
         right = QVBoxLayout()
@@ -310,6 +325,10 @@ class MainWindow(QMainWindow):
         else:
             self._debounce.start()
 
+    def _restylize_all(self, *_signal_arguments) -> None:
+        """For controls' signals, whose argument (an index, a checked state) is no `preview_only`."""
+        self.restylize()
+
     def restylize(self, preview_only: bool = False) -> None:
         """Paints the photo: first with the style's lite network (at once), then with the full one.
 
@@ -318,30 +337,51 @@ class MainWindow(QMainWindow):
         if self.photo is None or self.style is None:
             return
         self.hide_error()
-        options = {"strength": self.strength.value() / 100, "preserve_colors": self.preserve.isChecked(),
-                   "max_size": self.max_size.currentData()}
+        options = self._options(self.max_size.currentData())
         lite = self._lite.get(self.style)
         if lite is None and preview_only:
             return
-        self._final = None if preview_only else {"style": self.style, **options}
-        if lite is None:
+        self._final = None if preview_only else {"style": self._painting_style(), **options}
+        if lite is None or self.fast.isChecked():  # no quicker picture to show first
             self._submit_final()
             return
         self._preview_id = self.stylizer.submit(self.photo, lite, **options)
         self.status.setText(f"Preview of {Path(self.style).stem} (lite network)…")
 
+    def _options(self, max_size: int | None) -> dict:
+        """How the picture is painted, as the controls say (the same for the screen and for saving)."""
+        return {"strength": self.strength.value() / 100, "preserve_colors": self.preserve.isChecked(),
+                "max_size": max_size, "stroke_scale": self.strokes.currentData()}
+
+    def _painting_style(self) -> str:
+        """The network the final picture comes from: the lite one when Fast is on and there is one."""
+        return self._lite.get(self.style, self.style) if self.fast.isChecked() else self.style
+
     def _submit_final(self) -> None:
         final, self._final, self._preview_id = self._final, None, None
         self.stylizer.submit(self.photo, final.pop("style"), **final)
-        self.status.setText(f"Painting in {Path(self.style).stem}…")
+        self._task = f"Painting in {Path(self.style).stem}"
+        self.status.setText(f"{self._task}…")
 
     def cancel(self) -> None:
         self.stylizer.cancel()
         self.status.setText("Cancelled")
 
     def _set_busy(self, busy: bool) -> None:
+        self.busy.setRange(0, 0)
         self.busy.setVisible(busy)
         self.cancel_button.setVisible(busy)
+        self._started = time.monotonic()
+
+    def _progress(self, request_id: int, done: int, total: int) -> None:
+        """A picture painted in tiles: a moving percentage and the time left."""
+        if total < 2:
+            return
+        self.busy.setRange(0, total)
+        self.busy.setValue(done)
+        elapsed = time.monotonic() - self._started
+        left = f", about {_duration(elapsed / done * (total - done))} left" if 0 < done < total else ""
+        self.status.setText(f"{self._task}: {100 * done // total} %{left}")
 
     def _show_result(self, request_id: int, image: Image.Image) -> None:
         self.result = image
@@ -364,12 +404,16 @@ class MainWindow(QMainWindow):
         if self.result is None:
             self.show_error("nothing to save yet: open a photo and pick a style first")
             return
+        w, h = self.photo.size
         start = str(Path(self._recent_dir()) / self.default_save_name())
-        path, _ = QFileDialog.getSaveFileName(self, "Save the result", start, "PNG (*.png);;JPEG (*.jpg *.jpeg)")
+        path, _ = QFileDialog.getSaveFileName(self, f"Save the painting at the photo's full size, {w} x {h}", start,
+                                              "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)")
         if path:
             self.save_result(Path(path))
 
     def save_result(self, path: Path) -> bool:
+        """Writes the painting at the photo's full size (painted again if the screen shows a smaller
+        one, in tiles, with progress and Cancel), with the photo's metadata; True once written."""
         if self.result is None:
             return False
         if self.result_is_preview:
@@ -378,13 +422,45 @@ class MainWindow(QMainWindow):
         if self.photo_path is not None and path.resolve() == self.photo_path.resolve():
             self.show_error(f"{path}: that is the original photo; choose another name")
             return False
+        image = self.result if self.result.size == self.photo.size else self._paint_full_size()
+        if image is None:
+            return False
         try:
-            save_image(self.result, path)
+            save_image(image, path)
         except (FaststyleError, OSError) as exc:
             self.show_error(str(exc))
             return False
-        self.status.setText(f"Saved {path}")
+        self.status.setText(f"Saved {path} ({image.width} x {image.height})")
         return True
+
+    def _paint_full_size(self) -> Image.Image | None:
+        """Paints the photo at its full size in the worker while the window stays live; None if
+        cancelled or failed (the message is shown)."""
+        request = self.stylizer.submit(self.photo, self._painting_style(), **self._options(None))
+        self._task = f"Saving at full size, {self.photo.width} x {self.photo.height}"
+        self.status.setText(f"{self._task}…")
+        outcome: dict = {}
+        loop = QEventLoop()
+
+        def finished(rid: int, image) -> None:
+            if rid == request:
+                outcome["image"] = image
+                loop.quit()
+
+        def ended(rid: int, *_) -> None:
+            if rid == request:
+                loop.quit()
+
+        signals = [(self.stylizer.finished, finished), (self.stylizer.failed, ended), (self.stylizer.cancelled, ended)]
+        for signal_, slot in signals:
+            signal_.connect(slot)
+        if self.stylizer.busy:  # not finished before the loop starts
+            loop.exec()
+        for signal_, slot in signals:
+            signal_.disconnect(slot)
+        if "image" not in outcome and not self.message.isVisible():
+            self.status.setText("Save cancelled")
+        return outcome.get("image")
 
     # --- messages -------------------------------------------------------------------
     def show_error(self, message: str) -> None:

@@ -27,11 +27,13 @@ class Request:
     strength: float = 1.0
     preserve_colors: bool = False
     max_size: int | None = None
+    stroke_scale: float = 1.0
 
 
 class _Signals(QObject):
     finished = Signal(int, object)  # request id, PIL image
     failed = Signal(int, str)       # request id, one-line message
+    progress = Signal(int, int, int)  # request id, steps done, steps in all (tiles)
 
 
 class _Job(QRunnable):
@@ -43,7 +45,8 @@ class _Job(QRunnable):
         r = self.request
         try:
             result = faststyle.stylize(r.image, r.style, r.strength, r.preserve_colors, r.max_size,
-                                       cancel=self.token)
+                                       cancel=self.token, stroke_scale=r.stroke_scale,
+                                       progress=lambda done, total: self.signals.progress.emit(r.id, done, total))
         except Cancelled:
             return  # the Stylizer reported it when cancel() was called
         except faststyle.FaststyleError as exc:
@@ -61,6 +64,7 @@ class Stylizer(QObject):
     failed = Signal(int, str)
     cancelled = Signal(int)
     busy_changed = Signal(bool)
+    progress = Signal(int, int, int)  # request id, done, total: the current request's only
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -69,6 +73,7 @@ class Stylizer(QObject):
         self._signals = _Signals()
         self._signals.finished.connect(self._on_finished)
         self._signals.failed.connect(self._on_failed)
+        self._signals.progress.connect(self._on_progress)
         self._current: tuple[int, CancelToken] | None = None
         self._next_id = 0
 
@@ -100,6 +105,10 @@ class Stylizer(QObject):
             self._current = None
             self.busy_changed.emit(False)
             self.finished.emit(request_id, image)
+
+    def _on_progress(self, request_id: int, done: int, total: int) -> None:
+        if self._is_current(request_id):
+            self.progress.emit(request_id, done, total)
 
     def _on_failed(self, request_id: int, message: str) -> None:
         if self._is_current(request_id):

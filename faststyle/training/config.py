@@ -13,7 +13,8 @@ from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 
 from faststyle.architecture import Architecture
-from faststyle.argtypes import MAX_COUNT, SEED_MAX, at_least, pixels, floats, int_between, non_negative_float, positive_float
+from faststyle.argtypes import (MAX_COUNT, SEED_MAX, at_least, count_or_all, floats, int_between, non_negative_float,
+                                pixels, positive_float)
 
 # What --resume does with an option given again: the run keeps what its checkpoints were
 # trained with (FIXED, a different value is refused), takes today's value (MAY_CHANGE), or
@@ -146,8 +147,8 @@ class TrainConfig:
         "long: from random weights (set --steps)", resume=IGNORED, choices=list(SCHEDULES)))
     devices: int = field(default=1, metadata=option(
         "--devices", "train data-parallel on this many devices of this machine, the batch split between "
-        "them (Keras' distribution API; needs KERAS_BACKEND=jax); 0: all", resume=MAY_CHANGE,
-        type=int_between(0, 4096)))
+        "them (Keras' distribution API; needs KERAS_BACKEND=jax); 'all': every device", resume=MAY_CHANGE,
+        type=count_or_all(4096)))
     lite_steps: int = field(default=0, metadata=option(
         "--lite-steps", "after training, distil the style's lite network (--fast) for this many steps "
         "(0: none)", resume=MAY_CHANGE, type=at_least(0)))
