@@ -68,6 +68,25 @@ def available_styles() -> list[StyleInfo]:
     return list(found.values())
 
 
+_cards: dict[tuple[str, int], dict] = {}
+
+
+def describe(style: StyleInfo) -> dict:
+    """What people are shown of a style (the app's swatches, the web page's buttons): its title,
+    artist and year from the model card, where it comes from, whether it has a lite network, and
+    when and how long it was trained. The card is read once per version of the file."""
+    key = (str(style.path), style.path.stat().st_mtime_ns)
+    if key not in _cards:
+        try:
+            _cards[key] = read_metadata(style.path)
+        except FaststyleError:
+            _cards[key] = {}  # a broken file still gets a button; choosing it shows the error
+    card = _cards[key]
+    return {"name": style.name, "title": card.get("title") or style.name.replace("_", " "),
+            "artist": card.get("artist"), "year": card.get("year"), "source": style.source,
+            "has_lite": style.lite is not None, "date": card.get("date"), "steps": card.get("steps")}
+
+
 def bundled_style_names() -> list[str]:
     return [s.name for s in available_styles() if s.source == "bundled"]
 

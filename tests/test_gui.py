@@ -120,6 +120,18 @@ def test_new_request_supersedes_running_one(window, qtbot, tmp_path):
     assert window.result.size == (36, 24)
 
 
+def test_swatches_are_labelled_with_the_painting_and_tell_what_a_style_has(window):
+    from faststyle.gui.app import STYLE_NAME_ROLE
+
+    items = {window.gallery.item(i).data(STYLE_NAME_ROLE): window.gallery.item(i)
+             for i in range(window.gallery.count())}
+    assert items["wave"].text() == "The Great Wave off Kan…\nHokusai"
+    assert "Katsushika Hokusai, c. 1831" in items["wave"].toolTip() and "lite network" in items["wave"].toolTip()
+    assert items["tiny"].text() == "Random test style" and "your style: tiny" in items["tiny"].toolTip()
+    window.select_style("wave")
+    assert window.style.endswith("wave.onnx")
+
+
 def test_split_view_and_swatches(window, qtbot, tmp_path):
     src = tmp_path / "p.png"
     Image.fromarray(photo(50, 50)).save(src)
@@ -276,7 +288,9 @@ def test_a_new_style_from_a_painting_trains_in_a_process_and_appears_as_a_swatch
     assert done.args[0] == "My_painting"
     assert progress[-1] == (8, 8) and any(0 < d < 8 for d, _ in progress)  # it moved, and reached the end
     assert previews and not window.message.isVisible()
-    assert window.gallery.currentItem().text() == "My_painting"
+    from faststyle.gui.app import STYLE_NAME_ROLE
+
+    assert window.gallery.currentItem().data(STYLE_NAME_ROLE) == "My_painting"
     assert window.style.endswith("My_painting.onnx") and window._lite.get(window.style)
     assert not window.training_bar.isVisible()
 

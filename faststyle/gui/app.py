@@ -23,10 +23,11 @@ from faststyle.gui.compare import SIDE_BY_SIDE, SPLIT, CompareView
 from faststyle.gui.trainer import StyleTrainer
 from faststyle.gui.worker import SWATCH_SIZE, Stylizer, SwatchMaker
 from faststyle.image_io import IMAGE_EXTENSIONS, load_image, save_image
-from faststyle.styles import StyleInfo, available_styles, sample_image_path
+from faststyle.styles import StyleInfo, available_styles, describe, sample_image_path
 from faststyle.styles import cache_dir as faststyle_cache_dir  # the window's own `cache_dir` is the swatches'
 
 MAX_SIZES = [("512 px (fastest)", 512), ("1024 px", 1024), ("2048 px", 2048), ("Full size", None)]
+STYLE_NAME_ROLE = Qt.ItemDataRole.UserRole + 1  # a swatch's style name (its text is the painting's title)
 STROKES = [("Strokes 1x", 1.0), ("Strokes 2x", 2.0), ("Strokes 3x", 3.0)]
 OPEN_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS)) + ");;All files (*)"
 
@@ -102,7 +103,7 @@ class MainWindow(QMainWindow):
         self.gallery = QListWidget()
         self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
         self.gallery.setIconSize(QSize(SWATCH_SIZE, SWATCH_SIZE))
-        self.gallery.setGridSize(QSize(SWATCH_SIZE + 28, SWATCH_SIZE + 34))
+        self.gallery.setGridSize(QSize(SWATCH_SIZE + 28, SWATCH_SIZE + 48))  # two lines: title, artist
         self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.gallery.setMovement(QListWidget.Movement.Static)
         self.gallery.setFixedWidth(2 * (SWATCH_SIZE + 28) + 28)
@@ -188,7 +189,7 @@ class MainWindow(QMainWindow):
         self.gallery.clear()
         self._lite = {str(s.path): str(s.lite) for s in styles if s.lite}
         for style in styles:
-            self._add_style_item(style.name, str(style.path))
+            self._add_style_item(style.name, str(style.path), describe(style))
         for path in extra:
             self._add_style_item(path.stem, str(path))
         self.gallery.blockSignals(False)
@@ -196,10 +197,19 @@ class MainWindow(QMainWindow):
         if self.gallery.count() and self.style is None:
             self.gallery.setCurrentRow(0)
 
-    def _add_style_item(self, name: str, path: str) -> QListWidgetItem:
-        item = QListWidgetItem(name)
+    def _add_style_item(self, name: str, path: str, card: dict | None = None) -> QListWidgetItem:
+        """A swatch: the painting's title and artist under a sample painted in the style; the
+        tooltip tells where the style comes from and what it has."""
+        card = card or {}
+        item = QListWidgetItem(_swatch_label(card.get("title") or name, card.get("artist")))
         item.setData(Qt.ItemDataRole.UserRole, path)
-        item.setToolTip(path)
+        item.setData(STYLE_NAME_ROLE, name)
+        facts = [card.get("title") or name, ", ".join(str(v) for v in (card.get("artist"), card.get("year")) if v),
+                 {"bundled": "bundled style", "user": "your style"}.get(card.get("source"), "style file") + f": {name}",
+                 "has a lite network (Fast)" if card.get("has_lite") else "no lite network: Fast paints the full one",
+                 f"trained {card['steps']} steps" + (f", {card['date']}" if card.get("date") else "")
+                 if card.get("steps") else "", path]
+        item.setToolTip("\n".join(f for f in facts if f))
         item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
         placeholder = QPixmap(SWATCH_SIZE, SWATCH_SIZE)
         placeholder.fill(Qt.GlobalColor.lightGray)
@@ -210,7 +220,7 @@ class MainWindow(QMainWindow):
     def _set_swatch(self, name: str, file: str) -> None:
         for i in range(self.gallery.count()):
             item = self.gallery.item(i)
-            if item.text() == name:
+            if item.data(STYLE_NAME_ROLE) == name:
                 item.setIcon(QIcon(QPixmap(file)))
 
     def _style_chosen(self, item: QListWidgetItem | None) -> None:
@@ -220,7 +230,7 @@ class MainWindow(QMainWindow):
 
     def select_style(self, name: str) -> None:
         for i in range(self.gallery.count()):
-            if self.gallery.item(i).text() == name:
+            if self.gallery.item(i).data(STYLE_NAME_ROLE) == name:
                 self.gallery.setCurrentRow(i)
                 return
         raise KeyError(name)
@@ -481,6 +491,12 @@ class MainWindow(QMainWindow):
         self.stylizer.wait(5000)
         self.swatches.pool.waitForDone(5000)
         super().closeEvent(event)
+
+
+def _swatch_label(title: str, artist: str | None) -> str:
+    """Two short lines under a swatch: the title (cut to fit) and the artist's surname."""
+    short = title if len(title) <= 24 else title[:22].rstrip() + "…"
+    return f"{short}\n{artist.split()[-1]}" if artist else short
 
 
 def _duration(seconds: float) -> str:

@@ -33,7 +33,7 @@ from faststyle.errors import FaststyleError
 from faststyle.image_io import decode_image, encode_image
 from faststyle.serve.painters import Busy, ModelCache, PainterPool, TimedOut
 from faststyle.serve.settings import ServeSettings
-from faststyle.styles import available_styles, read_metadata
+from faststyle.styles import available_styles, describe
 
 PAGE_DIR = Path(str(resources.files("faststyle.serve") / "page"))
 FORMATS = {"jpeg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png"), "webp": ("WEBP", "image/webp")}
@@ -143,7 +143,7 @@ def create_app(settings: ServeSettings | None = None, device: str = "auto"):
 
     @api.get("/styles", dependencies=[Depends(authorized)])
     async def styles():
-        return [_describe(style) for style in available_styles()]
+        return [{**describe(style), "swatch": f"/styles/{style.name}/swatch.jpg"} for style in available_styles()]
 
     @api.get("/styles/{name}/swatch.jpg", dependencies=[Depends(authorized)],
              responses={200: {"content": {"image/jpeg": {}}}})
@@ -221,21 +221,3 @@ async def _read_upload(request: Request):
         body = await request.body()
         return io.BytesIO(body), "photo"
     raise HTTPException(415, "send the photo as multipart/form-data (field 'image') or as an image/* body")
-
-
-_cards: dict[tuple[str, int], dict] = {}
-
-
-def _describe(style) -> dict:
-    """What /styles says of a style; its model card is read once per file version."""
-    key = (str(style.path), style.path.stat().st_mtime_ns)
-    if key not in _cards:
-        try:
-            card = read_metadata(style.path)
-        except FaststyleError:
-            card = {}
-        _cards[key] = card
-    card = _cards[key]
-    return {"name": style.name, "title": card.get("title") or style.name.replace("_", " "),
-            "artist": card.get("artist"), "year": card.get("year"), "source": style.source,
-            "has_lite": style.lite is not None, "swatch": f"/styles/{style.name}/swatch.jpg"}
