@@ -125,7 +125,7 @@ def test_swatches_are_labelled_with_the_painting_and_tell_what_a_style_has(windo
 
     items = {window.gallery.item(i).data(STYLE_NAME_ROLE): window.gallery.item(i)
              for i in range(window.gallery.count())}
-    assert items["wave"].text() == "The Great Wave off Kan…\nHokusai"
+    assert items["wave"].text() == "The Great Wave off Kanagawa\nKatsushika Hokusai"
     assert "Katsushika Hokusai, c. 1831" in items["wave"].toolTip() and "lite network" in items["wave"].toolTip()
     assert items["tiny"].text() == "Random test style" and "your style: tiny" in items["tiny"].toolTip()
     window.select_style("wave")

@@ -494,9 +494,8 @@ class MainWindow(QMainWindow):
 
 
 def _swatch_label(title: str, artist: str | None) -> str:
-    """Two short lines under a swatch: the title (cut to fit) and the artist's surname."""
-    short = title if len(title) <= 24 else title[:22].rstrip() + "…"
-    return f"{short}\n{artist.split()[-1]}" if artist else short
+    """Two lines under a swatch, the title and the artist (the list cuts what does not fit)."""
+    return f"{title}\n{artist}" if artist else title
 
 
 def _duration(seconds: float) -> str:
