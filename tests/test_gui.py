@@ -263,6 +263,38 @@ def test_fast_and_stroke_controls_paint_as_the_api_does(qtbot, tmp_path, lite_ti
     window.swatches.pool.waitForDone(10000)
 
 
+def test_a_batch_of_photos_paints_with_one_progress_and_lists_failures(window, qtbot, tmp_path):
+    import faststyle
+
+    folder = tmp_path / "holiday"
+    (folder / "day2").mkdir(parents=True)
+    sources = [folder / f"p{i:02d}.png" for i in range(18)] + [folder / "day2" / f"q{i}.jpg" for i in range(2)]
+    for i, path in enumerate(sources):
+        Image.fromarray(photo(40 + 4 * (i % 3), 56, seed=i)).save(path)
+    (folder / "broken.jpg").write_bytes(b"not a photo")
+    window.select_style("tiny")
+    progress = []
+    window.batch.progress.connect(lambda done, total, name: progress.append((done, total, window.busy.value())))
+    out = tmp_path / "painted"
+    with qtbot.waitSignal(window.batch.finished, timeout=120000) as finished:
+        assert window.paint_batch([folder], out)
+    written, errors, cancelled = finished.args
+    assert len(written) == 20 and len(errors) == 1 and "broken.jpg" in errors[0] and not cancelled
+    assert (out / "p00.tiny.png").is_file() and (out / "day2" / "q1.tiny.jpg").is_file()  # subfolders kept
+    assert {total for _, total, _ in progress} == {21} and progress[-1][0] == 21  # one progress for all
+    assert [d for d, _, _ in progress] == sorted(d for d, _, _ in progress)
+    assert window.message.isVisible() and "broken.jpg" in window.message.text()
+    assert "20 painted" in window.status.text()
+    expected = np.asarray(faststyle.stylize(sources[0], "tiny"))
+    assert np.array_equal(np.asarray(Image.open(out / "p00.tiny.png")), expected)
+    # Again: what is there is skipped, as `faststyle stylize` does.
+    skipped = []
+    window.batch.started.connect(lambda count, already: skipped.append((count, already)))
+    with qtbot.waitSignal(window.batch.finished, timeout=120000):
+        assert window.paint_batch([folder], out)
+    assert skipped == [(1, 20)]
+
+
 # --- a new style from a painting -----------------------------------------------------------
 
 def _tiny_training(tmp_path) -> list[str]:

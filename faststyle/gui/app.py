@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, 
                                QSlider, QToolBar, QVBoxLayout, QWidget)
 
 from faststyle import FaststyleError
+from faststyle.gui.batch_worker import BatchPainter
 from faststyle.gui.compare import SIDE_BY_SIDE, SPLIT, CompareView
 from faststyle.gui.trainer import StyleTrainer
 from faststyle.gui.worker import SWATCH_SIZE, Stylizer, SwatchMaker
@@ -64,6 +65,10 @@ class MainWindow(QMainWindow):
         self.trainer.preview.connect(self._training_preview)
         self.trainer.finished.connect(self._training_finished)
         self.trainer.failed.connect(self._training_failed)
+        self.batch = BatchPainter(self)
+        self.batch.started.connect(self._batch_started)
+        self.batch.progress.connect(self._batch_progress)
+        self.batch.finished.connect(self._batch_finished)
         self.swatches = SwatchMaker(cache_dir, sample_image_path("chelsea"), self)
         self.swatches.ready.connect(self._set_swatch)
         self._build()
@@ -82,6 +87,7 @@ class MainWindow(QMainWindow):
         for text, shortcut, slot in [("Open…", QKeySequence.StandardKey.Open, self.choose_image),
                                      ("Save…", QKeySequence.StandardKey.Save, self.choose_save),
                                      ("Paste", QKeySequence.StandardKey.Paste, self.paste_image),
+                                     ("Paint many photos…", None, self.choose_batch),
                                      ("Load style…", None, self.choose_style_file),
                                      ("New style from a painting…", None, self.choose_painting)]:
             action = QAction(text, self)
@@ -324,9 +330,58 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
-        if urls:
-            self.open_image(Path(urls[0].toLocalFile()))
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if len(paths) == 1 and not paths[0].is_dir():
+            self.open_image(paths[0])
+        elif paths:  # several photos or a folder: a batch, into "painted" beside them
+            self.paint_batch(paths, paths[0].parent / "painted")
+
+    # --- many photos ----------------------------------------------------------------
+    def choose_batch(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Photos to paint in the chosen style", self._recent_dir(),
+                                                OPEN_FILTER)
+        if not files:
+            return
+        start = str(Path(files[0]).parent / "painted")
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the paintings", start)
+        if folder:
+            self.paint_batch([Path(f) for f in files], Path(folder))
+
+    def paint_batch(self, inputs: list[Path], output: Path) -> bool:
+        """Paints photos (and the photos in folders) at full size in the chosen style into `output`,
+        named and skipped as `faststyle stylize` does; one progress for all. False if it cannot start."""
+        if self.style is None:
+            self.show_error("choose a style first, then the photos to paint in it")
+            return False
+        self.hide_error()
+        label = Path(self._painting_style()).stem + ("-lite" if self._painting_style() != self.style else "")
+        options = {k: v for k, v in self._options(None).items() if k != "max_size"}
+        if not self.batch.start(inputs, self._painting_style(), label, output, **options):
+            self.show_error("a batch is already running; wait for it or cancel it")
+            return False
+        self._batch_output = output
+        self._set_busy(True)
+        self.status.setText("Batch: finding the photos…")
+        return True
+
+    def _batch_started(self, count: int, skipped: int) -> None:
+        self._task = f"Batch of {count}" + (f" ({skipped} already painted, skipped)" if skipped else "")
+
+    def _batch_progress(self, done: int, total: int, name: str) -> None:
+        self.busy.setRange(0, max(total, 1))
+        self.busy.setValue(done)
+        elapsed = time.monotonic() - self._started
+        left = f", about {_duration(elapsed / done * (total - done))} left" if 0 < done < total else ""
+        self.status.setText(f"{self._task}: {done} of {total} done{left} ({name})")
+
+    def _batch_finished(self, written: list, errors: list, cancelled: bool) -> None:
+        self._set_busy(self.stylizer.busy)
+        if errors:
+            more = f"\n… and {len(errors) - 5} more" if len(errors) > 5 else ""
+            self.show_error(f"{len(errors)} photo(s) could not be painted:\n" + "\n".join(errors[:5]) + more)
+        what = "cancelled: " if cancelled else ""
+        self.status.setText(f"Batch {what}{len(written)} painted into {self._batch_output}"
+                            + (f", {len(errors)} failed" if errors else ""))
 
     # --- stylize --------------------------------------------------------------------
     def _strength_moved(self) -> None:
@@ -375,9 +430,11 @@ class MainWindow(QMainWindow):
 
     def cancel(self) -> None:
         self.stylizer.cancel()
+        self.batch.cancel()  # after the photo in progress: no half-written output
         self.status.setText("Cancelled")
 
     def _set_busy(self, busy: bool) -> None:
+        busy = busy or self.batch.busy  # a batch keeps the bar while single pictures come and go
         self.busy.setRange(0, 0)
         self.busy.setVisible(busy)
         self.cancel_button.setVisible(busy)
@@ -489,6 +546,8 @@ class MainWindow(QMainWindow):
         self.trainer.wait(10000)
         self.stylizer.cancel()
         self.stylizer.wait(5000)
+        self.batch.cancel()
+        self.batch.wait(30000)
         self.swatches.pool.waitForDone(5000)
         super().closeEvent(event)
 
