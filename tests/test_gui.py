@@ -295,6 +295,37 @@ def test_a_batch_of_photos_paints_with_one_progress_and_lists_failures(window, q
     assert skipped == [(1, 20)]
 
 
+def test_zoom_with_the_wheel_and_buttons_and_pan_by_dragging(window, qtbot, tmp_path):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QAction, QWheelEvent
+
+    src = tmp_path / "p.png"
+    Image.fromarray(photo(300, 400)).save(src)
+    window.max_size.setCurrentIndex(0)
+    window.select_style("tiny")
+    open_photo(window, src, qtbot)
+    view = window.compare
+    pane = view._panes()[1]
+    # The result (painted smaller or not) covers the same area as the photo beside it.
+    assert view._image_rect(pane, view.result).size() == view._image_rect(pane, view.original).size()
+    fitted = view._image_rect(pane, view.original).width()
+    centre = QPointF(view.width() / 2, view.height() / 2)
+    wheel = QWheelEvent(centre, view.mapToGlobal(centre), QPoint(0, 0), QPoint(0, 120), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    view.wheelEvent(wheel)
+    assert not view.fit and view._image_rect(pane, view.original).width() == pytest.approx(fitted * 1.25, rel=1e-3)
+    zoom_out = next(a for a in window.findChildren(QAction) if a.text() == "Zoom out")
+    zoom_out.trigger()
+    assert view._image_rect(pane, view.original).width() == pytest.approx(fitted, rel=1e-3)
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=QPoint(100, 100))
+    qtbot.mouseMove(view, QPoint(140, 120))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(140, 120))
+    assert view._offset == QPointF(40, 20)  # panned with the mouse
+    window.zoom.setCurrentIndex(1)
+    window.zoom.setCurrentIndex(0)
+    assert view.fit and view._offset == QPointF(0, 0)
+
+
 # --- a new style from a painting -----------------------------------------------------------
 
 def _tiny_training(tmp_path) -> list[str]:

@@ -105,6 +105,12 @@ class MainWindow(QMainWindow):
         self.zoom.addItems(["Fit", "100 %"])
         self.zoom.currentIndexChanged.connect(lambda i: self.compare.set_fit(i == 0))
         bar.addWidget(self.zoom)
+        for text, shortcut, factor in [("Zoom in", QKeySequence.StandardKey.ZoomIn, 1.25),
+                                       ("Zoom out", QKeySequence.StandardKey.ZoomOut, 1 / 1.25)]:
+            action = QAction(text, self)
+            action.setShortcut(shortcut)
+            action.triggered.connect(lambda _=False, f=factor: self.compare.zoom_by(f))
+            bar.addAction(action)
 
         self.gallery = QListWidget()
         self.gallery.setViewMode(QListWidget.ViewMode.IconMode)

@@ -9,8 +9,14 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 SIDE_BY_SIDE, SPLIT = "side", "split"
 
 
+ZOOM_STEP, MIN_ZOOM, MAX_ZOOM = 1.25, 0.05, 16.0
+
+
 class CompareView(QWidget):
-    """Paints the original and the result; zoom to fit or 100 %, pan by dragging at 100 %."""
+    """Paints the original and the result; fit, or a zoom (the wheel, zoom_by) with panning by dragging.
+
+    A zoom is screen pixels per pixel of the original photo: the result, which may have been painted
+    smaller, is drawn over the same area."""
 
     split_moved = Signal(float)
 
@@ -19,7 +25,7 @@ class CompareView(QWidget):
         self.original: QImage | None = None
         self.result: QImage | None = None
         self.mode = SIDE_BY_SIDE
-        self.fit = True
+        self.zoom: float | None = None  # None: fit the pane
         self.split = 0.5  # position of the split line, 0..1 of the image width
         self.placeholder = "Open a photo (Ctrl+O) or drop one here"
         self._offset = QPointF(0, 0)
@@ -38,10 +44,29 @@ class CompareView(QWidget):
         self.mode = mode
         self.update()
 
+    @property
+    def fit(self) -> bool:
+        return self.zoom is None
+
     def set_fit(self, fit: bool) -> None:
-        self.fit = fit
-        self._offset = QPointF(0, 0)
+        """Fit the pane, or 100 % (one photo pixel per screen pixel)."""
+        self.set_zoom(None if fit else 1.0)
+
+    def set_zoom(self, zoom: float | None) -> None:
+        self.zoom = None if zoom is None else min(MAX_ZOOM, max(MIN_ZOOM, zoom))
+        if zoom is None:
+            self._offset = QPointF(0, 0)
         self.update()
+
+    def zoom_by(self, factor: float) -> None:
+        """Zooms in (factor > 1) or out from what is shown now, fitted or not."""
+        if self.original is not None:
+            self.set_zoom(self._scale(self._panes()[0], self.original) * self.devicePixelRatioF() * factor)
+
+    def wheelEvent(self, event) -> None:
+        steps = event.angleDelta().y() / 120
+        if steps and self.original is not None:
+            self.zoom_by(ZOOM_STEP ** steps)
 
     # --- geometry ---------------------------------------------------------------------
     def _panes(self) -> list[QRectF]:
@@ -52,13 +77,18 @@ class CompareView(QWidget):
             return [QRectF(r.left(), r.top(), half, r.height()), QRectF(r.left() + half + 8, r.top(), half, r.height())]
         return [r]
 
-    def _image_rect(self, pane: QRectF, image: QImage) -> QRectF:
-        w, h = image.width() / image.devicePixelRatio(), image.height() / image.devicePixelRatio()
+    def _scale(self, pane: QRectF, image: QImage) -> float:
+        """Widget units per pixel of the original photo."""
+        reference = self.original or image
+        w, h = reference.width(), reference.height()
         if self.fit:
-            scale = min(pane.width() / w, pane.height() / h)
-        else:  # 100 %: one image pixel per device pixel
-            scale = 1.0 / self.devicePixelRatioF() * image.devicePixelRatio()
-        size = QRectF(0, 0, w * scale, h * scale)
+            return min(pane.width() / w, pane.height() / h)
+        return self.zoom / self.devicePixelRatioF()
+
+    def _image_rect(self, pane: QRectF, image: QImage) -> QRectF:
+        reference = self.original or image
+        scale = self._scale(pane, image)
+        size = QRectF(0, 0, reference.width() * scale, reference.height() * scale)  # a smaller result fills it too
         size.moveCenter(pane.center() + (QPointF(0, 0) if self.fit else self._offset))
         return size
 
