@@ -326,6 +326,25 @@ def test_zoom_with_the_wheel_and_buttons_and_pan_by_dragging(window, qtbot, tmp_
     assert view.fit and view._offset == QPointF(0, 0)
 
 
+def test_blend_two_styles_with_a_mix(window, qtbot, tmp_path, user_styles):
+    import faststyle
+    from faststyle.styles import resolve_style
+
+    src = tmp_path / "p.png"
+    Image.fromarray(photo(48, 64)).save(src)
+    window.select_style("tiny")
+    open_photo(window, src, qtbot)
+    window.blend_mix.setValue(30)
+    window.result = None
+    window.blend_with.setCurrentIndex(window.blend_with.findText("Blend with wave"))
+    qtbot.waitUntil(lambda: window.result is not None and not window.result_is_preview and not window.stylizer.busy,
+                    timeout=30000)
+    expected = faststyle.stylize(src, faststyle.blend({str(user_styles / "tiny.onnx"): 0.7,
+                                                       str(resolve_style("wave")): 0.3}))
+    assert np.abs(np.asarray(window.result, dtype=np.int16) - np.asarray(expected, dtype=np.int16)).max() <= 1
+    assert window.style_label() == "tiny70+wave30" and window.default_save_name() == "p.tiny70+wave30.png"
+
+
 # --- a new style from a painting -----------------------------------------------------------
 
 def _tiny_training(tmp_path) -> list[str]:

@@ -140,6 +140,15 @@ class MainWindow(QMainWindow):
         self.fast = QCheckBox("Fast")
         self.fast.setToolTip("Paint with the style's lite network: several times faster, a little less detail")
         self.fast.toggled.connect(self._restylize_all)
+        self.blend_with = QComboBox()  # filled with the styles by refresh_styles
+        self.blend_with.setToolTip("Mix a second style into the chosen one")
+        self.blend_with.currentIndexChanged.connect(self._restylize_all)
+        self.blend_mix = QSlider(Qt.Orientation.Horizontal)
+        self.blend_mix.setRange(0, 100)
+        self.blend_mix.setValue(50)
+        self.blend_mix.setFixedWidth(90)
+        self.blend_mix.setToolTip("How much of the second style")
+        self.blend_mix.sliderReleased.connect(self._restylize_all)
         self.strokes = QComboBox()
         for text, value in STROKES:
             self.strokes.addItem(text, value)
@@ -174,8 +183,8 @@ class MainWindow(QMainWindow):
         self._debounce.timeout.connect(self._restylize_all)
 
         controls = QHBoxLayout()
-        for w in (self.strength_label, self.strength, self.preserve, self.fast, self.strokes,
-                  QLabel("Resolution"), self.max_size, self.busy, self.cancel_button):
+        for w in (self.strength_label, self.strength, self.preserve, self.fast, self.strokes, self.blend_with,
+                  self.blend_mix, QLabel("Resolution"), self.max_size, self.busy, self.cancel_button):
             controls.addWidget(w)
         controls.setStretchFactor(self.strength, 1)
         right = QVBoxLayout()
@@ -200,6 +209,12 @@ class MainWindow(QMainWindow):
         self.gallery.blockSignals(True)
         self.gallery.clear()
         self._lite = {str(s.path): str(s.lite) for s in styles if s.lite}
+        self.blend_with.blockSignals(True)
+        self.blend_with.clear()
+        self.blend_with.addItem("No blend", None)
+        for style in styles:
+            self.blend_with.addItem(f"Blend with {style.name}", str(style.path))
+        self.blend_with.blockSignals(False)
         for style in styles:
             self._add_style_item(style.name, str(style.path), describe(style))
         for path in extra:
@@ -360,7 +375,11 @@ class MainWindow(QMainWindow):
             self.show_error("choose a style first, then the photos to paint in it")
             return False
         self.hide_error()
-        label = Path(self._painting_style()).stem + ("-lite" if self._painting_style() != self.style else "")
+        try:
+            label = self.style_label()
+        except FaststyleError as exc:
+            self.show_error(str(exc))
+            return False
         options = {k: v for k, v in self._options(None).items() if k != "max_size"}
         if not self.batch.start(inputs, self._painting_style(), label, output, **options):
             self.show_error("a batch is already running; wait for it or cancel it")
@@ -409,7 +428,7 @@ class MainWindow(QMainWindow):
             return
         self.hide_error()
         options = self._options(self.max_size.currentData())
-        lite = self._lite.get(self.style)
+        lite = self._painting_style(preview=True)
         if lite is None and preview_only:
             return
         self._final = None if preview_only else {"style": self._painting_style(), **options}
@@ -424,9 +443,26 @@ class MainWindow(QMainWindow):
         return {"strength": self.strength.value() / 100, "preserve_colors": self.preserve.isChecked(),
                 "max_size": max_size, "stroke_scale": self.strokes.currentData()}
 
-    def _painting_style(self) -> str:
-        """The network the final picture comes from: the lite one when Fast is on and there is one."""
-        return self._lite.get(self.style, self.style) if self.fast.isChecked() else self.style
+    def _painting_style(self, preview: bool = False) -> str | None:
+        """What the picture is painted with, as faststyle.stylize takes it: the chosen style's network,
+        or a blend spec 'a.onnx:0.6,b.onnx:0.4' with the style in "Blend with"; the lite networks
+        when Fast is on (where every part has one). preview: the lite networks' quick picture, or None."""
+        mix = self.blend_mix.value() / 100
+        partner = self.blend_with.currentData()
+        parts = [(self.style, 1 - mix)] + ([(partner, mix)] if partner and partner != self.style else [])
+        has_lite = all(path in self._lite for path, _ in parts)
+        if preview and not has_lite:
+            return None
+        if (preview or self.fast.isChecked()) and has_lite:
+            parts = [(self._lite[path], weight) for path, weight in parts]
+        return parts[0][0] if len(parts) == 1 else ",".join(f"{path}:{weight:g}" for path, weight in parts)
+
+    def style_label(self) -> str:
+        """How outputs are named after the style: 'wave', 'wave-lite', 'wave60+udnie40'."""
+        from faststyle.api import as_model
+
+        model = as_model(self._painting_style())
+        return model.name + ("-lite" if model.is_lite and not model.name.endswith("-lite") else "")
 
     def _submit_final(self) -> None:
         final, self._final, self._preview_id = self._final, None, None
@@ -471,7 +507,11 @@ class MainWindow(QMainWindow):
     # --- result out -----------------------------------------------------------------
     def default_save_name(self) -> str:
         stem = self.photo_path.stem if self.photo_path else "pasted"
-        return f"{stem}.{Path(self.style or 'style').stem}.png"
+        try:
+            label = self.style_label()
+        except FaststyleError:
+            label = Path(self.style or "style").stem
+        return f"{stem}.{label}.png"
 
     def choose_save(self) -> None:
         if self.result is None:
