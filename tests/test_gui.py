@@ -165,12 +165,22 @@ def lite_tiny(user_styles):
     return path
 
 
-def test_lite_preview_first_then_the_full_picture(qtbot, tmp_path, lite_tiny, user_styles):
-    import faststyle
-
+@pytest.fixture
+def lite_window(qtbot, tmp_path, lite_tiny, user_styles):
+    """A window made after the user style 'tiny' got its lite network."""
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings, cache_dir=tmp_path / "swatches", load_sample=False)
     qtbot.addWidget(window)
+    yield window
+    window.stylizer.cancel()
+    window.stylizer.wait()
+    window.swatches.pool.waitForDone(10000)
+
+
+def test_lite_preview_first_then_the_full_picture(qtbot, tmp_path, lite_tiny, user_styles, lite_window):
+    import faststyle
+
+    window = lite_window
     src = tmp_path / "p.png"
     Image.fromarray(photo(40, 56)).save(src)
     shown = []
@@ -193,9 +203,6 @@ def test_lite_preview_first_then_the_full_picture(qtbot, tmp_path, lite_tiny, us
     assert not window.save_result(tmp_path / "preview.png") and window.message.isVisibleTo(window)
     assert not (tmp_path / "preview.png").exists()
     window.strength.setSliderDown(False)
-    window.stylizer.cancel()
-    window.stylizer.wait()
-    window.swatches.pool.waitForDone(10000)
 
 
 def test_save_writes_the_photo_at_full_size_with_its_metadata(window, qtbot, tmp_path):
@@ -234,12 +241,10 @@ def test_a_tiled_picture_shows_a_moving_percentage_and_time_left(window, qtbot, 
     assert any("%" in text and "left" in text for *_, text in seen)
 
 
-def test_fast_and_stroke_controls_paint_as_the_api_does(qtbot, tmp_path, lite_tiny, user_styles):
+def test_fast_and_stroke_controls_paint_as_the_api_does(qtbot, tmp_path, lite_tiny, user_styles, lite_window):
     import faststyle
 
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings, cache_dir=tmp_path / "swatches", load_sample=False)
-    qtbot.addWidget(window)
+    window = lite_window
     src = tmp_path / "p.png"
     Image.fromarray(photo(48, 64)).save(src)
     window.select_style("tiny")
@@ -258,9 +263,6 @@ def test_fast_and_stroke_controls_paint_as_the_api_does(qtbot, tmp_path, lite_ti
     window.result = None
     window.preserve.setChecked(True)
     qtbot.waitUntil(lambda: window.result is not None and not window.result_is_preview, timeout=30000)
-    window.stylizer.cancel()
-    window.stylizer.wait()
-    window.swatches.pool.waitForDone(10000)
 
 
 def test_a_batch_of_photos_paints_with_one_progress_and_lists_failures(window, qtbot, tmp_path):
