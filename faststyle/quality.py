@@ -4,6 +4,8 @@
 - `tonal_correlation`: whether the picture keeps the photo's light and dark layout.
 - `block_grid_ratio`: a visible grid of 2x2 blocks, the risk of painting at half resolution
   and unfolding (architecture.py, `fold`).
+- `shift_consistency`: whether the same strokes are painted when the picture moves by a few
+  pixels, as in a camera pan (video shimmers where they are not).
 """
 
 from __future__ import annotations
@@ -66,3 +68,29 @@ def block_grid_ratio(stylized: np.ndarray, block: int = 2) -> float:
     if within == 0:  # flat inside every block: all grid, or (across == 0 too) a flat picture
         return float("inf") if across > 0 else float("nan")
     return float(across / within)
+
+
+SHIFTS = tuple(range(1, 9))  # pixels: one to two steps of the networks' stride of 4
+SHIFT_BORDER = 32            # pixels left out at the edges, where a shift changes what the network sees
+
+
+def shift_consistency(paint, rgb: np.ndarray, shifts: tuple[int, ...] = SHIFTS,
+                      border: int = SHIFT_BORDER) -> dict[int, float]:
+    """Per shift d: mean absolute grey levels between paint(the photo moved d px) and paint(the photo)
+    moved the same way, in x and in y (their mean), away from the borders. 0: the strokes move
+    with the picture; the networks' stride makes shifts that are not multiples of 4 the test.
+
+    paint: uint8 HxWx3 -> HxWx3 picture (e.g. StyleModel.transform).
+    """
+    base = np.asarray(paint(rgb), dtype=np.float32)
+    h, w = rgb.shape[:2]
+    errors = {}
+    for d in shifts:
+        if min(h, w) <= 2 * border + d:
+            raise ValueError(f"a {w}x{h} picture is too small to shift by {d} px with a {border} px border")
+        moved_x = np.asarray(paint(np.ascontiguousarray(rgb[:, d:])), dtype=np.float32)  # content moves left by d
+        moved_y = np.asarray(paint(np.ascontiguousarray(rgb[d:, :])), dtype=np.float32)
+        ex = np.abs(moved_x[border:-border, border:-border] - base[border:-border, d + border:-border])
+        ey = np.abs(moved_y[border:-border, border:-border] - base[d + border:-border, border:-border])
+        errors[d] = float((ex.mean() + ey.mean()) / 2)
+    return errors

@@ -1,4 +1,4 @@
-"""The picture measures on constructed images: blown-white blobs and tonal layout."""
+"""The picture measures on constructed images: blown-white blobs, tonal layout, block grid, shift consistency."""
 
 import numpy as np
 import pytest
@@ -60,3 +60,24 @@ def test_block_grid_ratio_sees_a_2x2_grid_and_not_a_smooth_picture():
     # A weaker grid: each block's pixels pulled a little toward their block's own offset.
     offsets = rng.normal(0, 6, (64, 64, 1)).repeat(2, axis=0).repeat(2, axis=1)
     assert block_grid_ratio(smooth + offsets) > 1.3
+
+
+def test_shift_consistency_is_zero_for_a_per_pixel_picture_and_not_for_a_stride_of_4():
+    """A painting that does the same to every pixel moves with the photo; one built on 4x4 blocks
+    (a stride of 4, as the networks' downsampling) agrees at shifts of 4 and 8 only."""
+    from faststyle.quality import shift_consistency
+
+    rgb = photo(128, 160)
+    assert all(e == 0 for e in shift_consistency(lambda x: 255 - x, rgb).values())
+
+    def blocks(x):  # the same size out as in, as a network's picture
+        h, w = -(-x.shape[0] // 4) * 4, -(-x.shape[1] // 4) * 4
+        padded = np.pad(x, ((0, h - x.shape[0]), (0, w - x.shape[1]), (0, 0)), mode="edge").astype(np.float32)
+        cells = padded.reshape(h // 4, 4, w // 4, 4, 3).mean(axis=(1, 3))
+        return np.repeat(np.repeat(cells, 4, axis=0), 4, axis=1)[: x.shape[0], : x.shape[1]]
+
+    errors = shift_consistency(blocks, rgb)
+    assert errors[4] == errors[8] == 0
+    assert min(errors[d] for d in (1, 2, 3, 5, 6, 7)) > 0.5
+    with pytest.raises(ValueError):
+        shift_consistency(blocks, photo(40, 40))

@@ -289,12 +289,13 @@ def test_optimize_and_evaluate_commands(data, tmp_path, tiny_model_path):
     assert "blown white (model, 6 photos)" in r.stdout and "at 1024 px" in r.stdout
     assert "tonal layout kept" in r.stdout
     r = subprocess.run([sys.executable, "-m", "faststyle", "evaluate", str(tiny_model_path), str(data / "photos"),
-                        "--style-image", str(data / "style.png"), "--crop-size", "30", "--gatys-photos", "0",
+                        "--style-image", str(data / "style.png"), "--crop-size", "80", "--gatys-photos", "0",
                         "--vgg-weights", "random", "--json"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     import json
     report = json.loads(r.stdout)
     assert report["photos"] == 6 and len(report["blown"]) == 6 and set(report["model"]) >= {"content", "style"}
+    assert sorted(map(int, report["shift"])) == list(range(1, 9)) and all(v >= 0 for v in report["shift"].values())
     # A missing folder is named before anything slow (the VGG weights, perhaps a download) starts.
     r = subprocess.run([sys.executable, "-m", "faststyle", "evaluate", str(tiny_model_path), str(tmp_path / "nowhere"),
                         "--style-image", str(data / "style.png")], capture_output=True, text=True, timeout=300)

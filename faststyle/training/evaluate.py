@@ -14,13 +14,15 @@ import numpy as np
 
 from faststyle.errors import FaststyleError
 from faststyle.image_io import centre_square, load_image, resize_long_side
-from faststyle.quality import block_grid_ratio, blown_white_share, tonal_correlation
+from faststyle.quality import (SHIFT_BORDER, SHIFTS, block_grid_ratio, blown_white_share, shift_consistency,
+                               tonal_correlation)
 from faststyle.runtime import StyleModel
 from faststyle.training.config import LossConfig
 from faststyle.training.losses import PerceptualLoss, build_loss
 
 TERMS = ("content", "style", "tv", "range", "total")
 LARGE_SIZE = 1024  # blobs are also counted with the photo's long side at this size
+SHIFT_PHOTOS = 3  # photos the shift consistency is measured on (17 paintings each)
 
 
 def square_photo(path: Path, size: int) -> np.ndarray:
@@ -84,6 +86,7 @@ class Report:
     tone: list[float] = field(default_factory=list)        # tonal_correlation, model vs photo
     gatys_tone: list[float] = field(default_factory=list)  # the same for Gatys' images
     grid: list[float] = field(default_factory=list)        # block_grid_ratio at LARGE_SIZE
+    shift: dict[int, float] = field(default_factory=dict)  # shift_consistency by shift, first SHIFT_PHOTOS photos
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -128,6 +131,10 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
     report = Report(model.name, _mean(model_rows), photos=len(readable),
                     gatys_photos=min(gatys_photos, len(readable)) if gatys_iterations else 0,
                     blown=blown, blown_large=blown_large, tone=tone, gatys_tone=gatys_tone, grid=grid)
+    big_enough = size > 2 * SHIFT_BORDER + max(SHIFTS)  # else no pixels far enough from the borders
+    shifts = [shift_consistency(model.transform, content.astype(np.uint8))
+              for _, content in readable[:SHIFT_PHOTOS]] if big_enough else []
+    report.shift = {d: float(np.mean([s[d] for s in shifts])) for d in shifts[0]} if shifts else {}
     report.gatys = {n: _mean(rows) for n, rows in gatys_rows.items() if rows}
     # The model on the same photos as Gatys, for a like-for-like comparison.
     if report.gatys_photos:
@@ -206,6 +213,9 @@ def format_report(report: Report) -> str:
     if report.gatys_tone:
         tone += f", Gatys ({len(report.gatys_tone)} photos) {nanmean(report.gatys_tone):.2f}"
     lines.append(tone)
+    if report.shift:
+        lines.append("shift consistency (grey levels between the picture of a moved photo and the moved picture, "
+                     "0 = strokes move with it): " + ", ".join(f"{d} px {e:.2f}" for d, e in report.shift.items()))
     if report.grid:
         lines.append(f"2x2 block grid (steps across / within blocks at {LARGE_SIZE} px, 1 = none): "
                      f"{np.mean(report.grid):.2f} mean, {np.max(report.grid):.2f} worst")
