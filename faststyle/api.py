@@ -99,7 +99,7 @@ def load_style(name_or_path: str | os.PathLike, *, fast: bool = False, device: s
     return StyleModel.load(resolve_style(name_or_path, fast), threads, device)
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=16)  # every bundled style, full and lite: what a server keeps warm
 def _cached_style(path: Path, device: str, threads: int | None) -> StyleModel:
     return StyleModel.load(path, threads, device)
 

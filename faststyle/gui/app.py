@@ -395,9 +395,7 @@ class MainWindow(QMainWindow):
     def _batch_progress(self, done: int, total: int, name: str) -> None:
         self.busy.setRange(0, max(total, 1))
         self.busy.setValue(done)
-        elapsed = time.monotonic() - self._started
-        left = f", about {_duration(elapsed / done * (total - done))} left" if 0 < done < total else ""
-        self.status.setText(f"{self._task}: {done} of {total} done{left} ({name})")
+        self.status.setText(f"{self._task}: {done} of {total} done{self._time_left(done, total)} ({name})")
 
     def _batch_finished(self, written: list, errors: list, cancelled: bool) -> None:
         self._set_busy(self.stylizer.busy)
@@ -488,9 +486,13 @@ class MainWindow(QMainWindow):
             return
         self.busy.setRange(0, total)
         self.busy.setValue(done)
-        elapsed = time.monotonic() - self._started
-        left = f", about {_duration(elapsed / done * (total - done))} left" if 0 < done < total else ""
-        self.status.setText(f"{self._task}: {100 * done // total} %{left}")
+        self.status.setText(f"{self._task}: {100 * done // total} %{self._time_left(done, total)}")
+
+    def _time_left(self, done: int, total: int) -> str:
+        """', about 20 s left' from the pace since the job started ('' before the first step)."""
+        if not 0 < done < total:
+            return ""
+        return f", about {_duration((time.monotonic() - self._started) / done * (total - done))} left"
 
     def _show_result(self, request_id: int, image: Image.Image) -> None:
         self.result = image

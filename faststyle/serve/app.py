@@ -28,10 +28,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from faststyle import __version__
-from faststyle.api import load_style, stylize, swatch
+from faststyle.api import as_model, stylize, swatch
 from faststyle.errors import FaststyleError
 from faststyle.image_io import decode_image, encode_image
-from faststyle.serve.painters import Busy, ModelCache, PainterPool, TimedOut
+from faststyle.serve.painters import Busy, PainterPool, TimedOut
 from faststyle.serve.settings import ServeSettings
 from faststyle.styles import available_styles, describe
 
@@ -81,8 +81,9 @@ def create_app(settings: ServeSettings | None = None, device: str = "auto"):
     settings = settings or ServeSettings()
     settings.check()
     pool = PainterPool(settings.painters, settings.queue, settings.timeout_s)
-    models = ModelCache(lambda name, fast: load_style(name, fast=fast, device=device,
-                                                      threads=settings.threads_per_painter))
+    def model(name: str, fast: bool):  # one session per style, shared by the painters (api's cache)
+        return as_model(name, fast=fast, device=device, threads=settings.threads_per_painter)
+
     swatches: dict[tuple[str, int], bytes] = {}
     swatch_lock = threading.Lock()
     @contextlib.asynccontextmanager
@@ -157,7 +158,7 @@ def create_app(settings: ServeSettings | None = None, device: str = "auto"):
             with swatch_lock:
                 if key not in swatches:
                     out = io.BytesIO()
-                    swatch(models.get(name, True), SWATCH_SIZE).save(out, "JPEG", quality=88)
+                    swatch(model(name, True), SWATCH_SIZE).save(out, "JPEG", quality=88)
                     swatches[key] = out.getvalue()
                 return swatches[key]
         data = swatches.get(key) or await run_in_threadpool(make)
@@ -187,7 +188,7 @@ def create_app(settings: ServeSettings | None = None, device: str = "auto"):
 
         def job(cancel) -> bytes:
             photo = decode_image(upload, f"upload {name!r}", settings.max_pixels, long_side)
-            painted = stylize(photo, models.get(style, fast), strength=strength, preserve_colors=preserve_colors,
+            painted = stylize(photo, model(style, fast), strength=strength, preserve_colors=preserve_colors,
                               max_size=long_side, cancel=cancel)
             painted.info.pop("exif", None)  # camera and GPS stay private; the colour profile stays
             out = io.BytesIO()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -92,26 +91,3 @@ class Ticket:
         except asyncio.CancelledError:  # the client went away: stop painting for nobody
             cancel.cancel()
             raise
-
-
-class ModelCache:
-    """Loaded styles by (name, lite), the most recently used kept; one ONNX Runtime session each,
-    shared by every painter (sessions may run from several threads at once)."""
-
-    def __init__(self, load: Callable[[str, bool], object], size: int = 16):
-        self._load, self._size = load, size
-        self._models: OrderedDict[tuple[str, bool], object] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, name: str, fast: bool):
-        key = (name, fast)
-        with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
-        model = self._load(name, fast)  # outside the lock: loading takes a while
-        with self._lock:
-            self._models[key] = model
-            while len(self._models) > self._size:
-                self._models.popitem(last=False)
-        return model

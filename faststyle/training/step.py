@@ -71,8 +71,9 @@ class FastestStep:
         if self.chosen:
             return self.candidates[self.chosen](images, perceptual)
         key = f"{tuple(np.shape(images))} {'perceptual' if perceptual else 'distillation'}"
-        if self.kind is None and self.memory and self.memory.recall(key) in self.candidates:
-            self.chosen = self.memory.recall(key)
+        remembered = self.memory.recall(key) if self.kind is None and self.memory else None
+        if remembered in self.candidates:
+            self.chosen = remembered
             self.report(f"steps run with {self.chosen}, measured fastest on this CPU before")
             return self.candidates[self.chosen](images, perceptual)
         self.key = self.key or key
