@@ -163,6 +163,30 @@ def centre_square(im: Image.Image, size: int | None = None, resample=Image.BICUB
     return square.resize((size, size), resample) if size and size != side else square
 
 
+def thumbnail_text(source: ImageLike, size: int = 128) -> str:
+    """A small JPEG of an image as text (base64), for a model card: the painting a style came from."""
+    import base64
+
+    im = load_image(source).convert("RGB")
+    im.thumbnail((size, size), Image.LANCZOS)
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=85)
+    return base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def image_from_text(text: str) -> Image.Image | None:
+    """thumbnail_text's image back; None for text that is not one (an edited card)."""
+    import base64
+    import binascii
+
+    try:
+        im = Image.open(io.BytesIO(base64.b64decode(text, validate=True)))
+        im.load()
+        return im.convert("RGB") if im.width * im.height <= 1024 * 1024 else None
+    except (binascii.Error, ValueError, OSError, Image.DecompressionBombError):
+        return None
+
+
 def frame_count(path: str | os.PathLike) -> int:
     """How many frames (animation) or pages (TIFF) an image file holds; 1 if it cannot say, and
     for a pipe, which is read once, as one picture."""

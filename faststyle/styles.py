@@ -109,6 +109,18 @@ def resolve_style(name_or_path: str | os.PathLike, fast: bool = False) -> Path:
     raise FaststyleError(f"unknown style {text!r}; available: {names} (or pass a path to an .onnx file)")
 
 
+PAINTING_THUMBNAIL = "painting_thumbnail"  # card key: a small JPEG of the painting (image_io.thumbnail_text)
+
+
+def painting_thumbnail(card: dict):
+    """The painting a style was trained on, small, from its card (PIL image); None if the card
+    has none (the bundled styles: their paintings' pictures are not the project's to ship)."""
+    from faststyle.image_io import image_from_text
+
+    text = card.get(PAINTING_THUMBNAIL)
+    return image_from_text(text) if isinstance(text, str) else None
+
+
 def read_metadata(path: str | os.PathLike) -> dict:
     """The faststyle metadata stored in an ONNX model, read without building a session."""
     import onnxruntime as ort

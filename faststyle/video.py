@@ -1,8 +1,12 @@
-"""Stylizing video, frame by frame (needs the [video] extra: imageio-ffmpeg).
+"""Stylizing video, frame by frame (needs the [video] extra: imageio-ffmpeg, OpenCV).
 
-Instance normalization computes statistics per frame, so small changes between
-frames change the whole picture's tone: flicker. Frames are therefore normalised
-with a running average of the statistics, the same mechanism tiling uses.
+Two things make a painted video unsteady, and `FramePainter` answers each:
+1. Instance normalization computes statistics per frame, so small changes between frames change
+   the whole picture's tone: flicker. Frames are normalised with a running average of the
+   statistics, the same mechanism tiling uses.
+2. The network's stride repaints the strokes whenever the picture moves by a step that is not
+   a multiple of 4 px: shimmer. With `stable`, the previous painted frame is carried along the
+   optical flow (temporal.FlowCarry).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from faststyle.api import BlendedStyle, StyleLike, as_model
 from faststyle.errors import FaststyleError
 from faststyle.image_io import refuse_overwriting_inputs, remove_stale_temp_files, temp_file_beside
 from faststyle.postprocess import check_strength, finish
+from faststyle.temporal import CARRY, FlowCarry
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif"}
 # Constant-quality encoding: the size follows the picture instead of a fixed high bitrate.
@@ -33,18 +38,46 @@ def _ffmpeg():
     return imageio_ffmpeg
 
 
+class FramePainter:
+    """Paints a video's frames in order: `painted = painter(frame)` (uint8 HxWx3 both).
+
+    smoothing: weight of the past in the running average of normalisation statistics
+    (0 = every frame on its own, closer to 1 = steadier tone).
+    stable: carry the previous painted frame along the optical flow (no shimmer when the camera
+    moves); a number sets the carried share (temporal.CARRY when True).
+    """
+
+    def __init__(self, style: StyleLike, strength: float = 1.0, preserve_colors: bool = False,
+                 smoothing: float = 0.9, stable: bool | float = True):
+        self.model = as_model(style)
+        if isinstance(self.model, BlendedStyle):
+            raise FaststyleError("blends are for pictures; paint the video in one style at a time")
+        self.strength, self.preserve_colors, self.smoothing = check_strength(strength), preserve_colors, smoothing
+        carry = CARRY if stable is True else float(stable)
+        self.carry = FlowCarry(carry) if carry > 0 else None
+        self.stats = None
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        current = self.model.norm_stats(frame)
+        self.stats = current if self.stats is None else {
+            k: self.smoothing * self.stats[k] + (1 - self.smoothing) * v for k, v in current.items()}
+        top, left = self.carry.motion(frame) if self.carry else (0, 0)
+        padded = np.pad(frame, ((top, 0), (left, 0), (0, 0)), mode="reflect") if top or left else frame
+        out = self.model.transform(padded, lambda src, styl: finish(src, styl, self.strength, self.preserve_colors),
+                                   stats=self.stats)[top:, left:]
+        return self.carry(frame, out) if self.carry else out
+
+
 def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: StyleLike,
                   strength: float = 1.0, preserve_colors: bool = False, max_size: int | None = None,
                   smoothing: float = 0.9, progress: Callable[[int, int], None] | None = None,
-                  crf: int = DEFAULT_CRF) -> Path:
+                  crf: int = DEFAULT_CRF, stable: bool | float = True) -> Path:
     """Writes `target` (format from its extension), keeping the source's frame rate and audio.
 
-    smoothing: weight of the past in the running average of normalisation statistics
-    (0 = every frame on its own, closer to 1 = steadier).
+    smoothing, stable: as FramePainter's.
     crf: H.264 constant rate factor, 0 (lossless) to 51; 23 is ffmpeg's own default.
     """
     ffmpeg = _ffmpeg()
-    strength = check_strength(strength)
     source, target = Path(source), Path(target)
     if not source.is_file():
         raise FaststyleError(f"{source}: file not found")
@@ -54,9 +87,7 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
     if target.suffix.lower() not in VIDEO_EXTENSIONS - {".gif"}:
         raise FaststyleError(f"{target}: use a video extension such as .mp4, .mov or .mkv")
     refuse_overwriting_inputs(target, source)
-    model = as_model(style)
-    if isinstance(model, BlendedStyle):
-        raise FaststyleError("blends are for pictures; paint the video in one style at a time")
+    painter = FramePainter(style, strength, preserve_colors, smoothing, stable)
     try:
         reader = ffmpeg.read_frames(_local(source))
         meta = next(reader)
@@ -81,18 +112,13 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
                                  audio_codec="libopus" if webm else None,
                                  output_params=["-loglevel", "error", "-crf", str(crf)] + (["-b:v", "0"] if webm else []))
     writer.send(None)
-    stats, written = None, 0
+    written = 0
     try:
         for i, raw in enumerate(reader):
             frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
             if (out_w, out_h) != (w, h):
                 frame = np.asarray(Image.fromarray(frame).resize((out_w, out_h), Image.LANCZOS))
-            current = model.norm_stats(frame)
-            stats = current if stats is None else {k: smoothing * stats[k] + (1 - smoothing) * v
-                                                   for k, v in current.items()}
-            out = model.transform(frame, lambda src, styl: finish(src, styl, strength, preserve_colors),
-                                  stats=stats)
-            writer.send(np.ascontiguousarray(out))
+            writer.send(np.ascontiguousarray(painter(frame)))
             written += 1
             if progress:
                 progress(i + 1, max(total, i + 1))

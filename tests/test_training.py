@@ -124,6 +124,13 @@ def test_quick_schedule_adapts_the_nearest_style_and_distils_a_lite_network(data
     assert (run / "preview.jpg").is_file() and (run / "lite" / "preview.jpg").is_file()
     assert log_steps(run / "lite") == [1, 2]
     assert resolve_style("mine", fast=True) == lite and resolve_style("mine") == full
+    # Both cards carry the painting, small, and the style's swatch is that painting, not a painted cat.
+    from faststyle.api import swatch
+
+    painting = np.asarray(Image.open(data / "style.png").convert("RGB").resize((32, 32), Image.LANCZOS), np.float32)
+    for style in ("mine", lite):
+        shown = np.asarray(swatch(style, 32), np.float32)
+        assert np.abs(shown - painting).mean() < 12  # JPEG at 85 %, shrunk twice
 
 
 def test_nearest_style_ranks_bundled_styles_by_the_style_distance_of_their_pictures(
@@ -288,6 +295,7 @@ def test_optimize_and_evaluate_commands(data, tmp_path, tiny_model_path):
     # 30 px is not a multiple of 4: the model's padded output must still be scored at the photo's size.
     assert "blown white (model, 6 photos)" in r.stdout and "at 1024 px" in r.stdout
     assert "tonal layout kept" in r.stdout
+    assert ("video, pan over the first photo" in r.stdout) == bool(importlib.util.find_spec("cv2"))
     r = subprocess.run([sys.executable, "-m", "faststyle", "evaluate", str(tiny_model_path), str(data / "photos"),
                         "--style-image", str(data / "style.png"), "--crop-size", "80", "--gatys-photos", "0",
                         "--vgg-weights", "random", "--json"], capture_output=True, text=True, timeout=300)
@@ -296,6 +304,9 @@ def test_optimize_and_evaluate_commands(data, tmp_path, tiny_model_path):
     report = json.loads(r.stdout)
     assert report["photos"] == 6 and len(report["blown"]) == 6 and set(report["model"]) >= {"content", "style"}
     assert sorted(map(int, report["shift"])) == list(range(1, 9)) and all(v >= 0 for v in report["shift"].values())
+    if importlib.util.find_spec("cv2"):  # the video measure needs the [video] extra
+        assert set(report["video"]) == {"pan", "handheld"}
+        assert all(set(v) == {"input", "painted", "steady"} and min(v.values()) >= 0 for v in report["video"].values())
     # A missing folder is named before anything slow (the VGG weights, perhaps a download) starts.
     r = subprocess.run([sys.executable, "-m", "faststyle", "evaluate", str(tiny_model_path), str(tmp_path / "nowhere"),
                         "--style-image", str(data / "style.png")], capture_output=True, text=True, timeout=300)
@@ -549,3 +560,25 @@ def test_lr_end_falls_along_a_cosine_and_a_resumed_run_goes_on_down_it(data, tmp
     assert int(np.load(run / "ckpt-000003.npz")["opt/adam/iteration"]) == 3
     card = json.loads(ort.InferenceSession(str(run / "model.onnx")).get_modelmeta().custom_metadata_map["faststyle"])
     assert card["learning_rate_end"] == 1e-5
+
+
+def test_the_shift_term_is_trained_and_logged(data, tmp_path):
+    run = tmp_path / "run"
+    r = subprocess.run(train_cmd(data, run, "--steps", "2", "--shift-weight", "10"), capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    with open(run / "losses.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(float(row["shift"]) > 0 for row in rows)
+
+
+def test_a_log_from_before_a_new_column_resumes_with_its_values_in_their_columns(tmp_path):
+    from faststyle.training import run_folder
+
+    old = tmp_path / "losses.csv"
+    old.write_text("step,content,style,tv,range,distill,total,seconds\n1,10,20,3,0,,33,0.5\n2,11,21,3,0,,35,0.5\n")
+    f, writer = run_folder.open_log(old, run_folder.LOSS_COLUMNS, 1)
+    f.close()
+    with open(old) as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 1 and rows[0]["total"] == "33" and rows[0]["shift"] == "" and rows[0]["seconds"] == "0.5"

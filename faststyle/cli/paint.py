@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -234,6 +235,9 @@ def _add_video(sub) -> None:
     p.add_argument("--preserve-colors", action="store_true", help="keep the video's colours")
     p.add_argument("--smoothing", type=fraction, default=0.9,
                    help="0..1, steadies the tone between frames")
+    p.add_argument("--stable", action=argparse.BooleanOptionalAction, default=True,
+                   help="carry the painting along the camera's motion, so strokes do not shimmer "
+                        "(default: on; docs/video.md)")
     p.add_argument("--crf", type=int_between(0, 51), default=23,
                    help="H.264 quality: lower is better and bigger, 18 looks lossless")
     _add_fast_option(p)
@@ -268,7 +272,8 @@ def run_video(args) -> int:
                 bar.update(done - bar.n)
 
             written = stylize_video(args.input, target, style, args.strength, args.preserve_colors,
-                                    args.max_size, args.smoothing, progress, crf=args.crf)
+                                    args.max_size, args.smoothing, progress, crf=args.crf,
+                                    stable=args.stable)
         if args.json:
             print(json.dumps({"input": args.input, "output": str(written), "style": style.name, "ok": True,
                               "frames": frames[0], "seconds": round(time.perf_counter() - started, 3)}))

@@ -128,6 +128,10 @@ class TrainConfig:
     distill_weight: float = field(default=100.0, metadata=option(
         "--distill-weight", "with --teacher: weight per squared grey level of difference to its picture",
         type=non_negative_float))
+    shift_weight: float = field(default=0.0, metadata=option(
+        "--shift-weight", "weight per squared grey level of the difference between the picture of a crop "
+        "moved by 1-7 px and the picture moved the same way (paints strokes that move with the photo: "
+        "video without shimmer; docs/video.md)", type=non_negative_float))
     perceptual_every: int = field(default=1, metadata=option(
         "--perceptual-every", "with --teacher: the VGG loss on every Nth step only (0: never)", type=at_least(0)))
     max_minutes: float | None = field(default=None, metadata=option(

@@ -87,6 +87,9 @@ class Report:
     gatys_tone: list[float] = field(default_factory=list)  # the same for Gatys' images
     grid: list[float] = field(default_factory=list)        # block_grid_ratio at LARGE_SIZE
     shift: dict[int, float] = field(default_factory=dict)  # shift_consistency by shift, first SHIFT_PHOTOS photos
+    # Warping error (temporal.warping_error) of clips filmed over the first photo, per motion:
+    # the input's own, painted frame by frame, and painted with --stable. Empty without OpenCV.
+    video: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -135,11 +138,34 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
     shifts = [shift_consistency(model.transform, content.astype(np.uint8))
               for _, content in readable[:SHIFT_PHOTOS]] if big_enough else []
     report.shift = {d: float(np.mean([s[d] for s in shifts])) for d in shifts[0]} if shifts else {}
+    report.video = video_steadiness(model, long_side_photo(readable[0][0], large_size))
     report.gatys = {n: _mean(rows) for n, rows in gatys_rows.items() if rows}
     # The model on the same photos as Gatys, for a like-for-like comparison.
     if report.gatys_photos:
         report.gatys[0] = _mean(model_rows[:report.gatys_photos])
     return report
+
+
+VIDEO_FRAMES = 24
+
+
+def video_steadiness(model: StyleModel, photo: np.ndarray, frames: int = VIDEO_FRAMES) -> dict[str, dict[str, float]]:
+    """Warping errors of a pan and a hand-held clip filmed over `photo` (temporal.camera_clip):
+    the input's own, painted frame by frame, and painted steadily (video.FramePainter's default).
+    Empty when OpenCV is missing or the photo is too small for a clip."""
+    from faststyle.temporal import camera_clip, warping_error
+    from faststyle.video import FramePainter
+
+    result = {}
+    try:
+        for motion in ("pan", "handheld"):
+            clip = camera_clip(photo, motion, frames)
+            painted = {name: [painter(f) for f in clip] for name, painter in
+                       (("painted", FramePainter(model, stable=False)), ("steady", FramePainter(model)))}
+            result[motion] = {"input": warping_error(clip), **{k: warping_error(clip, v) for k, v in painted.items()}}
+    except (FaststyleError, ValueError):  # no OpenCV, or a photo too small to film over
+        return {}
+    return result
 
 
 def style_distance_ratio(loss: PerceptualLoss, stylized: np.ndarray, photo: np.ndarray) -> float:
@@ -216,6 +242,9 @@ def format_report(report: Report) -> str:
     if report.shift:
         lines.append("shift consistency (grey levels between the picture of a moved photo and the moved picture, "
                      "0 = strokes move with it): " + ", ".join(f"{d} px {e:.2f}" for d, e in report.shift.items()))
+    for motion, errors in report.video.items():
+        lines.append(f"video, {motion} over the first photo (warping error, grey levels): input {errors['input']:.2f}, "
+                     f"painted frame by frame {errors['painted']:.2f}, steady (--stable) {errors['steady']:.2f}")
     if report.grid:
         lines.append(f"2x2 block grid (steps across / within blocks at {LARGE_SIZE} px, 1 = none): "
                      f"{np.mean(report.grid):.2f} mean, {np.max(report.grid):.2f} worst")

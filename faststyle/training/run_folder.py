@@ -28,11 +28,12 @@ import numpy as np
 
 from faststyle import __version__
 from faststyle.errors import FaststyleError
-from faststyle.image_io import atomic_write, atomic_write_bytes
+from faststyle.image_io import atomic_write, atomic_write_bytes, thumbnail_text
+from faststyle.styles import PAINTING_THUMBNAIL
 from faststyle.training.config import TrainConfig
 
 KEEP_CHECKPOINTS = 2
-LOSS_COLUMNS = ["step", "content", "style", "tv", "range", "distill", "total", "seconds"]
+LOSS_COLUMNS = ["step", "content", "style", "tv", "range", "distill", "shift", "total", "seconds"]
 QUALITY_COLUMNS = ["step", "blown_white_mean", "blown_white_max", "photos"]
 
 
@@ -177,7 +178,7 @@ def open_log(path: Path, columns: list[str], start_step: int):
     """A CSV log cut back to `start_step` (a resumed run does not repeat rows), open for appending;
     -> (file, writer). The kept rows are rewritten whole (a temporary file, renamed) before any new
     row, so a run killed at any moment leaves every earlier row on disk."""
-    rows = [r for r in _log_rows(path) if int(r[0]) <= start_step]
+    rows = [r for r in _log_rows(path, columns) if int(r[0]) <= start_step]
     text = io.StringIO()
     csv.writer(text).writerows([columns, *rows])
     atomic_write_bytes(path, text.getvalue().encode())
@@ -185,13 +186,16 @@ def open_log(path: Path, columns: list[str], start_step: int):
     return f, csv.writer(f)
 
 
-def _log_rows(path: Path) -> list[list[str]]:
-    """A log's rows without its header; a row that is not whole (a killed writer) is left out."""
+def _log_rows(path: Path, columns: list[str]) -> list[list[str]]:
+    """A log's rows without its header, in `columns`' order (a log from an older version may have
+    fewer: theirs are left blank); a row that is not whole (a killed writer) is left out."""
     if not path.exists():
         return []
     with open(path, newline="") as f:
-        rows = list(csv.reader(f))[1:]
-    return [r for r in rows if r and r[0].isdigit()]
+        header, *rows = list(csv.reader(f)) or [[]]
+    where = [header.index(c) if c in header else None for c in columns]
+    return [["" if i is None else r[i] for i in where] for r in rows
+            if len(r) == len(header) and r[0].isdigit()]
 
 
 def final_losses(folder: Path, step: int, window: int = 50) -> dict[str, float]:
@@ -208,6 +212,15 @@ def final_losses(folder: Path, step: int, window: int = 50) -> dict[str, float]:
 
 # --- the model card and export --------------------------------------------------------
 
+def _painting_thumbnail(style_image: str) -> dict:
+    """The painting itself, small: the app's and the web page's swatch of the style. Left out
+    when the painting is not here (a run folder exported on another machine)."""
+    try:
+        return {PAINTING_THUMBNAIL: thumbnail_text(style_image)}
+    except (FaststyleError, OSError):
+        return {}
+
+
 def model_metadata(config: TrainConfig, step: int, losses: dict[str, float]) -> dict:
     """The model card every exported model carries, from `train` and `export` alike."""
     from faststyle.training.vgg import SPECS, default_style_layer_weights
@@ -219,6 +232,7 @@ def model_metadata(config: TrainConfig, step: int, losses: dict[str, float]) -> 
         **config.metadata,
         "name": config.name,
         "style_image": Path(config.style_image).name,
+        **_painting_thumbnail(config.style_image),
         "architecture": config.architecture.to_dict(),
         "loss": loss,
         "loss_layers": {"content": spec.content_layer, "style": list(spec.style_layers)},

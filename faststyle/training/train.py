@@ -186,7 +186,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
 
     from faststyle.training.data import PhotoStream, batches, find_images
     from faststyle.training.export import export_onnx
-    from faststyle.training.losses import build_loss, distill_loss, range_loss
+    from faststyle.training.losses import build_loss, distill_loss, range_loss, shift_loss
     from faststyle.training.network import build_transform_net
     from faststyle.training.step import make_train_step
 
@@ -243,6 +243,8 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
             "range": config.loss.range_weight * range_loss(stylized)}
         if teacher is not None:
             terms["distill"] = config.distill_weight * distill_loss(stylized, target)
+        if config.shift_weight:
+            terms["shift"] = config.shift_weight * shift_loss(net, images, stylized)
         terms["total"] = sum(v for k, v in terms.items() if k != "total")
         return terms
 
@@ -356,7 +358,7 @@ def _compile_memory(config: TrainConfig):
     version = __import__(backend).__version__ if backend in ("tensorflow", "jax") else ""
     return ChoiceMemory(cache_dir() / "compile-choices.json",
                         f"{cpu_identity()} | {backend} {version} keras {keras.__version__} | {config.precision} | "
-                        f"{config.architecture}")
+                        f"{config.architecture}" + (" | shift term" if config.shift_weight else ""))
 
 
 def lite_path(full: Path) -> Path:

@@ -1,0 +1,169 @@
+"""Paintings that move with the camera: video frames tied together along the optical flow.
+
+A transform network paints each frame on its own. Its stride is 4, so when the picture moves by
+a step that is not a multiple of 4 px the strokes are painted anew and a pan shimmers (issue 31;
+docs/video.md). `FlowCarry` carries the previous painted frame forward along the input's optical
+flow and keeps it where the flow is trustworthy: the input frames agree after warping. Where
+they do not (occlusions, new content at the edges, cuts), the new painting shows through.
+
+`warping_error` is the measure the fix is judged by: the difference between consecutive frames
+after lining them up along the flow, with occluded pixels left out. It needs OpenCV (the
+[video] extra); the flow it measures with (Farneback) is not the one FlowCarry uses (DIS), so
+the fix is not graded by its own estimate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from faststyle.architecture import PAD_MULTIPLE
+from faststyle.errors import FaststyleError
+
+CARRY = 0.8         # share of the carried painting where the flow holds: higher is steadier, lags more
+AGREEMENT = 24.0    # grey levels of input difference after warping at which the carry falls to zero
+BORDER = 16         # pixels left out at the edges by warping_error: flow is least sure there
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError:
+        raise FaststyleError('steady video needs OpenCV: pip install "faststyle[video]"') from None
+    return cv2
+
+
+def _gray(cv2, rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+
+
+def _warp(cv2, image: np.ndarray, flow: np.ndarray, sharp: bool = False) -> np.ndarray:
+    """`image` sampled at each pixel + flow (outside the frame: the nearest edge pixel). Bilinear,
+    or bicubic with `sharp`: a picture warped again every frame stays sharp only with bicubic
+    (measured: docs/video.md)."""
+    h, w = flow.shape[:2]
+    grid = np.mgrid[0:h, 0:w].astype(np.float32)
+    return cv2.remap(image, grid[1] + flow[..., 0], grid[0] + flow[..., 1],
+                     cv2.INTER_CUBIC if sharp else cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def _inside(flow: np.ndarray) -> np.ndarray:
+    """True where pixel + flow lands inside the frame (outside it, warping only repeats the edge)."""
+    h, w = flow.shape[:2]
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    fy, fx = y + flow[..., 1], x + flow[..., 0]
+    return (fx >= 0) & (fx <= w - 1) & (fy >= 0) & (fy <= h - 1)
+
+
+class FlowCarry:
+    """Steadies painted frames one after another. Per frame, in this order:
+
+        top, left = carry.motion(frame)     # the flow from the previous frame, measured once
+        painted = paint(frame padded by top rows and left columns)[top:, left:]
+        steady = carry(frame, painted)
+
+    motion: the padding that puts the picture where it sat on the network's 4 px grid in the
+    first frame of the shot, following the camera's overall motion (the median flow). A pan then
+    shows the network the same strokes' grid, so it paints the same strokes; what is left (the
+    sub-pixel part, roll, zoom, things moving) the carry smooths.
+    carry: the previous steady picture's share where the flow holds (0: off).
+    """
+
+    def __init__(self, carry: float = CARRY, agreement: float = AGREEMENT):
+        if not 0.0 <= carry < 1.0:
+            raise FaststyleError(f"carry must be at least 0 and below 1, got {carry}")
+        self.cv2 = _cv2()
+        self.carry, self.agreement = carry, agreement
+        # DIS (Kroeger et al. 2016): fast on a CPU, and dense enough to warp a painting with.
+        self.dis = self.cv2.DISOpticalFlow_create(self.cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self.previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # frame, gray, steady picture
+        self.offset = np.zeros(2)  # (x, y): how far the picture has moved since the shot began
+        self.current: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None  # frame, gray, flow
+
+    def motion(self, frame: np.ndarray) -> tuple[int, int]:
+        """Measures the flow from the previous frame; -> (top, left) padding, each 0..3."""
+        gray = _gray(self.cv2, frame)
+        flow = None
+        if self.previous is not None and self.previous[0].shape == frame.shape:
+            flow = self.dis.calc(gray, self.previous[1], None)  # for each pixel now: where it was before
+            self.offset -= np.median(flow.reshape(-1, 2), axis=0)
+        else:
+            self.offset[:] = 0.0  # a new shot (or size): its first frame sets the grid
+        self.current = (frame, gray, flow)
+        left, top = (-np.round(self.offset).astype(int)) % PAD_MULTIPLE
+        return int(top), int(left)
+
+    def __call__(self, frame: np.ndarray, painted: np.ndarray) -> np.ndarray:
+        if self.current is None or self.current[0] is not frame:
+            self.motion(frame)
+        _, gray, flow = self.current
+        cv2 = self.cv2
+        steady = painted.astype(np.float32)
+        if flow is not None and self.carry > 0:
+            last_frame, _, last_steady = self.previous
+            seen = _warp(cv2, last_frame.astype(np.float32), flow)
+            mismatch = np.abs(seen - frame.astype(np.float32)).mean(axis=2)
+            trust = np.clip(1.0 - mismatch / self.agreement, 0.0, 1.0) * _inside(flow)
+            weight = (self.carry * trust)[..., None]
+            steady += weight * (_warp(cv2, last_steady, flow, sharp=True) - steady)
+        self.previous, self.current = (frame, gray, steady), None
+        return np.clip(np.rint(steady), 0, 255).astype(np.uint8)
+
+
+def warping_error(frames: list[np.ndarray], painted: list[np.ndarray] | None = None,
+                  border: int = BORDER) -> float:
+    """Mean absolute grey levels between each frame and the one before it warped along the flow
+    of the input frames (Farneback), where the flow holds both ways (Ruder et al. 2016's
+    occlusion test). Without `painted`: the input's own error, the floor a painting is held to.
+    """
+    cv2 = _cv2()
+    painted = frames if painted is None else painted
+    if len(frames) != len(painted) or len(frames) < 2:
+        raise ValueError("warping_error needs two or more frames, as many painted as input")
+    errors = []
+    grays = [_gray(cv2, f) for f in frames]
+    for i in range(1, len(frames)):
+        back = cv2.calcOpticalFlowFarneback(grays[i], grays[i - 1], None, 0.5, 4, 21, 5, 7, 1.5, 0)
+        forth = cv2.calcOpticalFlowFarneback(grays[i - 1], grays[i], None, 0.5, 4, 21, 5, 7, 1.5, 0)
+        round_trip = back + _warp(cv2, forth, back)
+        holds = (np.square(round_trip).sum(axis=2) <= 0.01 * (np.square(back).sum(axis=2)
+                                                              + np.square(_warp(cv2, forth, back)).sum(axis=2)) + 0.5)
+        holds &= _inside(back)
+        holds[:border], holds[-border:], holds[:, :border], holds[:, -border:] = False, False, False, False
+        if not holds.any():
+            continue
+        seen = _warp(cv2, painted[i - 1].astype(np.float32), back)
+        errors.append(float(np.abs(seen - painted[i].astype(np.float32)).mean(axis=2)[holds].mean()))
+    if not errors:
+        raise ValueError("the flow holds nowhere between these frames (a cut in every pair?)")
+    return float(np.mean(errors))
+
+
+def camera_clip(photo: np.ndarray, motion: str = "pan", frames: int = 48, size: tuple[int, int] = (320, 240),
+                seed: int = 0) -> list[np.ndarray]:
+    """A clip filmed over a still photo: a steady pan of (3, 1) px a frame, or a hand-held camera
+    (a random walk of sub-pixel steps with a slight roll). The test material of warping_error:
+    the true motion is known and nothing in the scene moves on its own."""
+    cv2 = _cv2()
+    w, h = size
+    H, W = photo.shape[:2]
+    if motion == "pan":
+        path = [(3.0 * t, 1.0 * t, 0.0) for t in range(frames)]
+    elif motion == "handheld":
+        rng = np.random.default_rng(seed)
+        steps = rng.normal(0.0, 1.5, (frames, 2)).cumsum(axis=0)
+        roll = 0.3 * np.sin(np.linspace(0, 3 * np.pi, frames))  # degrees
+        path = [(x, y, r) for (x, y), r in zip(steps - steps.min(axis=0), roll)]
+    else:
+        raise ValueError(f"motion is 'pan' or 'handheld', not {motion!r}")
+    reach_x = max(p[0] for p in path) + w + 8
+    reach_y = max(p[1] for p in path) + h + 8
+    if reach_x > W or reach_y > H:
+        raise ValueError(f"a {W}x{H} photo is too small for a {w}x{h} {motion} of {frames} frames")
+    clip = []
+    for x, y, r in path:
+        # The window's top-left corner at (4 + x, 4 + y), turned by r degrees about its centre.
+        m = cv2.getRotationMatrix2D((4 + x + w / 2, 4 + y + h / 2), r, 1.0)
+        m[:, 2] -= (4 + x, 4 + y)
+        clip.append(cv2.warpAffine(photo, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+    return clip
