@@ -115,15 +115,18 @@ def as_model(style: StyleLike, *, fast: bool = False, device: str = DEFAULT_DEVI
     return _cached_style(resolve_style(style, fast).resolve(), device, threads)
 
 
-def _painting_of(style: StyleLike) -> Image.Image | None:
-    """The painting in a style's card, if it has one (a blend has none)."""
+def painting_swatch(style: StyleLike, size: int = 96) -> Image.Image | None:
+    """A square of the painting in a style's card, `size` px; None if the card has none (a blend
+    has none either)."""
     from faststyle.styles import painting_thumbnail, read_metadata
 
     if isinstance(style, StyleModel):
-        return painting_thumbnail(style.metadata)
-    if isinstance(style, BlendedStyle) or (isinstance(style, str) and ":" in style and not Path(style).exists()):
-        return None
-    return painting_thumbnail(read_metadata(resolve_style(style)))
+        painting = painting_thumbnail(style.metadata)
+    elif isinstance(style, BlendedStyle) or (isinstance(style, str) and ":" in style and not Path(style).exists()):
+        painting = None
+    else:
+        painting = painting_thumbnail(read_metadata(resolve_style(style)))
+    return None if painting is None else centre_square(painting, size, Image.LANCZOS)
 
 
 def preprocess(image: Image.Image, max_size: int | None = None) -> tuple[np.ndarray, Image.Image | None]:
@@ -192,8 +195,8 @@ def swatch(style: StyleLike, size: int = 96, photo: ImageLike | None = None, **o
     """A small square sample of a style (the app's and the web page's buttons): the painting it
     was trained on where its card holds one, else a photo (the bundled cat by default) painted
     at twice `size`, then shrunk, so that the strokes stay visible."""
-    if photo is None and (painting := _painting_of(style)) is not None:
-        return centre_square(painting, size, Image.LANCZOS)
+    if photo is None and (painting := painting_swatch(style, size)) is not None:
+        return painting
     square = centre_square(load_image(photo if photo is not None else sample_image_path("chelsea")),
                            size * 2, Image.LANCZOS)
     return stylize(square, style, **options).resize((size, size), Image.LANCZOS)

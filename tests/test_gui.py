@@ -1,5 +1,7 @@
 """The desktop app, driven through real Qt widgets offscreen (pytest-qt)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -121,15 +123,24 @@ def test_new_request_supersedes_running_one(window, qtbot, tmp_path):
 
 
 def test_swatches_are_labelled_with_the_painting_and_tell_what_a_style_has(window):
-    from faststyle.gui.app import STYLE_NAME_ROLE
-
-    items = {window.gallery.item(i).data(STYLE_NAME_ROLE): window.gallery.item(i)
-             for i in range(window.gallery.count())}
+    items = window.gallery.items()
     assert items["wave"].text() == "The Great Wave off Kanagawa\nKatsushika Hokusai"
     assert "Katsushika Hokusai, c. 1831" in items["wave"].toolTip() and "lite network" in items["wave"].toolTip()
     assert items["tiny"].text() == "Random test style" and "your style: tiny" in items["tiny"].toolTip()
     window.select_style("wave")
     assert window.style.endswith("wave.onnx")
+
+
+def test_bundled_styles_and_the_users_own_are_two_groups_with_one_choice(window):
+    bundled, yours = window.gallery.lists["bundled"], window.gallery.lists["yours"]
+    assert {bundled.item(i).text().splitlines()[0] for i in range(bundled.count())} >= {"The Great Wave off Kanagawa"}
+    assert [yours.item(i).text() for i in range(yours.count())] == ["Random test style"]
+    assert window.gallery.titles["yours"].isVisible() and yours.isVisible()
+    window.select_style("tiny")
+    assert window.style.endswith("tiny.onnx") and window.gallery.current_name() == "tiny"
+    window.select_style("udnie")
+    assert window.style.endswith("udnie.onnx") and window.gallery.current_name() == "udnie"
+    assert not yours.selectedItems()  # one choice across both groups
 
 
 def test_split_view_and_swatches(window, qtbot, tmp_path):
@@ -372,9 +383,14 @@ def test_a_new_style_from_a_painting_trains_in_a_process_and_appears_as_a_swatch
     assert done.args[0] == "My_painting"
     assert progress[-1] == (8, 8) and any(0 < d < 8 for d, _ in progress)  # it moved, and reached the end
     assert previews and not window.message.isVisible()
-    from faststyle.gui.app import STYLE_NAME_ROLE
+    assert window.gallery.current_name() == "My_painting"
+    # Its swatch is the painting itself (from the new model's card), not a painted sample.
+    from faststyle.gui.worker import SWATCH_SIZE, swatch_path
 
-    assert window.gallery.currentItem().data(STYLE_NAME_ROLE) == "My_painting"
+    swatch = swatch_path(window.swatches.cache_dir, Path(window.style))
+    qtbot.waitUntil(swatch.exists, timeout=30000)
+    expected = np.asarray(Image.open(painting).convert("RGB").resize((SWATCH_SIZE, SWATCH_SIZE), Image.LANCZOS), float)
+    assert np.abs(np.asarray(Image.open(swatch).convert("RGB"), float) - expected).mean() < 12
     assert window.style.endswith("My_painting.onnx") and window._lite.get(window.style)
     assert not window.training_bar.isVisible()
 

@@ -12,23 +12,35 @@ import time
 from pathlib import Path
 
 from PIL import Image, ImageQt
-from PySide6.QtCore import QEventLoop, QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QGuiApplication, QIcon, QImage, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
-                               QListWidget, QListWidgetItem, QMainWindow, QProgressBar, QPushButton,
-                               QSlider, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from faststyle import FaststyleError
 from faststyle.gui.batch_worker import BatchPainter
 from faststyle.gui.compare import SIDE_BY_SIDE, SPLIT, CompareView
+from faststyle.gui.gallery import StyleGallery
 from faststyle.gui.trainer import StyleTrainer
-from faststyle.gui.worker import SWATCH_SIZE, Stylizer, SwatchMaker
+from faststyle.gui.worker import Stylizer, SwatchMaker
 from faststyle.image_io import IMAGE_EXTENSIONS, load_image, save_image
 from faststyle.styles import StyleInfo, available_styles, describe, sample_image_path
 from faststyle.styles import cache_dir as faststyle_cache_dir  # the window's own `cache_dir` is the swatches'
 
 MAX_SIZES = [("512 px (fastest)", 512), ("1024 px", 1024), ("2048 px", 2048), ("Full size", None)]
-STYLE_NAME_ROLE = Qt.ItemDataRole.UserRole + 1  # a swatch's style name (its text is the painting's title)
 STROKES = [("Strokes 1x", 1.0), ("Strokes 2x", 2.0), ("Strokes 3x", 3.0)]
 OPEN_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS)) + ");;All files (*)"
 
@@ -70,7 +82,7 @@ class MainWindow(QMainWindow):
         self.batch.progress.connect(self._batch_progress)
         self.batch.finished.connect(self._batch_finished)
         self.swatches = SwatchMaker(cache_dir, sample_image_path("chelsea"), self)
-        self.swatches.ready.connect(self._set_swatch)
+        self.swatches.ready.connect(lambda name, file: self.gallery.set_swatch(name, file))
         self._build()
         self.setAcceptDrops(True)
         self.resize(1180, 760)
@@ -112,14 +124,8 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, f=factor: self.compare.zoom_by(f))
             bar.addAction(action)
 
-        self.gallery = QListWidget()
-        self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
-        self.gallery.setIconSize(QSize(SWATCH_SIZE, SWATCH_SIZE))
-        self.gallery.setGridSize(QSize(SWATCH_SIZE + 28, SWATCH_SIZE + 48))  # two lines: title, artist
-        self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
-        self.gallery.setMovement(QListWidget.Movement.Static)
-        self.gallery.setFixedWidth(2 * (SWATCH_SIZE + 28) + 28)
-        self.gallery.currentItemChanged.connect(self._style_chosen)
+        self.gallery = StyleGallery()
+        self.gallery.chosen.connect(self._style_chosen)
 
         self.compare = CompareView()
         self.message = QLabel()
@@ -194,7 +200,6 @@ class MainWindow(QMainWindow):
         right.addLayout(training)
         right.addWidget(self.status)
         left = QVBoxLayout()
-        left.addWidget(QLabel("Styles"))
         left.addWidget(self.gallery, 1)
         root = QHBoxLayout()
         root.addLayout(left)
@@ -206,7 +211,6 @@ class MainWindow(QMainWindow):
     # --- styles -----------------------------------------------------------------------
     def refresh_styles(self, extra: list[Path] = ()) -> None:
         styles = available_styles()
-        self.gallery.blockSignals(True)
         self.gallery.clear()
         self._lite = {str(s.path): str(s.lite) for s in styles if s.lite}
         self.blend_with.blockSignals(True)
@@ -216,51 +220,19 @@ class MainWindow(QMainWindow):
             self.blend_with.addItem(f"Blend with {style.name}", str(style.path))
         self.blend_with.blockSignals(False)
         for style in styles:
-            self._add_style_item(style.name, str(style.path), describe(style))
+            self.gallery.add(style.name, str(style.path), describe(style))
         for path in extra:
-            self._add_style_item(path.stem, str(path))
-        self.gallery.blockSignals(False)
+            self.gallery.add(path.stem, str(path))
         self.swatches.make(styles)
-        if self.gallery.count() and self.style is None:
-            self.gallery.setCurrentRow(0)
+        if self.style is None:
+            self.gallery.select_first()
 
-    def _add_style_item(self, name: str, path: str, card: dict | None = None) -> QListWidgetItem:
-        """A swatch: the painting's title and artist under a sample painted in the style; the
-        tooltip tells where the style comes from and what it has."""
-        card = card or {}
-        item = QListWidgetItem(_swatch_label(card.get("title") or name, card.get("artist")))
-        item.setData(Qt.ItemDataRole.UserRole, path)
-        item.setData(STYLE_NAME_ROLE, name)
-        facts = [card.get("title") or name, ", ".join(str(v) for v in (card.get("artist"), card.get("year")) if v),
-                 {"bundled": "bundled style", "user": "your style"}.get(card.get("source"), "style file") + f": {name}",
-                 "has a lite network (Fast)" if card.get("has_lite") else "no lite network: Fast paints the full one",
-                 f"trained {card['steps']} steps" + (f", {card['date']}" if card.get("date") else "")
-                 if card.get("steps") else "", path]
-        item.setToolTip("\n".join(f for f in facts if f))
-        item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
-        placeholder = QPixmap(SWATCH_SIZE, SWATCH_SIZE)
-        placeholder.fill(Qt.GlobalColor.lightGray)
-        item.setIcon(QIcon(placeholder))
-        self.gallery.addItem(item)
-        return item
-
-    def _set_swatch(self, name: str, file: str) -> None:
-        for i in range(self.gallery.count()):
-            item = self.gallery.item(i)
-            if item.data(STYLE_NAME_ROLE) == name:
-                item.setIcon(QIcon(QPixmap(file)))
-
-    def _style_chosen(self, item: QListWidgetItem | None) -> None:
-        if item is not None:
-            self.style = item.data(Qt.ItemDataRole.UserRole)
-            self.restylize()
+    def _style_chosen(self, path: str) -> None:
+        self.style = path
+        self.restylize()
 
     def select_style(self, name: str) -> None:
-        for i in range(self.gallery.count()):
-            if self.gallery.item(i).data(STYLE_NAME_ROLE) == name:
-                self.gallery.setCurrentRow(i)
-                return
-        raise KeyError(name)
+        self.gallery.select(name)
 
     def choose_style_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load a style model", self._recent_dir(), "ONNX models (*.onnx)")
@@ -268,9 +240,9 @@ class MainWindow(QMainWindow):
             self.load_style_file(Path(path))
 
     def load_style_file(self, path: Path) -> None:
-        item = self._add_style_item(path.stem, str(path))
+        self.gallery.add(path.stem, str(path))
         self.swatches.make([StyleInfo(path.stem, path, "file")])
-        self.gallery.setCurrentItem(item)
+        self.gallery.select(path.stem)
 
     # --- a new style ------------------------------------------------------------------
     def choose_painting(self) -> None:
@@ -598,11 +570,6 @@ class MainWindow(QMainWindow):
         self.batch.wait(30000)
         self.swatches.pool.waitForDone(5000)
         super().closeEvent(event)
-
-
-def _swatch_label(title: str, artist: str | None) -> str:
-    """Two lines under a swatch, the title and the artist (the list cuts what does not fit)."""
-    return f"{title}\n{artist}" if artist else title
 
 
 def _duration(seconds: float) -> str:

@@ -13,6 +13,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 import faststyle
+from faststyle.api import painting_swatch
 from faststyle.image_io import save_image
 from faststyle.runtime import Cancelled, CancelToken
 
@@ -146,7 +147,9 @@ class _SwatchJob(QRunnable):
             target = swatch_path(self.cache_dir, style.path)
             try:
                 if not target.exists():
-                    save_image(faststyle.swatch(style.path, SWATCH_SIZE, self.sample), target)
+                    picture = painting_swatch(style.path, SWATCH_SIZE) or faststyle.swatch(style.path, SWATCH_SIZE,
+                                                                                           self.sample)
+                    save_image(picture, target)
             except Exception:
                 continue  # a broken style simply gets no swatch; choosing it shows the error
             self.signals.ready.emit(style.name, str(target))
