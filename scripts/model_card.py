@@ -26,8 +26,15 @@ def main() -> None:
                   f"| {m.get('artist')}, *{m.get('title')}* ({m.get('year')}) | {m.get('licence')} "
                   f"| {m.get('steps')} | {m.get('crop_size')} of {m.get('image_size')} | {loss.style_size} "
                   f"| {loss.content_weight}/{loss.style_weight}/{loss.tv_weight} "
-                  f"| {f.get('content', 0):.3g}/{f.get('style', 0):.3g}/{f.get('tv', 0):.3g} "
+                  f"| {_final(f)} "
                   f"| {m.get('init_from') or '-'} | {m.get('teacher') or '-'} |")
+
+
+def _final(losses: dict) -> str:
+    """c/s/tv at the end of training; a pure distillation run had none: its distillation loss instead."""
+    if any(k in losses for k in ("content", "style", "tv")):
+        return "/".join(f"{losses[k]:.3g}" if k in losses else "-" for k in ("content", "style", "tv"))
+    return f"distill {losses['distill']:.3g}" if "distill" in losses else "-"
 
 
 if __name__ == "__main__":

@@ -123,6 +123,12 @@ def test_quick_schedule_adapts_the_nearest_style_and_distils_a_lite_network(data
     assert cards[1]["teacher"] == "mine" and cards[1]["init_from"] == start  # a name, not this machine's path
     assert (run / "preview.jpg").is_file() and (run / "lite" / "preview.jpg").is_file()
     assert log_steps(run / "lite") == [1, 2]
+    # The lite network learned beside the full one (its loss logged, its weights in the full run's
+    # checkpoints under their own names), then went on alone from there.
+    with open(run / "losses.csv") as f:
+        assert all(float(row["lite"]) > 0 for row in csv.DictReader(f))
+    with np.load(sorted(run.glob("ckpt-*.npz"))[-1]) as ckpt:
+        assert any(k.startswith("net/lite/") for k in ckpt.files) and any(k.startswith("net/conv1") for k in ckpt.files)
     assert resolve_style("mine", fast=True) == lite and resolve_style("mine") == full
     # Both cards carry the painting, small, and the style's swatch is that painting, not a painted cat.
     from faststyle.api import swatch

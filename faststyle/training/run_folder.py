@@ -33,7 +33,7 @@ from faststyle.styles import PAINTING_THUMBNAIL
 from faststyle.training.config import TrainConfig
 
 KEEP_CHECKPOINTS = 2
-LOSS_COLUMNS = ["step", "content", "style", "tv", "range", "distill", "shift", "total", "seconds"]
+LOSS_COLUMNS = ["step", "content", "style", "tv", "range", "distill", "shift", "lite", "total", "seconds"]
 QUALITY_COLUMNS = ["step", "blown_white_mean", "blown_white_max", "photos"]
 
 

@@ -161,15 +161,17 @@ def dtype_policy(name: str):
         keras.mixed_precision.set_global_policy(before)
 
 
-def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
+def train(config: TrainConfig, resume: bool = False, progress: bool = True, start=None) -> Path:
     """Runs (or resumes) a training run and exports the ONNX model; returns its path.
 
     The run folder is locked meanwhile: a second training on it is refused, not interleaved.
+    start: a Keras network of the run's architecture whose weights a new run begins with (the
+    lite network trained beside the full one, for the lite stage).
     """
     created = not config.folder.exists()
     held = run_folder.lock(config.folder)
     try:
-        return _train(config, resume, progress)
+        return _train(config, resume, progress, start)
     except BaseException:
         if created and [p.name for p in config.folder.iterdir()] == [run_folder.LOCK_FILE]:
             (config.folder / run_folder.LOCK_FILE).unlink()  # a run that could not start leaves no folder
@@ -179,7 +181,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
         run_folder.unlock(held)
 
 
-def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
+def _train(config: TrainConfig, resume: bool, progress: bool, start=None) -> Path:
     import keras
     from keras import ops
     from tqdm import tqdm
@@ -211,12 +213,18 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
         loss = None if pure_distillation else build_loss(config.loss, config.style_image, config.vgg_weights)
         net = build_transform_net(config.architecture)
         teacher = load_style_net(config.teacher) if config.teacher else None
+        latest = run_folder.latest_intact_checkpoint(folder)[1] if resume and run_folder.checkpoints(folder) else None
+        beside = _lite_beside(config, latest)
+    trained = Networks(net, beside) if beside is not None else net
     opt = keras.optimizers.Adam(learning_rate(config))
-    opt.build(net.trainable_variables)
+    opt.build(trained.trainable_variables)
 
     step, position = 0, 0
-    if resume and run_folder.checkpoints(folder):
-        step, position = run_folder.load_checkpoint(run_folder.latest_intact_checkpoint(folder)[1], net, opt)
+    if latest is not None:
+        step, position = run_folder.load_checkpoint(latest, trained, opt)
+    elif start is not None:
+        for mine, theirs in zip(net.weights, start.weights, strict=True):
+            mine.assign(theirs)
     elif config.init_from == NEAREST:
         ranked = nearest_style(loss, config.architecture, _probe_photos(files, config.crop))
         if not ranked:
@@ -227,6 +235,8 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
         init_weights(net, config.init_from)
     elif config.init_from:
         init_weights(net, config.init_from)
+    if beside is not None and latest is None and _lite_start(config.init_from):
+        init_weights(beside, _lite_start(config.init_from))
     preview = _preview_array(config.preview_image)
     validation = _validation_photos(config) or [preview]
     run_folder.write_config(config)
@@ -243,6 +253,9 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
             "range": config.loss.range_weight * range_loss(stylized)}
         if teacher is not None:
             terms["distill"] = config.distill_weight * distill_loss(stylized, target)
+        if beside is not None:  # the lite network learns to paint what the full one paints now
+            terms["lite"] = config.distill_weight * distill_loss(
+                beside(images, training=True), ops.stop_gradient(ops.clip(stylized, 0.0, 255.0)))
         if config.shift_weight:
             terms["shift"] = config.shift_weight * shift_loss(net, images, stylized)
         terms["total"] = sum(v for k, v in terms.items() if k != "total")
@@ -259,7 +272,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
     quality_file, quality_log = run_folder.open_log(folder / "quality.csv", run_folder.QUALITY_COLUMNS, step)
     bar = tqdm(total=config.steps, initial=step, desc=f"train {config.name}", unit="step",
                disable=not progress, dynamic_ncols=True)
-    train_step = make_train_step(net, opt, compute_terms, frozen, config.compile_mode, report=bar.write,
+    train_step = make_train_step(trained, opt, compute_terms, frozen, config.compile_mode, report=bar.write,
                                  memory=_compile_memory(config))
     deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
     saved = step
@@ -269,7 +282,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
                 break
             if deadline and time.monotonic() > deadline:
                 bar.write(f"stopped at step {step}: --max-minutes {config.max_minutes:g} reached")
-                run_folder.save_checkpoint(config, net, opt, step, position)
+                run_folder.save_checkpoint(config, trained, opt, step, position)
                 break
             t0 = time.perf_counter()
             terms = train_step(images, perceptual_step(step + 1))
@@ -280,7 +293,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
             bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items() if k != "range"}, skipped=len(stream.skipped))
             if step % config.checkpoint_every == 0 or step == config.steps:
                 log_file.flush()
-                run_folder.save_checkpoint(config, net, opt, step, position)
+                run_folder.save_checkpoint(config, trained, opt, step, position)
                 saved = step
                 bar.write(_log_quality(net, validation, quality_log, step))
                 quality_file.flush()
@@ -289,7 +302,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
     except BaseException:  # Ctrl-C or SIGTERM (e.g. the app's Cancel): keep the steps done for --resume
         if step > saved:
             log_file.flush()
-            run_folder.save_checkpoint(config, net, opt, step, position)
+            run_folder.save_checkpoint(config, trained, opt, step, position)
         raise
     finally:
         bar.close()
@@ -304,21 +317,69 @@ def _train(config: TrainConfig, resume: bool, progress: bool) -> Path:
         lite = _lite_config(config, output)
         if getattr(train_step, "chosen", None):  # this CPU's faster compile mode, without measuring again
             lite.compile_mode = CHOSEN_MODE[train_step.chosen]
-        train(lite, resume=resume, progress=progress)
+        train(lite, resume=resume, progress=progress, start=beside)
     return output
 
 
 def _lite_config(config: TrainConfig, teacher: Path) -> TrainConfig:
     """The lite network's run, after the full one: distilled from it (pictures as targets, no VGG
-    steps: a fraction of a perceptual step's cost), starting from the lite network of the style
-    the full one started from, in the subfolder lite/ of the run folder."""
-    from faststyle.styles import available_styles
-
-    starts = {s.name for s in available_styles() if s.lite}
+    steps: a fraction of a perceptual step's cost), in the subfolder lite/ of the run folder. It
+    starts from the network trained beside the full one (_lite_beside); its card names where
+    that began: the lite network of the style the full one started from."""
     return dataclasses.replace(
         config, **LITE_DISTILLATION, architecture=PRESETS["lite"], teacher=str(teacher), steps=config.lite_steps,
-        lite_steps=0, init_from=config.init_from if config.init_from in starts else None,
+        lite_steps=0, init_from=_lite_start(config.init_from),
         run_dir=str(config.folder / LITE_SUBDIR), output=str(lite_path(_output_path(config))))
+
+
+class Networks:
+    """Networks one optimiser trains together (the full one and the lite one beside it): their
+    variables in one list for the step, and their weights in one checkpoint (the lite one's
+    paths begin with BESIDE/, so the two never share a name)."""
+
+    def __init__(self, *nets):
+        self.nets = nets
+
+    @property
+    def trainable_variables(self) -> list:
+        return [v for net in self.nets for v in net.trainable_variables]
+
+    @property
+    def non_trainable_variables(self) -> list:
+        return [v for net in self.nets for v in net.non_trainable_variables]
+
+    @property
+    def weights(self) -> list:
+        return [v for net in self.nets for v in net.weights]
+
+
+BESIDE = "lite"  # name scope of the lite network trained beside a full one
+
+
+def _lite_beside(config: TrainConfig, checkpoint: dict | None):
+    """The lite network trained beside the full one, or None. When a run will distil a lite
+    network (--lite-steps), the lite one learns from the full one's pictures of every batch while
+    the full one trains: they come free with the step, so the lite stage starts close to its
+    teacher (measured: STYLES.md, "A new style in minutes"). A run resumed from a checkpoint
+    made without it goes on without it."""
+    import keras
+
+    from faststyle.training.network import build_transform_net
+
+    if not config.lite_steps or config.architecture == PRESETS["lite"] or config.teacher:
+        return None
+    if checkpoint is not None and not any(k.startswith(f"net/{BESIDE}/") for k in checkpoint):
+        return None
+    with keras.name_scope(BESIDE):
+        return build_transform_net(PRESETS["lite"])
+
+
+def _lite_start(init_from: str | None) -> str | None:
+    """The lite network a full run's lite stage starts from: that of the style the full one
+    started from, where it has one."""
+    from faststyle.styles import available_styles
+
+    return init_from if init_from in {s.name for s in available_styles() if s.lite} else None
 
 
 def use_devices(count: int, batch_size: int) -> None:
