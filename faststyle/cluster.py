@@ -14,13 +14,10 @@ node sees; for object storage use `stylize_dataset` with Ray's own readers and w
 
 from __future__ import annotations
 
-import collections
 import logging
 import os
-import queue
 import sys
 import tempfile
-import threading
 import warnings
 from pathlib import Path
 
@@ -90,10 +87,6 @@ class _Painter:
 class _JobPainter(_Painter):
     """A Ray actor painting the jobs of a folder run, one at a time."""
 
-    def ready(self) -> bool:
-        """Answers once the actor is up and its styles are loaded."""
-        return True
-
     def paint(self, index: int, job: Job) -> tuple[int, str | None, bool]:
         """-> (index, error or None, whether the run must stop)."""
         try:
@@ -107,80 +100,29 @@ def run_jobs_on_ray(jobs: list[Job], models: dict, address: str | None = None, w
     """batch.run_jobs on a pool of Ray actors: one line per failure, the same summary, exit 1 if any failed.
 
     A plain actor pool (Ray core) rather than Ray Data: a list of files needs nothing more, and Ray
-    Data's helper actors cost about 5 s of start-up on a 2-core machine (docs/cluster.md). While
-    Ray starts (a few seconds), this process paints the first jobs itself, so a small run is not
-    mostly start-up.
+    Data's helper actors cost about 5 s of start-up on a 2-core machine (docs/cluster.md).
     """
+    ray = connect(address, workers)
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    workers = max(1, min(workers or cpus, len(jobs) or 1))
+    threads = max(1, cpus // workers)
     remove_stale_outputs(jobs)
-    waiting = collections.deque(enumerate(jobs))
+    packed = ray.put({label: _pack(model) for label, model in models.items()})
+    painter = ray.remote(num_cpus=threads)(_JobPainter)
+    pool = ray.util.ActorPool([painter.remote(packed, threads, quality, options) for _ in range(workers)])
+    answers = pool.map_unordered(lambda actor, item: actor.paint.remote(*item), list(enumerate(jobs)))
     report = Report(len(jobs), as_json)
-    if address not in (None, "", "local"):
-        connect(address, workers)  # a cluster that cannot be reached is told before anything is painted
     try:
-        for index, error, stop in report.bar(_answers(waiting, models, quality, options, address, workers)):
+        for index, error, stop in report.bar(answers):  # as the pictures are done, in any order
             report.add(jobs[index], error)
             if stop:
                 report.stopped = True
                 break
-    except RayFailed as exc:  # a worker died (killed, out of memory): what is done stays
-        print(f"faststyle: error: a Ray worker failed ({exc}); run again to paint the rest", file=sys.stderr)
+    except ray.exceptions.RayError as exc:  # a worker died (killed, out of memory): what is done stays
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        print(f"faststyle: error: a Ray worker failed ({first}); run again to paint the rest", file=sys.stderr)
         report.failed += 1
     return report.finish()
-
-
-class RayFailed(Exception):
-    """A Ray worker died; its first line."""
-
-
-def _answers(waiting, models: dict, quality: int, options: dict, address: str | None, workers: int | None):
-    """(index, error or None, stop?) per job, as pictures are done: first those this process
-    painted while Ray started, then the pool's."""
-    here: queue.Queue = queue.Queue()
-    starting = threading.Event()
-    starting.set()
-
-    def paint_here() -> None:
-        while starting.is_set():
-            try:
-                index, job = waiting.popleft()
-            except IndexError:
-                break
-            try:
-                here.put((index, paint_job(job, models[job.style], quality, **options), False))
-            except DiskFull as exc:
-                here.put((index, str(exc), True))
-                break
-            except BaseException as exc:  # handed to the main thread, raised there as in a plain run
-                here.put(exc)
-                break
-        here.put(None)
-
-    thread = threading.Thread(target=paint_here, name="faststyle-paints-while-ray-starts", daemon=True)
-    thread.start()
-    try:
-        ray = connect(address, workers)
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        count = max(1, min(workers or cpus, len(waiting) + 1))
-        threads = max(1, cpus // count)
-        packed = ray.put({label: _pack(model) for label, model in models.items()})
-        painter = ray.remote(num_cpus=threads)(_JobPainter)
-        actors = [painter.remote(packed, threads, quality, options) for _ in range(count)]
-        ray.get([actor.ready.remote() for actor in actors])
-    finally:
-        starting.clear()  # the thread finishes the picture it is on
-    while (item := here.get()) is not None:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-        if item[2]:
-            return
-    if not waiting:
-        return
-    pool = ray.util.ActorPool(actors)
-    try:
-        yield from pool.map_unordered(lambda actor, item: actor.paint.remote(*item), list(waiting))
-    except ray.exceptions.RayError as exc:
-        raise RayFailed((str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]) from None
 
 
 def stylize_dataset(ds, style, *, column: str = "image", output_column: str = "stylized",

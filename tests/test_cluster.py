@@ -85,34 +85,3 @@ def test_without_ray_the_option_names_the_extra(tmp_path, capsys, monkeypatch):
     assert cli("stylize", tmp_path / "in", "-s", "wave", "--ray") == 2
     err = capsys.readouterr().err
     assert 'pip install "faststyle[cluster]"' in err and "Traceback" not in err
-
-
-def test_this_process_paints_the_first_jobs_while_ray_starts(local_ray, tmp_path, capsys, monkeypatch):
-    """A small run is not mostly start-up: the jobs are shared between this process (while Ray
-    starts) and the pool, each painted once, with one summary."""
-    import threading
-    import time
-
-    from faststyle import cluster
-
-    painted_here, two_done = [], threading.Event()
-    real_paint, real_connect = cluster.paint_job, cluster.connect
-
-    def paint_here(job, *args, **kwargs):
-        painted_here.append(job.source.name)
-        if len(painted_here) >= 2:
-            two_done.set()
-            time.sleep(3)  # then slowly: the pool must take the rest
-        return real_paint(job, *args, **kwargs)
-
-    def slow_start(*args, **kwargs):
-        assert two_done.wait(60)
-        return real_connect(*args, **kwargs)
-
-    monkeypatch.setattr(cluster, "paint_job", paint_here)
-    monkeypatch.setattr(cluster, "connect", slow_start)
-    folder = photos(tmp_path / "in", 8)
-    assert cli("stylize", folder, "-s", "wave", "-o", tmp_path / "out", "--ray") == 0
-    assert "8 done, 0 failed" in capsys.readouterr().out
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"p{i:02d}.wave.png" for i in range(8)]
-    assert 2 <= len(painted_here) < 8 and len(set(painted_here)) == len(painted_here)
