@@ -16,6 +16,7 @@ from faststyle.gui.worker import SWATCH_SIZE
 
 STYLE_NAME_ROLE = Qt.ItemDataRole.UserRole + 1  # a swatch's style name (its text is the painting's title)
 GROUPS = (("bundled", "Bundled styles"), ("yours", "Your styles"))  # user styles and loaded files: "yours"
+STRETCH = {"bundled": 2, "yours": 1}  # shares of the column's height when both are shown
 
 
 class StyleGallery(QWidget):
@@ -34,7 +35,7 @@ class StyleGallery(QWidget):
             self.lists[group] = _swatch_list()
             self.lists[group].currentItemChanged.connect(lambda item, _old, g=group: self._picked(g, item))
             layout.addWidget(self.titles[group])
-            layout.addWidget(self.lists[group], 1)
+            layout.addWidget(self.lists[group], STRETCH[group])
         self.setFixedWidth(2 * (SWATCH_SIZE + 28) + 28)
 
     def clear(self) -> None:
