@@ -14,6 +14,8 @@ the fix is not graded by its own estimate.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from faststyle.architecture import PAD_MULTIPLE
@@ -40,17 +42,24 @@ def _warp(cv2, image: np.ndarray, flow: np.ndarray, sharp: bool = False) -> np.n
     """`image` sampled at each pixel + flow (outside the frame: the nearest edge pixel). Bilinear,
     or bicubic with `sharp`: a picture warped again every frame stays sharp only with bicubic
     (measured: docs/video.md)."""
-    h, w = flow.shape[:2]
-    grid = np.mgrid[0:h, 0:w].astype(np.float32)
+    grid = _grid(*flow.shape[:2])
     return cv2.remap(image, grid[1] + flow[..., 0], grid[0] + flow[..., 1],
                      cv2.INTER_CUBIC if sharp else cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
 
 
+@functools.lru_cache(maxsize=4)
+def _grid(h: int, w: int) -> np.ndarray:
+    """Pixel coordinates (y, x) of an h x w frame: made once per frame size, not per warp."""
+    grid = np.mgrid[0:h, 0:w].astype(np.float32)
+    grid.flags.writeable = False
+    return grid
+
+
 def _inside(flow: np.ndarray) -> np.ndarray:
     """True where pixel + flow lands inside the frame (outside it, warping only repeats the edge)."""
     h, w = flow.shape[:2]
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    y, x = _grid(h, w)
     fy, fx = y + flow[..., 1], x + flow[..., 0]
     return (fx >= 0) & (fx <= w - 1) & (fy >= 0) & (fy <= h - 1)
 
