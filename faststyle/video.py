@@ -89,14 +89,18 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
     refuse_overwriting_inputs(target, source)
     painter = FramePainter(style, strength, preserve_colors, smoothing, stable)
     try:
-        reader = ffmpeg.read_frames(_local(source))
-        meta = next(reader)
+        meta = next(ffmpeg.read_frames(_local(source)))
+        # The frames are read at the rate they are written at: left to itself, ffmpeg hands out a
+        # variable-rate stream at its guessed rate (often far above the average), duplicating frames.
+        fps = meta.get("fps") or 25
+        reader = ffmpeg.read_frames(_local(source), output_params=["-r", f"{fps}"])
+        next(reader)
     except Exception as exc:
         raise FaststyleError(f"{source}: cannot read this video ({str(exc).strip().splitlines()[-1][:120]})") from None
     w, h = meta["size"]
     scale = min(1.0, max_size / max(w, h)) if max_size else 1.0
     out_w, out_h = (round(w * scale) // 2 * 2, round(h * scale) // 2 * 2)  # H.264 wants even sides
-    total = int(round(meta.get("fps", 0) * meta.get("duration", 0))) or 0
+    total = int(round(fps * meta.get("duration", 0))) or 0
     if target.parent.is_dir() and (stale := remove_stale_temp_files(target.parent)):  # killed runs' half videos
         print(f"removed {stale} unfinished video file(s) left by an interrupted run", file=sys.stderr)
     try:
@@ -106,7 +110,7 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
                              "choose another output folder with -o") from None
     # fd stays open until the end: it holds the lock that tells other runs this file is being written.
     webm = target.suffix.lower() == ".webm"  # WebM holds VP9 and Opus, not H.264 and AAC
-    writer = ffmpeg.write_frames(_local(tmp), (out_w, out_h), fps=meta.get("fps") or 25, quality=None, macro_block_size=2,
+    writer = ffmpeg.write_frames(_local(tmp), (out_w, out_h), fps=fps, quality=None, macro_block_size=2,
                                  codec="libvpx-vp9" if webm else "libx264",
                                  audio_path=_local(source) if meta.get("audio_codec") else None,
                                  audio_codec="libopus" if webm else None,

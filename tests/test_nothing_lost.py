@@ -224,6 +224,29 @@ def test_every_bundled_network_paints_a_white_photo_like_a_nearly_white_one(fast
             assert np.abs(white - near).mean() < 8, (name, fast, shape)
 
 
+# 9. A variable-frame-rate video keeps its length: frames come out at the rate they are written at.
+
+def test_a_variable_frame_rate_video_keeps_its_length(tmp_path, tiny_model_path):
+    import subprocess
+
+    from imageio_ffmpeg import count_frames_and_secs, get_ffmpeg_exe
+
+    # Seven frames over three seconds: four in the first 0.2 s, then one a second. The stream's
+    # guessed rate (24) is six times its average one; frames were painted at the one and played
+    # at the other.
+    clip = tmp_path / "vfr.mp4"
+    subprocess.run([get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=64x48:rate=24:duration=4", "-vf", r"select='lt(n\,4)+not(mod(n\,24))'",
+                    "-fps_mode", "passthrough", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    frames_in, secs_in = count_frames_and_secs(str(clip))
+    assert frames_in == 7 and secs_in > 2.5
+    r = faststyle("video", clip, "-s", tiny_model_path, "-o", tmp_path / "out.mp4", "--no-stable")
+    assert r.returncode == 0, r.stderr
+    frames_out, secs_out = count_frames_and_secs(str(tmp_path / "out.mp4"))
+    assert abs(secs_out - secs_in) < 1.0, (secs_in, secs_out)  # the last frame's hold may differ
+    assert frames_out <= 6 * frames_in  # at the average rate (6.2), not every 1/24 s (115 frames)
+
+
 # 10 and 15. Numbers: every one a user gives is checked and bounded, in one line.
 
 @pytest.mark.parametrize("args, message", [
