@@ -58,7 +58,7 @@ def main() -> None:
     settle(app, window)
     window.grab().save(str(out / "result.png"))
 
-    window.view_mode.setCurrentIndex(window.view_mode.findData(SPLIT))
+    window.compare.mode_box.setCurrentIndex(window.compare.mode_box.findData(SPLIT))
     window.compare.set_split_at(window.compare.width() * 0.45)
     settle(app, window)
     window.grab().save(str(out / "split.png"))

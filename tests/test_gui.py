@@ -48,7 +48,7 @@ def test_strength_and_colours_restylize(window, qtbot, tmp_path):
     window.select_style("tiny")
     open_photo(window, src, qtbot)
     window.result = None
-    window.strength.setValue(0)
+    window.options.strength.setValue(0)
     qtbot.waitUntil(lambda: window.result is not None, timeout=30000)
     assert np.array_equal(np.asarray(window.result), photo(40, 40))
 
@@ -89,17 +89,17 @@ def test_event_loop_runs_while_stylizing_and_cancel_works(window, qtbot, tmp_pat
     src = tmp_path / "big.png"
     Image.fromarray(np.tile(photo(300, 400), (6, 6, 1))).save(src)  # 2400 x 1800: tiled, slow
     window.select_style("tiny")
-    window.max_size.setCurrentIndex(window.max_size.count() - 1)  # full size
+    window.options.max_size.setCurrentIndex(window.options.max_size.count() - 1)  # full size
     ticks = []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(1))
     timer.start(10)
     window.open_image(src)
-    assert window.stylizer.busy and window.cancel_button.isVisible()
+    assert window.stylizer.busy and window.options.cancel_button.isVisible()
     qtbot.wait(300)
     assert len(ticks) >= 5, "the UI thread was blocked"
     assert window.result is None
-    window.cancel_button.click()
+    window.options.cancel_button.click()
     assert not window.stylizer.busy and window.status.text() == "Cancelled"
     assert window.stylizer.wait(30000)
     qtbot.wait(100)
@@ -112,7 +112,7 @@ def test_new_request_supersedes_running_one(window, qtbot, tmp_path):
     Image.fromarray(np.tile(photo(300, 400), (5, 5, 1))).save(big)
     Image.fromarray(photo(24, 36)).save(small)
     window.select_style("tiny")
-    window.max_size.setCurrentIndex(window.max_size.count() - 1)
+    window.options.max_size.setCurrentIndex(window.options.max_size.count() - 1)
     window.open_image(big)
     window.open_image(small)
     qtbot.waitUntil(lambda: window.result is not None, timeout=60000)
@@ -148,7 +148,7 @@ def test_split_view_and_swatches(window, qtbot, tmp_path):
     Image.fromarray(photo(50, 50)).save(src)
     window.select_style("tiny")
     open_photo(window, src, qtbot)
-    window.view_mode.setCurrentIndex(window.view_mode.findData(SPLIT))
+    window.compare.mode_box.setCurrentIndex(window.compare.mode_box.findData(SPLIT))
     window.compare.set_split_at(window.compare.width() * 0.25)
     assert window.compare.mode == SPLIT and 0.0 <= window.compare.split < 0.5
     qtbot.waitUntil(lambda: any((tmp_path / "swatches").glob("tiny-*.png")), timeout=30000)
@@ -207,13 +207,13 @@ def test_lite_preview_first_then_the_full_picture(qtbot, tmp_path, lite_tiny, us
 
     # Dragging the slider: lite previews only; saving one is refused with a message.
     shown.clear()
-    window.strength.setSliderDown(True)
-    window.strength.setValue(50)
+    window.options.strength.setSliderDown(True)
+    window.options.strength.setValue(50)
     qtbot.waitUntil(lambda: len(shown) == 1, timeout=30000)
     assert shown[0][0] and window.result_is_preview
     assert not window.save_result(tmp_path / "preview.png") and window.message.isVisibleTo(window)
     assert not (tmp_path / "preview.png").exists()
-    window.strength.setSliderDown(False)
+    window.options.strength.setSliderDown(False)
 
 
 def test_save_writes_the_photo_at_full_size_with_its_metadata(window, qtbot, tmp_path):
@@ -224,7 +224,7 @@ def test_save_writes_the_photo_at_full_size_with_its_metadata(window, qtbot, tmp
     exif = Image.Exif()
     exif[0x010F] = "CameraMaker"
     Image.fromarray(photo(400, 600)).save(src, exif=exif, quality=95)
-    window.max_size.setCurrentIndex(0)  # 512 px on the screen
+    window.options.max_size.setCurrentIndex(0)  # 512 px on the screen
     window.select_style("tiny")
     open_photo(window, src, qtbot)
     assert window.result.size == (512, 341)
@@ -241,10 +241,10 @@ def test_a_tiled_picture_shows_a_moving_percentage_and_time_left(window, qtbot, 
     src = tmp_path / "p.png"
     Image.fromarray(photo(1800, 2400)).save(src)  # 4.3 megapixels at full size: painted in tiles
     window.select_style("tiny")
-    window.max_size.setCurrentIndex(window.max_size.count() - 1)  # full size
+    window.options.max_size.setCurrentIndex(window.options.max_size.count() - 1)  # full size
     seen = []
     window.stylizer.progress.connect(lambda _id, done, total: seen.append(
-        (done, total, window.busy.value(), window.busy.maximum(), window.status.text())))
+        (done, total, window.options.busy.value(), window.options.busy.maximum(), window.status.text())))
     open_photo(window, src, qtbot)
     totals = {total for _, total, _, _, _ in seen}
     assert len(totals) == 1 and totals.pop() > 2
@@ -259,20 +259,20 @@ def test_fast_and_stroke_controls_paint_as_the_api_does(qtbot, tmp_path, lite_ti
     src = tmp_path / "p.png"
     Image.fromarray(photo(48, 64)).save(src)
     window.select_style("tiny")
-    window.fast.setChecked(True)
+    window.options.fast.setChecked(True)
     open_photo(window, src, qtbot)
     qtbot.waitUntil(lambda: not window.stylizer.busy and not window.result_is_preview, timeout=30000)
     assert np.array_equal(np.asarray(window.result), np.asarray(faststyle.stylize(src, lite_tiny)))
-    window.fast.setChecked(False)
+    window.options.fast.setChecked(False)
     window.result = None
-    window.strokes.setCurrentIndex(1)  # 2x
+    window.options.strokes.setCurrentIndex(1)  # 2x
     qtbot.waitUntil(lambda: window.result is not None and not window.result_is_preview, timeout=30000)
     expected = faststyle.stylize(src, user_styles / "tiny.onnx", stroke_scale=2.0)
     assert np.array_equal(np.asarray(window.result), np.asarray(expected))
     # A control's signal argument (an index, a checked state) once made it a preview-only request,
     # so the full picture never came after the lite one.
     window.result = None
-    window.preserve.setChecked(True)
+    window.options.preserve.setChecked(True)
     qtbot.waitUntil(lambda: window.result is not None and not window.result_is_preview, timeout=30000)
 
 
@@ -287,7 +287,7 @@ def test_a_batch_of_photos_paints_with_one_progress_and_lists_failures(window, q
     (folder / "broken.jpg").write_bytes(b"not a photo")
     window.select_style("tiny")
     progress = []
-    window.batch.progress.connect(lambda done, total, name: progress.append((done, total, window.busy.value())))
+    window.batch.progress.connect(lambda done, total, name: progress.append((done, total, window.options.busy.value())))
     out = tmp_path / "painted"
     with qtbot.waitSignal(window.batch.finished, timeout=120000) as finished:
         assert window.paint_batch([folder], out)
@@ -314,7 +314,7 @@ def test_zoom_with_the_wheel_and_buttons_and_pan_by_dragging(window, qtbot, tmp_
 
     src = tmp_path / "p.png"
     Image.fromarray(photo(300, 400)).save(src)
-    window.max_size.setCurrentIndex(0)
+    window.options.max_size.setCurrentIndex(0)
     window.select_style("tiny")
     open_photo(window, src, qtbot)
     view = window.compare
@@ -334,8 +334,8 @@ def test_zoom_with_the_wheel_and_buttons_and_pan_by_dragging(window, qtbot, tmp_
     qtbot.mouseMove(view, QPoint(140, 120))
     qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(140, 120))
     assert view._offset == QPointF(40, 20)  # panned with the mouse
-    window.zoom.setCurrentIndex(1)
-    window.zoom.setCurrentIndex(0)
+    window.compare.zoom_box.setCurrentIndex(1)
+    window.compare.zoom_box.setCurrentIndex(0)
     assert view.fit and view._offset == QPointF(0, 0)
 
 
@@ -347,9 +347,9 @@ def test_blend_two_styles_with_a_mix(window, qtbot, tmp_path, user_styles):
     Image.fromarray(photo(48, 64)).save(src)
     window.select_style("tiny")
     open_photo(window, src, qtbot)
-    window.blend_mix.setValue(30)
+    window.options.blend_mix.setValue(30)
     window.result = None
-    window.blend_with.setCurrentIndex(window.blend_with.findText("Blend with wave"))
+    window.options.blend_with.setCurrentIndex(window.options.blend_with.findText("Blend with wave"))
     qtbot.waitUntil(lambda: window.result is not None and not window.result_is_preview and not window.stylizer.busy,
                     timeout=30000)
     expected = faststyle.stylize(src, faststyle.blend({str(user_styles / "tiny.onnx"): 0.7,
@@ -379,7 +379,7 @@ def test_a_new_style_from_a_painting_trains_in_a_process_and_appears_as_a_swatch
     window.trainer.preview.connect(previews.append)
     with qtbot.waitSignal(window.trainer.finished, timeout=300000) as done:
         assert window.train_style(painting)
-        assert window.training_bar.isVisible()
+        assert window.training.bar.isVisible()
     assert done.args[0] == "My_painting"
     assert progress[-1] == (8, 8) and any(0 < d < 8 for d, _ in progress)  # it moved, and reached the end
     assert previews and not window.message.isVisible()
@@ -392,7 +392,7 @@ def test_a_new_style_from_a_painting_trains_in_a_process_and_appears_as_a_swatch
     expected = np.asarray(Image.open(painting).convert("RGB").resize((SWATCH_SIZE, SWATCH_SIZE), Image.LANCZOS), float)
     assert np.abs(np.asarray(Image.open(swatch).convert("RGB"), float) - expected).mean() < 12
     assert window.style.endswith("My_painting.onnx") and window._lite.get(window.style)
-    assert not window.training_bar.isVisible()
+    assert not window.training.bar.isVisible()
 
 
 def test_stopping_a_training_keeps_its_steps_and_starting_again_resumes(window, qtbot, tmp_path):
@@ -406,7 +406,7 @@ def test_stopping_a_training_keeps_its_steps_and_starting_again_resumes(window, 
     assert window.train_style(painting)
     qtbot.waitUntil(lambda: bool(progress) and progress[-1] >= 3, timeout=300000)
     with qtbot.waitSignal(window.trainer.failed, timeout=60000) as stopped:
-        window.training_stop.click()
+        window.training.stop.click()
     assert "start it again" in stopped.args[0]
     run = window.trainer.run
     assert list(run.glob("ckpt-*.npz"))  # saved on SIGTERM, though no checkpoint was due
@@ -434,7 +434,7 @@ def test_the_app_ends_on_sigterm_and_ctrl_c(tmp_path):
     for sig in (signal.SIGTERM, signal.SIGINT):
         env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path),
                "XDG_CACHE_HOME": str(tmp_path)}
-        proc = subprocess.Popen([sys.executable, "-m", "faststyle.gui.app"], env=env, stdout=subprocess.DEVNULL,
+        proc = subprocess.Popen([sys.executable, "-m", "faststyle.gui"], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         time.sleep(8)  # the window is up and painting the sample
         assert proc.poll() is None, "the app ended by itself"

@@ -6,42 +6,25 @@ a Stylizer running in a worker thread.
 
 from __future__ import annotations
 
-import signal
-import sys
-import time
 from pathlib import Path
 
 from PIL import Image, ImageQt
-from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
-from PySide6.QtWidgets import (
-    QApplication,
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QProgressBar,
-    QPushButton,
-    QSlider,
-    QToolBar,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMainWindow, QToolBar, QVBoxLayout, QWidget
 
 from faststyle import FaststyleError
 from faststyle.gui.batch_worker import BatchPainter
-from faststyle.gui.compare import SIDE_BY_SIDE, SPLIT, CompareView
+from faststyle.gui.compare import CompareView
 from faststyle.gui.gallery import StyleGallery
+from faststyle.gui.options import PaintOptions
 from faststyle.gui.trainer import StyleTrainer
+from faststyle.gui.training_panel import TrainingPanel
 from faststyle.gui.worker import Stylizer, SwatchMaker
 from faststyle.image_io import IMAGE_EXTENSIONS, load_image, save_image
 from faststyle.styles import StyleInfo, available_styles, describe, sample_image_path
 from faststyle.styles import cache_dir as faststyle_cache_dir  # the window's own `cache_dir` is the swatches'
 
-MAX_SIZES = [("512 px (fastest)", 512), ("1024 px", 1024), ("2048 px", 2048), ("Full size", None)]
-STROKES = [("Strokes 1x", 1.0), ("Strokes 2x", 2.0), ("Strokes 3x", 3.0)]
 OPEN_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS)) + ");;All files (*)"
 
 
@@ -68,12 +51,10 @@ class MainWindow(QMainWindow):
         self.stylizer.failed.connect(lambda _id, message: self.show_error(message))
         self.stylizer.busy_changed.connect(self._set_busy)
         self.stylizer.progress.connect(self._progress)
-        self._started = time.monotonic()  # of the request in progress, for the time left
         self._task = "Painting"  # what the request in progress is, for the status line
         if cache_dir is None:
             cache_dir = faststyle_cache_dir() / "swatches"
         self.trainer = StyleTrainer(self)
-        self.trainer.progress.connect(self._training_progress)
         self.trainer.preview.connect(self._training_preview)
         self.trainer.finished.connect(self._training_finished)
         self.trainer.failed.connect(self._training_failed)
@@ -108,96 +89,28 @@ class MainWindow(QMainWindow):
             action.triggered.connect(slot)
             bar.addAction(action)
         bar.addSeparator()
-        self.view_mode = QComboBox()
-        self.view_mode.addItem("Side by side", SIDE_BY_SIDE)
-        self.view_mode.addItem("Split", SPLIT)
-        self.view_mode.currentIndexChanged.connect(lambda: self.compare.set_mode(self.view_mode.currentData()))
-        bar.addWidget(self.view_mode)
-        self.zoom = QComboBox()
-        self.zoom.addItems(["Fit", "100 %"])
-        self.zoom.currentIndexChanged.connect(lambda i: self.compare.set_fit(i == 0))
-        bar.addWidget(self.zoom)
-        for text, shortcut, factor in [("Zoom in", QKeySequence.StandardKey.ZoomIn, 1.25),
-                                       ("Zoom out", QKeySequence.StandardKey.ZoomOut, 1 / 1.25)]:
-            action = QAction(text, self)
-            action.setShortcut(shortcut)
-            action.triggered.connect(lambda _=False, f=factor: self.compare.zoom_by(f))
-            bar.addAction(action)
-
+        self.compare = CompareView()
+        self.compare.add_controls(bar)
         self.gallery = StyleGallery()
         self.gallery.chosen.connect(self._style_chosen)
-
-        self.compare = CompareView()
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet("QLabel { background: #fde8e8; color: #8a1c1c; padding: 8px;"
                                    " border: 1px solid #e8b4b4; border-radius: 4px; }")
         self.message.hide()
 
-        self.strength = QSlider(Qt.Orientation.Horizontal)
-        self.strength.setRange(0, 100)
-        self.strength.setValue(100)
-        self.strength_label = QLabel("Strength 100 %")
-        self.strength.valueChanged.connect(lambda v: self.strength_label.setText(f"Strength {v} %"))
-        self.strength.sliderReleased.connect(self._restylize_all)
-        self.strength.valueChanged.connect(self._strength_moved)
-        self.preserve = QCheckBox("Preserve colours")
-        self.preserve.toggled.connect(self._restylize_all)
-        self.fast = QCheckBox("Fast")
-        self.fast.setToolTip("Paint with the style's lite network: several times faster, a little less detail")
-        self.fast.toggled.connect(self._restylize_all)
-        self.blend_with = QComboBox()  # filled with the styles by refresh_styles
-        self.blend_with.setToolTip("Mix a second style into the chosen one")
-        self.blend_with.currentIndexChanged.connect(self._restylize_all)
-        self.blend_mix = QSlider(Qt.Orientation.Horizontal)
-        self.blend_mix.setRange(0, 100)
-        self.blend_mix.setValue(50)
-        self.blend_mix.setFixedWidth(90)
-        self.blend_mix.setToolTip("How much of the second style")
-        self.blend_mix.sliderReleased.connect(self._restylize_all)
-        self.strokes = QComboBox()
-        for text, value in STROKES:
-            self.strokes.addItem(text, value)
-        self.strokes.setToolTip("Larger strokes: the picture is painted smaller and brought back to full size "
-                                "with the photo's own fine detail")
-        self.strokes.currentIndexChanged.connect(self._restylize_all)
-        self.max_size = QComboBox()
-        for text, value in MAX_SIZES:
-            self.max_size.addItem(text, value)
-        self.max_size.setCurrentIndex(1)
-        self.max_size.currentIndexChanged.connect(self._restylize_all)
-        self.busy = QProgressBar()
-        self.busy.setRange(0, 0)  # indeterminate until the tiles of a large picture are counted
-        self.busy.setFormat("%p %")
-        self.busy.setFixedWidth(120)
-        self.busy.setVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setVisible(False)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.options = PaintOptions()
+        self.options.changed.connect(self.restylize)
+        self.options.dragged.connect(lambda: self.restylize(preview_only=True))
+        self.options.cancel.connect(self.cancel)
         self.status = QLabel()
-        self.training_bar = QProgressBar()
-        self.training_bar.setFormat("%p %")
-        self.training_label = QLabel()
-        self.training_stop = QPushButton("Stop training")
-        self.training_stop.clicked.connect(self.trainer.cancel)
-        training = QHBoxLayout()
-        for w in (self.training_label, self.training_bar, self.training_stop):
-            training.addWidget(w)
-            w.setVisible(False)
-        training.setStretchFactor(self.training_bar, 1)
-        self._debounce = QTimer(self, singleShot=True, interval=250)
-        self._debounce.timeout.connect(self._restylize_all)
+        self.training = TrainingPanel(self.trainer)
 
-        controls = QHBoxLayout()
-        for w in (self.strength_label, self.strength, self.preserve, self.fast, self.strokes, self.blend_with,
-                  self.blend_mix, QLabel("Resolution"), self.max_size, self.busy, self.cancel_button):
-            controls.addWidget(w)
-        controls.setStretchFactor(self.strength, 1)
         right = QVBoxLayout()
         right.addWidget(self.message)
         right.addWidget(self.compare, 1)
-        right.addLayout(controls)
-        right.addLayout(training)
+        right.addWidget(self.options)
+        right.addWidget(self.training)
         right.addWidget(self.status)
         left = QVBoxLayout()
         left.addWidget(self.gallery, 1)
@@ -213,12 +126,7 @@ class MainWindow(QMainWindow):
         styles = available_styles()
         self.gallery.clear()
         self._lite = {str(s.path): str(s.lite) for s in styles if s.lite}
-        self.blend_with.blockSignals(True)
-        self.blend_with.clear()
-        self.blend_with.addItem("No blend", None)
-        for style in styles:
-            self.blend_with.addItem(f"Blend with {style.name}", str(style.path))
-        self.blend_with.blockSignals(False)
+        self.options.set_styles(styles)
         for style in styles:
             self.gallery.add(style.name, str(style.path), describe(style))
         for path in extra:
@@ -255,17 +163,8 @@ class MainWindow(QMainWindow):
         self.hide_error()
         if not self.trainer.start(painting, name, self.photo_path):
             return False
-        self.training_label.setText(f"New style {self.trainer.name}: starting…")
-        self.training_bar.setValue(0)
-        for w in (self.training_label, self.training_bar, self.training_stop):
-            w.setVisible(True)
+        self.training.started()
         return True
-
-    def _training_progress(self, done: int, total: int, seconds_left: float) -> None:
-        self.training_bar.setMaximum(max(total, 1))
-        self.training_bar.setValue(done)
-        left = f", about {_duration(seconds_left)} left" if seconds_left >= 0 else ""
-        self.training_label.setText(f"New style {self.trainer.name}: step {done} of {total}{left}")
 
     def _training_preview(self, path: str) -> None:
         # The run paints the open photo (or the sample) as it learns: shown as the result meanwhile.
@@ -273,18 +172,12 @@ class MainWindow(QMainWindow):
         self.status.setText(f"Preview of the new style {self.trainer.name} as it learns")
 
     def _training_finished(self, name: str, path: str) -> None:
-        self._end_training()
         self.refresh_styles()
         self.select_style(name)
         self.status.setText(f"New style {name} is ready ({path})")
 
     def _training_failed(self, message: str) -> None:
-        self._end_training()
         self.show_error(message)
-
-    def _end_training(self) -> None:
-        for w in (self.training_label, self.training_bar, self.training_stop):
-            w.setVisible(False)
 
     # --- photo in -------------------------------------------------------------------
     def choose_image(self) -> None:
@@ -352,7 +245,7 @@ class MainWindow(QMainWindow):
         except FaststyleError as exc:
             self.show_error(str(exc))
             return False
-        options = {k: v for k, v in self._options(None).items() if k != "max_size"}
+        options = {k: v for k, v in self.options.values(None).items() if k != "max_size"}
         if not self.batch.start(inputs, self._painting_style(), label, output, **options):
             self.show_error("a batch is already running; wait for it or cancel it")
             return False
@@ -365,9 +258,8 @@ class MainWindow(QMainWindow):
         self._task = f"Batch of {count}" + (f" ({skipped} already painted, skipped)" if skipped else "")
 
     def _batch_progress(self, done: int, total: int, name: str) -> None:
-        self.busy.setRange(0, max(total, 1))
-        self.busy.setValue(done)
-        self.status.setText(f"{self._task}: {done} of {total} done{self._time_left(done, total)} ({name})")
+        self.options.set_progress(done, total)
+        self.status.setText(f"{self._task}: {done} of {total} done{self.options.time_left(done, total)} ({name})")
 
     def _batch_finished(self, written: list, errors: list, cancelled: bool) -> None:
         self._set_busy(self.stylizer.busy)
@@ -379,16 +271,6 @@ class MainWindow(QMainWindow):
                             + (f", {len(errors)} failed" if errors else ""))
 
     # --- stylize --------------------------------------------------------------------
-    def _strength_moved(self) -> None:
-        if self.strength.isSliderDown():
-            self.restylize(preview_only=True)  # live while dragging, where a lite network makes it quick
-        else:
-            self._debounce.start()
-
-    def _restylize_all(self, *_signal_arguments) -> None:
-        """For controls' signals, whose argument (an index, a checked state) is no `preview_only`."""
-        self.restylize()
-
     def restylize(self, preview_only: bool = False) -> None:
         """Paints the photo: first with the style's lite network (at once), then with the full one.
 
@@ -397,33 +279,27 @@ class MainWindow(QMainWindow):
         if self.photo is None or self.style is None:
             return
         self.hide_error()
-        options = self._options(self.max_size.currentData())
+        options = self.options.values(self.options.resolution)
         lite = self._painting_style(preview=True)
         if lite is None and preview_only:
             return
         self._final = None if preview_only else {"style": self._painting_style(), **options}
-        if lite is None or self.fast.isChecked():  # no quicker picture to show first
+        if lite is None or self.options.fast.isChecked():  # no quicker picture to show first
             self._submit_final()
             return
         self._preview_id = self.stylizer.submit(self.photo, lite, **options)
         self.status.setText(f"Preview of {Path(self.style).stem} (lite network)…")
 
-    def _options(self, max_size: int | None) -> dict:
-        """How the picture is painted, as the controls say (the same for the screen and for saving)."""
-        return {"strength": self.strength.value() / 100, "preserve_colors": self.preserve.isChecked(),
-                "max_size": max_size, "stroke_scale": self.strokes.currentData()}
-
     def _painting_style(self, preview: bool = False) -> str | None:
         """What the picture is painted with, as faststyle.stylize takes it: the chosen style's network,
         or a blend spec 'a.onnx:0.6,b.onnx:0.4' with the style in "Blend with"; the lite networks
         when Fast is on (where every part has one). preview: the lite networks' quick picture, or None."""
-        mix = self.blend_mix.value() / 100
-        partner = self.blend_with.currentData()
+        partner, mix = self.options.blend()
         parts = [(self.style, 1 - mix)] + ([(partner, mix)] if partner and partner != self.style else [])
         has_lite = all(path in self._lite for path, _ in parts)
         if preview and not has_lite:
             return None
-        if (preview or self.fast.isChecked()) and has_lite:
+        if (preview or self.options.fast.isChecked()) and has_lite:
             parts = [(self._lite[path], weight) for path, weight in parts]
         return parts[0][0] if len(parts) == 1 else ",".join(f"{path}:{weight:g}" for path, weight in parts)
 
@@ -446,25 +322,14 @@ class MainWindow(QMainWindow):
         self.status.setText("Cancelled")
 
     def _set_busy(self, busy: bool) -> None:
-        busy = busy or self.batch.busy  # a batch keeps the bar while single pictures come and go
-        self.busy.setRange(0, 0)
-        self.busy.setVisible(busy)
-        self.cancel_button.setVisible(busy)
-        self._started = time.monotonic()
+        self.options.set_busy(busy or self.batch.busy)  # a batch keeps the bar while single pictures come and go
 
     def _progress(self, request_id: int, done: int, total: int) -> None:
         """A picture painted in tiles: a moving percentage and the time left."""
         if total < 2:
             return
-        self.busy.setRange(0, total)
-        self.busy.setValue(done)
-        self.status.setText(f"{self._task}: {100 * done // total} %{self._time_left(done, total)}")
-
-    def _time_left(self, done: int, total: int) -> str:
-        """', about 20 s left' from the pace since the job started ('' before the first step)."""
-        if not 0 < done < total:
-            return ""
-        return f", about {_duration((time.monotonic() - self._started) / done * (total - done))} left"
+        self.options.set_progress(done, total)
+        self.status.setText(f"{self._task}: {100 * done // total} %{self.options.time_left(done, total)}")
 
     def _show_result(self, request_id: int, image: Image.Image) -> None:
         self.result = image
@@ -523,31 +388,12 @@ class MainWindow(QMainWindow):
     def _paint_full_size(self) -> Image.Image | None:
         """Paints the photo at its full size in the worker while the window stays live; None if
         cancelled or failed (the message is shown)."""
-        request = self.stylizer.submit(self.photo, self._painting_style(), **self._options(None))
         self._task = f"Saving at full size, {self.photo.width} x {self.photo.height}"
         self.status.setText(f"{self._task}…")
-        outcome: dict = {}
-        loop = QEventLoop()
-
-        def finished(rid: int, image) -> None:
-            if rid == request:
-                outcome["image"] = image
-                loop.quit()
-
-        def ended(rid: int, *_) -> None:
-            if rid == request:
-                loop.quit()
-
-        signals = [(self.stylizer.finished, finished), (self.stylizer.failed, ended), (self.stylizer.cancelled, ended)]
-        for signal_, slot in signals:
-            signal_.connect(slot)
-        if self.stylizer.busy:  # not finished before the loop starts
-            loop.exec()
-        for signal_, slot in signals:
-            signal_.disconnect(slot)
-        if "image" not in outcome and not self.message.isVisible():
+        image = self.stylizer.paint_and_wait(self.photo, self._painting_style(), **self.options.values(None))
+        if image is None and not self.message.isVisible():
             self.status.setText("Save cancelled")
-        return outcome.get("image")
+        return image
 
     # --- messages -------------------------------------------------------------------
     def show_error(self, message: str) -> None:
@@ -570,42 +416,3 @@ class MainWindow(QMainWindow):
         self.batch.wait(30000)
         self.swatches.pool.waitForDone(5000)
         super().closeEvent(event)
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
-
-
-def quit_on_signals(app: QApplication) -> QTimer:
-    """Ctrl-C and SIGTERM (a logout, `kill`) close the app as its window's close button does.
-
-    Python runs a signal handler only when the interpreter gets control, which Qt's event loop
-    never gives it while idle: a timer hands it over a few times a second.
-    """
-    def close(*_):
-        for widget in app.topLevelWidgets():
-            widget.close()  # the window's closeEvent stops the workers and a training run
-        app.quit()
-
-    signal.signal(signal.SIGINT, close)
-    signal.signal(signal.SIGTERM, close)
-    timer = QTimer(app, interval=200)
-    timer.timeout.connect(lambda: None)
-    timer.start()
-    return timer
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv if argv is None else argv
-    app = QApplication.instance() or QApplication(argv)
-    app.setApplicationName("faststyle")
-    quit_on_signals(app)
-    window = MainWindow()
-    if len(argv) > 1:
-        window.open_image(Path(argv[1]))
-    window.show()
-    return app.exec()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPen
+from PySide6.QtWidgets import QComboBox, QSizePolicy, QToolBar, QWidget
 
 SIDE_BY_SIDE, SPLIT = "side", "split"
 
@@ -36,6 +36,24 @@ class CompareView(QWidget):
         self.setMouseTracking(True)
 
     # --- state ------------------------------------------------------------------------
+    def add_controls(self, bar: QToolBar) -> None:
+        """The view's controls on a toolbar: side by side or split, fit or 100 %, zoom in and out."""
+        self.mode_box = QComboBox()
+        self.mode_box.addItem("Side by side", SIDE_BY_SIDE)
+        self.mode_box.addItem("Split", SPLIT)
+        self.mode_box.currentIndexChanged.connect(lambda: self.set_mode(self.mode_box.currentData()))
+        bar.addWidget(self.mode_box)
+        self.zoom_box = QComboBox()
+        self.zoom_box.addItems(["Fit", "100 %"])
+        self.zoom_box.currentIndexChanged.connect(lambda i: self.set_fit(i == 0))
+        bar.addWidget(self.zoom_box)
+        for text, shortcut, factor in [("Zoom in", QKeySequence.StandardKey.ZoomIn, 1.25),
+                                       ("Zoom out", QKeySequence.StandardKey.ZoomOut, 1 / 1.25)]:
+            action = QAction(text, bar)
+            action.setShortcut(shortcut)
+            action.triggered.connect(lambda _=False, f=factor: self.zoom_by(f))
+            bar.addAction(action)
+
     def set_images(self, original: QImage | None, result: QImage | None) -> None:
         self.original, self.result = original, result
         self.update()

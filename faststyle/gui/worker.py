@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QEventLoop, QObject, QRunnable, QThreadPool, Signal
 
 import faststyle
 from faststyle.api import painting_swatch
@@ -90,6 +90,29 @@ class Stylizer(QObject):
         self.pool.start(_Job(Request(self._next_id, image, style, **options), token, self._signals))
         self.busy_changed.emit(True)
         return self._next_id
+
+    def paint_and_wait(self, image: Image.Image, style: str, **options) -> Image.Image | None:
+        """Submits a request and runs Qt's events until it ends (the window stays live and can
+        cancel it) -> its picture, or None if it was cancelled or failed (signalled as usual)."""
+        request, outcome, loop = self.submit(image, style, **options), {}, QEventLoop()
+
+        def finished(rid: int, image) -> None:
+            if rid == request:
+                outcome["image"] = image
+                loop.quit()
+
+        def ended(rid: int, *_) -> None:
+            if rid == request:
+                loop.quit()
+
+        signals = [(self.finished, finished), (self.failed, ended), (self.cancelled, ended)]
+        for signal, slot in signals:
+            signal.connect(slot)
+        if self.busy:  # not finished before the loop starts
+            loop.exec()
+        for signal, slot in signals:
+            signal.disconnect(slot)
+        return outcome.get("image")
 
     def cancel(self) -> None:
         if self._current:
