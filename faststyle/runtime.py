@@ -9,7 +9,6 @@ of three quarters of the network's reach, tiles fit together without seams.
 
 from __future__ import annotations
 
-import base64
 import os
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -22,7 +21,9 @@ from PIL import Image
 
 from faststyle.architecture import PAD_MULTIPLE, Architecture
 from faststyle.errors import FaststyleError
-from faststyle.styles import LITE_SUBDIR, read_metadata_from_session, resolve_style, session_error
+from faststyle.preprocess import pad_to_multiple
+from faststyle.model_file import ModelCard, card_from_session, session_error, stats_graph
+from faststyle.styles import LITE_SUBDIR, resolve_style
 
 # Below this the image runs in one pass; above, in tiles of at most MAX_TILE_PIXELS (tile_grid).
 # A full-HD frame (1920x1088 padded) in one pass peaks at 840-870 MB with the full network
@@ -31,8 +32,6 @@ MAX_UNTILED_PIXELS = 1920 * 1088
 # Tiles of 1 MP: a 12 MP photo took as long as in 2 MP tiles (24-26 s either way here, with the
 # shared arena below; 27-30 s before it) and peaked at 650 MB instead of 1.2 GB.
 MAX_TILE_PIXELS = 1024 * 1024
-# Metadata key of the statistics-only graph (the encoder) that export writes into each model.
-STATS_GRAPH_KEY = "faststyle_stats_graph"
 # Each model's tile margin comes from its architecture (three quarters of half its receptive
 # field, see architecture.py); this is the full network's, 44 px.
 MARGIN = Architecture().tile_margin()
@@ -111,18 +110,6 @@ def _session_options(threads: int | None) -> ort.SessionOptions:
 def clip_to_uint8(source: np.ndarray, stylized: np.ndarray) -> np.ndarray:
     """The default way a network's float picture becomes pixels (the `on_tile` of `transform`)."""
     return np.clip(stylized, 0, 255).round().astype(np.uint8)
-
-
-def pad_to_multiple(image: np.ndarray, multiple: int = PAD_MULTIPLE, minimum: int = 16) -> np.ndarray:
-    """Mirror-pads an HxWxC array at the bottom and right to a size the network accepts."""
-    h, w = image.shape[:2]
-    ph = max(minimum, -(-h // multiple) * multiple) - h
-    pw = max(minimum, -(-w // multiple) * multiple) - w
-    if ph == 0 and pw == 0:
-        return image
-    # "reflect" needs at least two pixels and a pad shorter than the side; tiny images repeat.
-    mode = "reflect" if min(h, w) > 1 and ph < h and pw < w else "edge"
-    return np.pad(image, ((0, ph), (0, pw), (0, 0)), mode=mode)
 
 
 def _ceil_to(value: int, multiple: int) -> int:
@@ -233,7 +220,7 @@ class StyleModel:
 
     path: Path
     session: ort.InferenceSession
-    metadata: dict
+    card: ModelCard
 
     @classmethod
     def load(cls, name_or_path: str | os.PathLike, threads: int | None = None,
@@ -245,16 +232,16 @@ class StyleModel:
         except Exception as exc:
             raise session_error(path, exc) from None
         _check_signature(path, session)
-        return cls(path, session, read_metadata_from_session(session))
+        return cls(path, session, card_from_session(session))
 
     @cached_property
     def stats_session(self) -> ort.InferenceSession | None:
         """The encoder alone, for tiling's statistics pass; made on first use (most images need no
         tiles). Models exported before it have none: their statistics pass runs the whole network."""
-        stats = self.session.get_modelmeta().custom_metadata_map.get(STATS_GRAPH_KEY)
-        if not stats:
+        encoder = stats_graph(self.session)
+        if encoder is None:
             return None
-        return ort.InferenceSession(base64.b64decode(stats), self.session.get_session_options(),
+        return ort.InferenceSession(encoder, self.session.get_session_options(),
                                     providers=self.session.get_providers())
 
     @property
@@ -264,7 +251,7 @@ class StyleModel:
 
     @property
     def architecture(self) -> Architecture:
-        return Architecture.from_metadata(self.metadata)
+        return self.card.network()
 
     @property
     def is_lite(self) -> bool:

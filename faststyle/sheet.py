@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from faststyle.api import StyleLike, as_model, stylize
 from faststyle.image_io import ImageLike, load_image
+from faststyle.preprocess import shrink_to
 
 LABEL_HEIGHT = 28
 GAP = 8
@@ -24,12 +25,11 @@ def _font(size: int) -> ImageFont.ImageFont:
 def style_sheet(photo: ImageLike, styles: list[StyleLike], cell: int = 320, columns: int | None = None,
                 progress: Callable[[int, int], None] | None = None) -> Image.Image:
     """The photo and its picture in each style, `cell` pixels on the long side, each with its name."""
-    original = load_image(photo).convert("RGB")
-    original.thumbnail((cell, cell), Image.LANCZOS)
+    original = shrink_to(load_image(photo).convert("RGB"), cell)
     models = [as_model(s) for s in styles]
     tiles = [("photo", original)]
     for i, model in enumerate(models):
-        title = model.metadata.get("title")
+        title = model.card.title
         tiles.append((f"{model.name}: {title}" if title else model.name, stylize(original, model)))
         if progress:
             progress(i + 1, len(models))

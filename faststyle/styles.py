@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from faststyle.errors import FaststyleError
+from faststyle.model_file import ModelCard, read_card
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_DIR = PACKAGE_DIR / "models"
@@ -68,7 +68,7 @@ def available_styles() -> list[StyleInfo]:
     return list(found.values())
 
 
-_cards: dict[tuple[str, int], dict] = {}
+_cards: dict[tuple[str, int], ModelCard] = {}
 
 
 def describe(style: StyleInfo) -> dict:
@@ -78,13 +78,13 @@ def describe(style: StyleInfo) -> dict:
     key = (str(style.path), style.path.stat().st_mtime_ns)
     if key not in _cards:
         try:
-            _cards[key] = read_metadata(style.path)
+            _cards[key] = read_card(style.path)
         except FaststyleError:
-            _cards[key] = {}  # a broken file still gets a button; choosing it shows the error
+            _cards[key] = ModelCard()  # a broken file still gets a button; choosing it shows the error
     card = _cards[key]
-    return {"name": style.name, "title": card.get("title") or style.name.replace("_", " "),
-            "artist": card.get("artist"), "year": card.get("year"), "source": style.source,
-            "has_lite": style.lite is not None, "date": card.get("date"), "steps": card.get("steps")}
+    return {"name": style.name, "title": card.title or style.name.replace("_", " "),
+            "artist": card.artist, "year": card.year, "source": style.source,
+            "has_lite": style.lite is not None, "date": card.date, "steps": card.steps}
 
 
 def bundled_style_names() -> list[str]:
@@ -107,53 +107,6 @@ def resolve_style(name_or_path: str | os.PathLike, fast: bool = False) -> Path:
             return style.model_path(fast)
     names = ", ".join(s.name for s in available_styles()) or "none installed"
     raise FaststyleError(f"unknown style {text!r}; available: {names} (or pass a path to an .onnx file)")
-
-
-PAINTING_THUMBNAIL = "painting_thumbnail"  # card key: a small JPEG of the painting (image_io.thumbnail_text)
-
-
-def painting_thumbnail(card: dict):
-    """The painting a style was trained on, small, from its card (PIL image); None if the card
-    has none (the bundled styles: their paintings' pictures are not the project's to ship)."""
-    from faststyle.image_io import image_from_text
-
-    text = card.get(PAINTING_THUMBNAIL)
-    return image_from_text(text) if isinstance(text, str) else None
-
-
-def read_metadata(path: str | os.PathLike) -> dict:
-    """The faststyle metadata stored in an ONNX model, read without building a session."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise session_error(path, exc) from None
-    return read_metadata_from_session(session)
-
-
-def session_error(path: str | os.PathLike, exc: Exception) -> FaststyleError:
-    """One line for a model ONNX Runtime would not load: a damaged file, or a runtime too old for it."""
-    import onnxruntime as ort
-
-    first_line = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-    if "NOT_IMPLEMENTED" in first_line:  # a valid graph with an operator this version lacks
-        return FaststyleError(f"{path}: ONNX Runtime {ort.__version__} cannot run this model ({first_line}); "
-                              "upgrade it: pip install -U onnxruntime")
-    return FaststyleError(f"{path}: not a valid ONNX style model ({first_line})")
-
-
-def read_metadata_from_session(session) -> dict:
-    """The model card as a dict; a card that is not a JSON object (a foreign or edited file) reads as none."""
-    props = session.get_modelmeta().custom_metadata_map
-    try:
-        card = json.loads(props.get("faststyle", "{}"))
-    except json.JSONDecodeError:
-        return {}
-    return card if isinstance(card, dict) else {}
 
 
 # --- managing the user's styles (faststyle styles add / remove / rename) ---------------
@@ -193,7 +146,7 @@ def add_user_style(path: str | os.PathLike, name: str | None = None, lite: bool 
 
     The caller checks that the file is a working style model first (runtime.StyleModel.load).
     """
-    from faststyle.image_io import atomic_write_bytes
+    from faststyle.files import atomic_write_bytes
 
     path = Path(path)
     name = name or path.stem

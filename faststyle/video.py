@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PIL import Image
 
 from faststyle.api import BlendedStyle, StyleLike, as_model
 from faststyle.errors import FaststyleError
-from faststyle.image_io import refuse_overwriting_inputs, remove_stale_temp_files, temp_file_beside
+from faststyle.files import refuse_overwriting_inputs, remove_stale_temp_files, temp_file_beside
 from faststyle.postprocess import check_strength, finish
+from faststyle.preprocess import resize_array
 from faststyle.temporal import CARRY, FlowCarry
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif"}
@@ -121,7 +121,7 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
         for i, raw in enumerate(reader):
             frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
             if (out_w, out_h) != (w, h):
-                frame = np.asarray(Image.fromarray(frame).resize((out_w, out_h), Image.LANCZOS))
+                frame = resize_array(frame, (out_w, out_h))
             writer.send(np.ascontiguousarray(painter(frame)))
             written += 1
             if progress:

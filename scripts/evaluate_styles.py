@@ -113,7 +113,7 @@ def style_distance_table(names: list[str], photos: list[Path], args) -> str:
     for name in names:
         recipe = tomllib.loads((ROOT / "recipes" / f"{name}.toml").read_text())
         painting = str(Path(args.styles_dir) / recipe["train"]["style_image"])
-        loss = build_loss(LossConfig.from_metadata(StyleModel.load(resolve_style(name)).metadata), painting,
+        loss = build_loss(LossConfig.from_card(StyleModel.load(resolve_style(name)).card), painting,
                           args.vgg_weights)
         full = style_distance(StyleModel.load(resolve_style(name)).transform, photos, loss).summary()
         lite = style_distance(StyleModel.load(resolve_style(name, fast=True)).transform, photos, loss).summary()

@@ -12,14 +12,13 @@ so that their weights, int8 ranges and pictures of ordinary photos stay exactly 
 from __future__ import annotations
 
 import argparse
-import base64
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from faststyle.image_io import atomic_write_bytes
-from faststyle.runtime import STATS_GRAPH_KEY
+from faststyle.files import atomic_write_bytes
+from faststyle.model_file import model_props, set_model_props, stats_graph
 
 ZERO = "variance_floor_zero"
 
@@ -44,11 +43,10 @@ def main() -> None:
     for path in parser.parse_args().models:
         proto = onnx.load(path)
         changed = floor_variance(proto.graph)
-        for prop in proto.metadata_props:
-            if prop.key == STATS_GRAPH_KEY:
-                stats = onnx.load_from_string(base64.b64decode(prop.value))
-                changed += floor_variance(stats.graph)
-                prop.value = base64.b64encode(stats.SerializeToString()).decode()
+        if (encoder := stats_graph(proto)) is not None:
+            stats = onnx.load_from_string(encoder)
+            changed += floor_variance(stats.graph)
+            set_model_props(proto, model_props(None, stats.SerializeToString()))
         onnx.checker.check_model(proto)
         atomic_write_bytes(path, proto.SerializeToString())
         print(f"{path}: {changed} variance node(s) floored at 0")

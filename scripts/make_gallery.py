@@ -15,7 +15,8 @@ from PIL import Image
 
 import faststyle
 from faststyle.image_io import save_image
-from faststyle.styles import available_styles, read_metadata, sample_images
+from faststyle.model_file import read_card
+from faststyle.styles import available_styles, sample_images
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "gallery"
@@ -43,8 +44,8 @@ def main() -> None:
         rows.append("| " + " | ".join(cells) + " |")
     paintings = []
     for style in styles:
-        meta = read_metadata(style.path)
-        paintings.append(f"`{style.name}`: {meta.get('artist', '?')}, *{meta.get('title', '?')}* ({meta.get('year', '?')})")
+        card = read_card(style.path)
+        paintings.append(f"`{style.name}`: {card.artist or '?'}, *{card.title or '?'}* ({card.year or '?'})")
     block = "<!-- gallery -->\n" + "\n".join(rows) + "\n\n" + "; ".join(paintings) + ".\n<!-- /gallery -->"
     readme = ROOT / "README.md"
     text = readme.read_text()

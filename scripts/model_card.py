@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from faststyle.architecture import Architecture
-from faststyle.styles import available_styles, read_metadata
+from faststyle.model_file import read_card
+from faststyle.styles import available_styles
 from faststyle.training.config import LossConfig
 
 
@@ -20,14 +20,14 @@ def main() -> None:
         for kind, path in (("full", style.path), ("lite", style.lite)):
             if path is None:
                 continue
-            m = read_metadata(path)
-            loss, arch, f = LossConfig.from_metadata(m), Architecture.from_metadata(m), m.get("final_losses", {})
+            card = read_card(path)
+            loss, arch = LossConfig.from_card(card), card.network()
             print(f"| `{style.name}` | {kind} ({arch.macs_per_pixel() / 1e3:.0f}k MAC/px) "
-                  f"| {m.get('artist')}, *{m.get('title')}* ({m.get('year')}) | {m.get('licence')} "
-                  f"| {m.get('steps')} | {m.get('crop_size')} of {m.get('image_size')} | {loss.style_size} "
+                  f"| {card.artist}, *{card.title}* ({card.year}) | {card.licence} "
+                  f"| {card.steps} | {card.crop_size} of {card.image_size} | {loss.style_size} "
                   f"| {loss.content_weight}/{loss.style_weight}/{loss.tv_weight} "
-                  f"| {_final(f)} "
-                  f"| {m.get('init_from') or '-'} | {m.get('teacher') or '-'} |")
+                  f"| {_final(card.final_losses)} "
+                  f"| {card.init_from or '-'} | {card.teacher or '-'} |")
 
 
 def _final(losses: dict) -> str:

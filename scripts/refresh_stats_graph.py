@@ -11,12 +11,12 @@ swaps in the statistics graph that tiling uses (training/export.stats_graph) and
 from __future__ import annotations
 
 import argparse
-import base64
 
 import onnx
 
-from faststyle.image_io import atomic_write_bytes
-from faststyle.runtime import STATS_GRAPH_KEY
+from faststyle.files import atomic_write_bytes
+from faststyle.model_file import model_props, set_model_props
+from faststyle.model_file import stats_graph as stored_stats_graph
 from faststyle.training.export import stats_graph
 from faststyle.training.onnx_import import load_onnx_net
 
@@ -26,11 +26,10 @@ def main() -> None:
     parser.add_argument("models", nargs="+")
     for path in parser.parse_args().models:
         proto = onnx.load(path)
-        props = {p.key: p for p in proto.metadata_props}
-        if STATS_GRAPH_KEY not in props:
+        if stored_stats_graph(proto) is None:
             print(f"{path}: no statistics graph (instance norm throughout), left as it is")
             continue
-        props[STATS_GRAPH_KEY].value = base64.b64encode(stats_graph(load_onnx_net(path)).SerializeToString()).decode()
+        set_model_props(proto, model_props(None, stats_graph(load_onnx_net(path)).SerializeToString()))
         atomic_write_bytes(path, proto.SerializeToString())
         print(f"{path}: statistics graph replaced")
 

@@ -62,17 +62,6 @@ def test_tile_margin_covers_three_quarters_of_the_reach():
     assert PRESETS["full"].tile_margin() == 44 and PRESETS["lite"].tile_margin() == 28
 
 
-def test_metadata_round_trip_and_old_models():
-    lite = preset("lite")
-    assert Architecture.from_metadata({"architecture": lite.to_dict()}) == lite
-    # models from before the architecture was recorded: width and norm only, or neither
-    assert Architecture.from_metadata({"width": 32, "norm": "demod"}) == preset("full")
-    assert Architecture.from_metadata({}).norm == "instance"
-    # lite models from before `fold` existed keep their full-resolution layout
-    old_lite = {"width": 16, "residual_blocks": 3, "edge_kernel": 3, "norm": "demod"}
-    assert Architecture.from_metadata({"architecture": old_lite}) == preset("lite", fold=False)
-
-
 def test_bad_shapes_are_refused():
     with pytest.raises(ValueError, match="unknown architecture"):
         preset("huge")

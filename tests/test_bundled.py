@@ -5,7 +5,8 @@ import pytest
 from PIL import Image
 
 import faststyle
-from faststyle.styles import bundled_style_names, read_metadata, resolve_style, sample_image_path
+from faststyle.model_file import read_card
+from faststyle.styles import bundled_style_names, resolve_style, sample_image_path
 
 BUNDLED = bundled_style_names()
 
@@ -16,12 +17,13 @@ def test_eight_styles_ship_with_the_package():
 
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_style_has_its_model_card(name):
-    meta = read_metadata(resolve_style(name))
+    from faststyle.training.config import LossConfig
+
+    card = read_card(resolve_style(name))
     for key in ("title", "artist", "year", "licence", "steps", "style_image", "final_losses", "faststyle_version"):
-        assert meta.get(key) not in (None, ""), key
-    # the loss it was trained with can be rebuilt from the card (evaluate does), in either card format
-    assert ("loss" in meta) or ("weights" in meta and "loss_net" in meta)
-    assert "public domain" in meta["licence"]
+        assert getattr(card, key) not in (None, "", {}), key
+    assert LossConfig.from_card(card).loss_net == "vgg16"  # the loss it was trained with (evaluate rebuilds it)
+    assert "public domain" in card.licence
 
 
 @pytest.mark.parametrize("name", BUNDLED)
@@ -36,17 +38,15 @@ def test_bundled_style_is_stored_compactly(name):
 def test_bundled_networks_run_in_int8(name, fast):
     import onnx
 
-    from faststyle.architecture import Architecture
-
     path = resolve_style(name, fast=fast)
-    card = read_metadata(path)
-    arch = Architecture.from_metadata(card)
+    card = read_card(path)
+    arch = card.network()
     blocks = {f"res{i}" for i in range(1, arch.residual_blocks + 1)}
     upsampling = set() if arch.fold else {"up1", "up2"}  # a lite network's one upsampling conv stays float
     graph = onnx.load(str(path)).graph
     assert sum(node.op_type == "QLinearConv" for node in graph.node) == 2 * len(blocks) + 4 * len(upsampling)
-    assert set(card["int8"]) == blocks | upsampling
-    assert "imagenet-sample" in card["int8_calibration"]  # training photos, never the validation ones
+    assert set(card.int8) == blocks | upsampling
+    assert "imagenet-sample" in card.int8_calibration  # training photos, never the validation ones
     # the float weights stay in the file, for fine-tuning (--init-from) and re-export
     stored = {t.name for t in graph.initializer}
     assert {f"{block}_{ab}/kernel" for block in blocks for ab in "ab"} <= stored
@@ -55,15 +55,15 @@ def test_bundled_networks_run_in_int8(name, fast):
 
 @pytest.mark.parametrize("name", BUNDLED)
 def test_every_bundled_style_has_a_lite_network_a_sixth_of_the_cost(name):
-    from faststyle.architecture import PRESETS, Architecture
+    from faststyle.architecture import PRESETS
     from faststyle.styles import available_styles
 
     info = next(s for s in available_styles() if s.name == name)
     assert info.lite is not None and info.lite.stat().st_size < 1_000_000
-    full, lite = (Architecture.from_metadata(read_metadata(p)) for p in (info.path, info.lite))
+    full, lite = (read_card(p).network() for p in (info.path, info.lite))
     assert lite.macs_per_pixel() <= full.macs_per_pixel() / 5.8
     assert lite == PRESETS["lite"]  # what `train --arch lite` makes today
-    assert read_metadata(info.lite).get("teacher") == name  # distilled from its own full network
+    assert read_card(info.lite).teacher == name  # distilled from its own full network
 
 
 @pytest.mark.parametrize("fast", [False, True], ids=["full", "lite"])

@@ -274,7 +274,7 @@ def test_a_model_this_onnx_runtime_cannot_run_asks_for_an_upgrade(tmp_path):
     from onnx import TensorProto, helper
 
     from faststyle.errors import FaststyleError
-    from faststyle.styles import read_metadata
+    from faststyle.model_file import read_card
 
     nodes = [helper.make_node("Cast", ["image"], ["u16"], to=TensorProto.UINT16),
              helper.make_node("Transpose", ["u16"], ["nchw"], perm=[0, 3, 1, 2]),
@@ -286,7 +286,7 @@ def test_a_model_this_onnx_runtime_cannot_run_asks_for_an_upgrade(tmp_path):
                               [helper.make_tensor_value_info("stylized", TensorProto.FLOAT, shape)])
     path = tmp_path / "newer.onnx"
     path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
-    for load in (StyleModel.load, read_metadata):
+    for load in (StyleModel.load, read_card):
         with pytest.raises(FaststyleError, match="cannot run this model") as info:
             load(path)
         assert "pip install -U onnxruntime" in str(info.value) and "not a valid" not in str(info.value)

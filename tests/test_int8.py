@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from faststyle.runtime import StyleModel
-from faststyle.styles import read_metadata
+from faststyle.model_file import read_card
 from faststyle.training.export import export_onnx, to_onnx
 from faststyle.training.onnx_import import load_onnx_net, reexport_onnx
 from faststyle.training.quantize import calibrate
@@ -109,16 +109,16 @@ def test_int8_file_keeps_its_float_weights_and_ranges_for_re_export(net, ranges,
     int8_path, float_path = tmp_path / "int8.onnx", tmp_path / "float.onnx"
     export_onnx(net, int8_path, {"name": "t"}, half=False, int8_ranges=ranges)
     export_onnx(net, float_path, {"name": "t"}, half=False)
-    assert read_metadata(int8_path)["int8"] == ranges and "int8" not in read_metadata(float_path)
+    assert read_card(int8_path).int8 == ranges and read_card(float_path).int8 is None
     x = photo(48, 64, seed=3)[None].astype(np.float32)
     # Loading the int8 file gives back the exact float network ...
     np.testing.assert_allclose(np.asarray(load_onnx_net(int8_path)(x)), np.asarray(net(x)), atol=1e-2)
     # ... so re-exporting keeps it int8 with the same ranges, or drops int8 to the exact float graph.
     again = reexport_onnx(int8_path, tmp_path / "again.onnx", half=False)
-    assert read_metadata(again)["int8"] == ranges
+    assert read_card(again).int8 == ranges
     np.testing.assert_allclose(_run(str(again), x), _run(str(int8_path), x), atol=1e-3)
     dropped = reexport_onnx(int8_path, tmp_path / "dropped.onnx", half=False, drop_int8=True)
-    assert "int8" not in read_metadata(dropped)
+    assert read_card(dropped).int8 is None
     np.testing.assert_allclose(_run(str(dropped), x), _run(str(float_path), x), atol=0.05)
 
 
@@ -144,12 +144,12 @@ def test_cli_int8_export_and_its_errors(tmp_path, calibration_photos):
     quantised = tmp_path / "int8.onnx"
     r = _export(source, "-o", quantised, "--int8", calibration_photos[0].parent)
     assert r.returncode == 0, r.stderr
-    card = read_metadata(quantised)
-    assert "int8" in card and card["int8_calibration"].startswith(f"4 photos from {calibration_photos[0].parent.name}")
+    card = read_card(quantised)
+    assert card.int8 and card.int8_calibration.startswith(f"4 photos from {calibration_photos[0].parent.name}")
     assert sum(n.op_type == "QLinearConv" for n in onnx.load(str(quantised)).graph.node) == _int8_convs(5)
     back = tmp_path / "back.onnx"
     assert _export(quantised, "-o", back, "--no-int8").returncode == 0
-    assert not any(key.startswith("int8") for key in read_metadata(back))
+    assert not any(key.startswith("int8") for key in read_card(back).to_dict())
     assert not any(n.op_type == "QLinearConv" for n in onnx.load(str(back)).graph.node)
 
     empty = tmp_path / "empty"

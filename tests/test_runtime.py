@@ -6,7 +6,9 @@ import numpy as np
 import onnx
 import pytest
 
-from faststyle.runtime import MARGIN, STATS_GRAPH_KEY, StyleModel, pad_to_multiple
+from faststyle.model_file import STATS_GRAPH_KEY
+from faststyle.runtime import MARGIN, StyleModel
+from faststyle.preprocess import pad_to_multiple
 from tests.conftest import photo
 
 

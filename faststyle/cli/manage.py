@@ -10,7 +10,8 @@ from faststyle.errors import FaststyleError
 
 
 def run_styles(args) -> int:
-    from faststyle.styles import available_styles, read_metadata, user_style_dir
+    from faststyle.model_file import read_card
+    from faststyle.styles import available_styles, user_style_dir
 
     from faststyle.styles import StyleInfo, resolve_style
 
@@ -18,7 +19,7 @@ def run_styles(args) -> int:
     broken = 0
     for style in styles:
         try:
-            meta = read_metadata(style.path)
+            meta = read_card(style.path).to_dict()
         except FaststyleError as exc:  # one bad file in the folder must not hide the others
             broken += 1
             if args.json:
@@ -124,7 +125,7 @@ def _add_gui(sub) -> None:
 
 def run_gui(args) -> int:
     try:
-        from faststyle.gui.app import main as gui_main
+        from faststyle.gui.__main__ import main as gui_main
     except ImportError:
         raise FaststyleError('the desktop app needs PySide6: pip install "faststyle[gui]"') from None
     return gui_main(["faststyle"] + ([args.image] if args.image else []))

@@ -92,7 +92,7 @@ def run_stylize(args) -> int:
 
 def _run_pipe(args, styles: list) -> int:
     """`-` as input reads the image from stdin; `-o -` (the default then) writes it to stdout."""
-    from faststyle.image_io import refuse_overwriting_inputs
+    from faststyle.files import refuse_overwriting_inputs
     import io
 
     from PIL import Image
@@ -295,7 +295,7 @@ def _add_sheet(sub) -> None:
 
 
 def run_sheet(args) -> int:
-    from faststyle.image_io import refuse_overwriting_inputs
+    from faststyle.files import refuse_overwriting_inputs
     from faststyle.image_io import output_format, save_image
     from faststyle.sheet import style_sheet
 

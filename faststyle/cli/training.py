@@ -55,7 +55,7 @@ def _architecture(args):
 
 
 def run_train(args) -> int:
-    from faststyle.image_io import refuse_overwriting_inputs
+    from faststyle.files import refuse_overwriting_inputs
     from faststyle.training.config import SCHEDULES, LossConfig, TrainConfig, from_args
     from faststyle.training.photoset import DEFAULT_SET, photo_folder
     from faststyle.training.run_folder import load_run_config
@@ -141,7 +141,7 @@ def _add_export(sub) -> None:
 
 
 def run_export(args) -> int:
-    from faststyle.image_io import refuse_overwriting_inputs
+    from faststyle.files import refuse_overwriting_inputs
     from faststyle.training.data import find_images
     from faststyle.training.onnx_import import reexport_onnx
     from faststyle.training.quantize import calibration_sample
@@ -171,7 +171,7 @@ def _add_optimize(sub) -> None:
 
 
 def run_optimize(args) -> int:
-    from faststyle.image_io import refuse_overwriting_inputs
+    from faststyle.files import refuse_overwriting_inputs
     from tqdm import tqdm
 
     from faststyle.training.config import LossConfig, from_args

@@ -15,6 +15,8 @@ from pathlib import Path
 from faststyle.architecture import Architecture
 from faststyle.argtypes import (MAX_COUNT, SEED_MAX, at_least, count_or_all, floats, int_between, non_negative_float,
                                 pixels, positive_float)
+from faststyle.errors import FaststyleError
+from faststyle.model_file import ModelCard, upgrade
 
 # What --resume does with an option given again: the run keeps what its checkpoints were
 # trained with (FIXED, a different value is refused), takes today's value (MAY_CHANGE), or
@@ -76,18 +78,12 @@ class LossConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_metadata(cls, meta: dict) -> "LossConfig":
-        """The loss a model was trained with, from its card (older cards kept it in other keys)."""
-        if "loss" in meta:
-            return cls(**meta["loss"])
-        default, weights = cls(), meta.get("weights", {})
-        return cls(content_weight=weights.get("content", default.content_weight),
-                   style_weight=weights.get("style", default.style_weight),
-                   tv_weight=weights.get("tv", default.tv_weight),
-                   style_layer_weights=weights.get("style_layers"),
-                   range_weight=weights.get("range", default.range_weight),
-                   loss_net=meta.get("loss_net", default.loss_net),
-                   style_size=int(meta.get("style_size", default.style_size)))
+    def from_card(cls, card: ModelCard) -> "LossConfig":
+        """The loss a model was trained with, from its card."""
+        try:
+            return cls(**card.loss)
+        except TypeError as exc:  # an edited or foreign card
+            raise FaststyleError(f"the model's card gives no usable loss ({str(exc)[:80]})") from None
 
 
 @dataclass
@@ -194,8 +190,8 @@ class TrainConfig:
         loss_names = {f.name for f in dataclasses.fields(LossConfig)}
         loss = {k: fields.pop(k) for k in list(fields) if k in loss_names}
         fields["loss"] = LossConfig(**{**loss, **fields.get("loss", {})})
-        fields["architecture"] = Architecture.from_metadata(
-            {k: fields.pop(k) for k in ("architecture", "width", "norm") if k in fields})
+        fields["architecture"] = Architecture(**upgrade(
+            {k: fields.pop(k) for k in ("architecture", "width", "norm") if k in fields})["architecture"])
         return cls(**fields)
 
 

@@ -18,7 +18,8 @@ import numpy as np
 from PIL import Image
 
 from faststyle.errors import FaststyleError
-from faststyle.image_io import images_below, resize_short_side
+from faststyle.image_io import images_below
+from faststyle.preprocess import resize_short_side
 
 
 def find_images(folder: str | Path, exclude: Sequence[str] = (), option: str = "--content-dir") -> list[Path]:

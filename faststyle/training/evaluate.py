@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from faststyle.errors import FaststyleError
-from faststyle.image_io import centre_square, load_image, resize_long_side
+from faststyle.image_io import load_image
+from faststyle.preprocess import centre_square, resize_long_side
 from faststyle.quality import (SHIFT_BORDER, SHIFTS, block_grid_ratio, blown_white_share, shift_consistency,
                                tonal_correlation)
+from faststyle.model_file import ModelCard
 from faststyle.runtime import StyleModel
 from faststyle.training.config import LossConfig
 from faststyle.training.losses import PerceptualLoss, build_loss
@@ -32,7 +34,7 @@ def square_photo(path: Path, size: int) -> np.ndarray:
 
 def loss_for_model(model: StyleModel, style_image: str, vgg_weights: str | None) -> PerceptualLoss:
     """The loss a model was trained with, rebuilt from its metadata."""
-    return build_loss(LossConfig.from_metadata(model.metadata), style_image, vgg_weights)
+    return build_loss(LossConfig.from_card(model.card), style_image, vgg_weights)
 
 
 def long_side_photo(path: Path, size: int) -> np.ndarray:
@@ -40,7 +42,7 @@ def long_side_photo(path: Path, size: int) -> np.ndarray:
     return np.asarray(resize_long_side(load_image(path).convert("RGB"), size))
 
 
-def _gatys_key(photo: Path, size: int, style_image: str, metadata: dict, iterations) -> str:
+def _gatys_key(photo: Path, size: int, style_image: str, card: ModelCard, iterations) -> str:
     """What a Gatys result depends on: the photo, the painting, the loss and the iterations."""
     import hashlib
     import json
@@ -48,7 +50,7 @@ def _gatys_key(photo: Path, size: int, style_image: str, metadata: dict, iterati
     digest = hashlib.sha256()
     for path in (photo, style_image):
         digest.update(Path(path).read_bytes())
-    loss_fields = LossConfig.from_metadata(metadata).to_dict()
+    loss_fields = LossConfig.from_card(card).to_dict()
     digest.update(json.dumps([size, loss_fields, sorted(iterations)], sort_keys=True).encode())
     return digest.hexdigest()[:32]
 
@@ -67,7 +69,7 @@ def _gatys(content: np.ndarray, loss: PerceptualLoss, iterations: tuple[int, ...
     image, recorded = optimize_image(content, loss, iterations=max(iterations), record_at=iterations)
     tone = tonal_correlation(np.clip(image, 0, 255), content)
     if cached:
-        from faststyle.image_io import atomic_write_bytes
+        from faststyle.files import atomic_write_bytes
 
         atomic_write_bytes(cached, json.dumps({"recorded": recorded, "tone": tone}).encode())
     return recorded, tone
@@ -125,7 +127,7 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
         grid.append(block_grid_ratio(stylized_large))
         if i < gatys_photos and gatys_iterations:
             recorded, gatys_tone_i = _gatys(content, loss, tuple(gatys_iterations), cache_dir,
-                                            _gatys_key(path, size, style_image, model.metadata, gatys_iterations))
+                                            _gatys_key(path, size, style_image, model.card, gatys_iterations))
             gatys_tone.append(gatys_tone_i)
             for n in gatys_iterations:
                 gatys_rows[n].append(recorded[n])

@@ -13,8 +13,7 @@ maths of the decoder live in training/phases.py; reading a file back, in trainin
 
 from __future__ import annotations
 
-import base64
-import json
+import dataclasses
 
 import keras
 import numpy as np
@@ -22,7 +21,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from faststyle.architecture import OUTPUT_OFFSET, OUTPUT_SCALE, Architecture, Conv
-from faststyle.runtime import STATS_GRAPH_KEY
+from faststyle.model_file import ModelCard, model_props, set_model_props
 from faststyle.training.network import NORM_EPSILON, DemodConv2D
 from faststyle.training.phases import phase_kernels
 
@@ -370,7 +369,7 @@ def _encoder(g: _Graph, model, stats: bool = False) -> str:
     return x
 
 
-def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
+def to_onnx(model: keras.Model, card: ModelCard | dict | None = None, half: bool = True,
             phase_output: bool = True, int8_ranges: dict | None = None) -> onnx.ModelProto:
     """Builds the ONNX graph of a transform network made by `build_transform_net`.
 
@@ -408,15 +407,13 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
                        g.const(np.array(OUTPUT_OFFSET, np.float32), "c")], "pixels")
     g.nodes.append(helper.make_node("Transpose", [x], ["stylized"], name="to_nhwc", perm=[0, 2, 3, 1]))
     g.outputs.insert(0, helper.make_tensor_value_info("stylized", TensorProto.FLOAT, ["batch", "height", "width", 3]))
+    card = card if isinstance(card, ModelCard) else ModelCard.from_dict(card or {})
     # The card keeps int8 ranges (and their calibration note) only on an int8 graph.
-    metadata = {key: value for key, value in (metadata or {}).items() if int8_ranges or not key.startswith("int8")}
-    metadata.update({"architecture": arch.to_dict()}, **({"int8": int8_ranges} if int8_ranges else {}))
-
+    card = dataclasses.replace(card, architecture=arch.to_dict(), int8=int8_ranges or None,
+                               int8_calibration=card.int8_calibration if int8_ranges else None)
     proto = _model(g, "faststyle_transform_net")
-    props = {"faststyle": json.dumps(metadata, sort_keys=True)}
-    if arch.norm != "instance":
-        props[STATS_GRAPH_KEY] = base64.b64encode(stats_graph(model, half).SerializeToString()).decode("ascii")
-    helper.set_model_props(proto, props)
+    encoder = stats_graph(model, half).SerializeToString() if arch.norm != "instance" else None
+    set_model_props(proto, model_props(card, encoder))
     onnx.checker.check_model(proto)
     return proto
 
@@ -424,7 +421,7 @@ def to_onnx(model: keras.Model, metadata: dict | None = None, half: bool = True,
 # Tiled inference first measures the instance-norm statistics of the whole image. ONNX Runtime runs
 # every node of a graph even when only some outputs are fetched, so that pass would cost a whole
 # network run; the encoder alone (where all instance norms are when norm != "instance") is about
-# a tenth of it. It travels in the file's metadata under STATS_GRAPH_KEY, base64-encoded.
+# a tenth of it. It travels in the model file beside the card (model_file.STATS_GRAPH_KEY).
 # It takes a batch of crops of one image (runtime.stats_crops) and gives one set of statistics
 # for all of them, each layer normalised with the pooled statistics of the layer before, as the
 # whole image would be: a sample at full resolution, where a downscaled copy would shift them.
@@ -443,8 +440,8 @@ def _model(g: _Graph, name: str) -> onnx.ModelProto:
     return proto
 
 
-def export_onnx(model: keras.Model, path, metadata: dict | None = None, half: bool = True,
+def export_onnx(model: keras.Model, path, card: ModelCard | dict | None = None, half: bool = True,
                 phase_output: bool = True, int8_ranges: dict | None = None) -> None:
-    from faststyle.image_io import atomic_write_bytes
+    from faststyle.files import atomic_write_bytes
 
-    atomic_write_bytes(path, to_onnx(model, metadata, half, phase_output, int8_ranges).SerializeToString())
+    atomic_write_bytes(path, to_onnx(model, card, half, phase_output, int8_ranges).SerializeToString())

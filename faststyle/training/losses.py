@@ -20,7 +20,8 @@ Tensor = Any  # a tensor of the Keras backend: the loss is written in keras.ops,
 
 def style_image_array(path: str, long_side: int) -> np.ndarray:
     """The painting as float RGB 0..255, resized so its long side is `long_side` pixels."""
-    from faststyle.image_io import load_image, resize_long_side
+    from faststyle.image_io import load_image
+    from faststyle.preprocess import resize_long_side
 
     return np.asarray(resize_long_side(load_image(path).convert("RGB"), long_side), np.float32)
 

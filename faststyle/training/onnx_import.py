@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from faststyle.architecture import Architecture
+from faststyle.model_file import ModelCard, read_card
 from faststyle.training.export import INPUT_SCALE, export_onnx
 from faststyle.training.network import DemodConv2D, InstanceNorm
 from faststyle.training.phases import kernel_from_phase_output, kernel_from_phases
@@ -26,30 +26,29 @@ def reexport_onnx(source, output, half: bool = True, calibration_photos: list | 
     so an older file gets today's faster layout. Its int8 residual blocks are kept (same ranges),
     measured afresh on `calibration_photos`, or dropped (`drop_int8`)."""
     from faststyle.errors import FaststyleError
-    from faststyle.styles import read_metadata
+    from faststyle.model_file import read_card
     from faststyle.training.quantize import calibrated
 
     source, output = Path(source), Path(output)
     if not source.is_file():
         raise FaststyleError(f"{source}: model file not found")
-    from faststyle.image_io import refuse_overwriting_inputs
+    from faststyle.files import refuse_overwriting_inputs
 
     refuse_overwriting_inputs(output, source)
-    metadata = read_metadata(source)
-    net = load_onnx_net(source, metadata)
-    ranges = None if drop_int8 else metadata.get("int8")
+    card = read_card(source)
+    net = load_onnx_net(source, card)
+    ranges = None if drop_int8 else card.int8
     if calibration_photos:
-        ranges, metadata = calibrated(net, calibration_photos, metadata, str(source))
-    export_onnx(net, output, metadata, half, int8_ranges=ranges)
+        ranges, card = calibrated(net, calibration_photos, card, str(source))
+    export_onnx(net, output, card, half, int8_ranges=ranges)
     return output
 
 
-def load_onnx_net(path, metadata: dict | None = None) -> keras.Model:
+def load_onnx_net(path, card: ModelCard | None = None) -> keras.Model:
     """A faststyle .onnx file as a Keras network of the architecture its card records."""
-    from faststyle.styles import read_metadata
     from faststyle.training.network import build_transform_net
 
-    net = build_transform_net(Architecture.from_metadata(metadata or read_metadata(path)))
+    net = build_transform_net((card or read_card(path)).network())
     load_onnx_weights(net, path)
     return net
 

@@ -97,11 +97,11 @@ def optimize_file(content: str, style_image: str, output: str, loss_config, max_
     from PIL import Image
 
     from faststyle.image_io import load_image, output_format, save_image
+    from faststyle.preprocess import shrink_to
     from faststyle.training.losses import build_loss
 
     output_format(output)  # a bad extension fails before the slow part
-    photo = load_image(content).convert("RGB")
-    photo.thumbnail((max_size, max_size), Image.LANCZOS)
+    photo = shrink_to(load_image(content).convert("RGB"), max_size)
     loss = build_loss(loss_config, style_image, vgg_weights)
     image, recorded = optimize_image(np.asarray(photo, np.float32), loss, iterations, method, init,
                                      record_at=(iterations,), callback=callback)

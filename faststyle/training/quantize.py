@@ -8,15 +8,18 @@ activations put the quantisation error on the photo's subject.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 import keras
 import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
 from faststyle.errors import FaststyleError
 from faststyle.image_io import load_image
+from faststyle.model_file import ModelCard
 
 CALIBRATION_PHOTOS = 16
 LONG_SIDES = (512, 1024)  # each photo at both sizes: activations depend on the scale of the detail
@@ -36,9 +39,9 @@ def calibration_note(photos: Sequence[Path], long_sides: Sequence[int] = LONG_SI
             f"{' and '.join(str(s) for s in long_sides)} px on the long side")
 
 
-def calibrated(net: keras.Model, photos: Sequence[Path], metadata: dict, source: str) -> tuple[dict, dict]:
+def calibrated(net: keras.Model, photos: Sequence[Path], card: ModelCard, source: str) -> tuple[dict, ModelCard]:
     """The int8 ranges measured on `photos`, and the model card with a note of those photos."""
-    return calibrate(net, photos, source=source), {**metadata, "int8_calibration": calibration_note(photos)}
+    return calibrate(net, photos, source=source), dataclasses.replace(card, int8_calibration=calibration_note(photos))
 
 
 def _probe_layers(net: keras.Model) -> dict[str, dict[str, str]]:
@@ -76,7 +79,7 @@ def calibrate(net: keras.Model, photos: Sequence[Path], long_sides: Sequence[int
         for side in long_sides:
             scale = side / max(image.size)
             w, h = (max(4, round(v * scale / 4) * 4) for v in image.size)
-            pixels = np.asarray(image.resize((w, h)), np.float32)[None]
+            pixels = np.asarray(image.resize((w, h), Image.BICUBIC), np.float32)[None]
             for name, value in zip(names, probe([pixels], training=False)):
                 value = np.asarray(value)
                 low[name] = np.minimum(low[name], value.min(axis=(0, 1, 2)))

@@ -10,7 +10,7 @@ Why not tf.train.Checkpoint + CheckpointManager: they would give named objects a
 bookkeeping, but a checkpoint there is an index file, data shards and a shared `checkpoint`
 state file, so "whole or absent after kill -9" would need care across files, and reading one
 needs TensorFlow. Here a checkpoint is one .npz written to a temporary file and renamed
-(image_io.atomic_write), read in full on load (the zip's CRC-32 per array catches damage),
+(files.atomic_write), read in full on load (the zip's CRC-32 per array catches damage),
 and self-describing: it holds its config, so `faststyle export ckpt-*.npz` needs nothing else.
 The data position is a plain counter (data.PhotoStream), which needs no iterator state.
 """
@@ -28,8 +28,9 @@ import numpy as np
 
 from faststyle import __version__
 from faststyle.errors import FaststyleError
-from faststyle.image_io import atomic_write, atomic_write_bytes, thumbnail_text
-from faststyle.styles import PAINTING_THUMBNAIL
+from faststyle.model_file import ModelCard
+from faststyle.image_io import thumbnail_text
+from faststyle.files import atomic_write, atomic_write_bytes
 from faststyle.training.config import TrainConfig
 
 KEEP_CHECKPOINTS = 2
@@ -212,27 +213,27 @@ def final_losses(folder: Path, step: int, window: int = 50) -> dict[str, float]:
 
 # --- the model card and export --------------------------------------------------------
 
-def _painting_thumbnail(style_image: str) -> dict:
+def _painting_thumbnail(style_image: str) -> str | None:
     """The painting itself, small: the app's and the web page's swatch of the style. Left out
     when the painting is not here (a run folder exported on another machine)."""
     try:
-        return {PAINTING_THUMBNAIL: thumbnail_text(style_image)}
+        return thumbnail_text(style_image)
     except (FaststyleError, OSError):
-        return {}
+        return None
 
 
-def model_metadata(config: TrainConfig, step: int, losses: dict[str, float]) -> dict:
+def model_card(config: TrainConfig, step: int, losses: dict[str, float]) -> ModelCard:
     """The model card every exported model carries, from `train` and `export` alike."""
     from faststyle.training.vgg import SPECS, default_style_layer_weights
 
     spec = SPECS[config.loss.loss_net]
     loss = config.loss.to_dict()
     loss["style_layer_weights"] = config.loss.style_layer_weights or default_style_layer_weights(spec)
-    return {
-        **config.metadata,
+    return ModelCard.from_dict({
+        **config.metadata,  # title, artist, year and anything else given with --meta
         "name": config.name,
         "style_image": Path(config.style_image).name,
-        **_painting_thumbnail(config.style_image),
+        "painting_thumbnail": _painting_thumbnail(config.style_image),
         "architecture": config.architecture.to_dict(),
         "loss": loss,
         "loss_layers": {"content": spec.content_layer, "style": list(spec.style_layers)},
@@ -251,7 +252,7 @@ def model_metadata(config: TrainConfig, step: int, losses: dict[str, float]) -> 
         "init_from": config.init_from,
         "date": datetime.date.today().isoformat(),
         "faststyle_version": __version__,
-    }
+    })
 
 
 def export_checkpoint(checkpoint: str | Path, output: str | Path, half: bool = True,
@@ -276,8 +277,8 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, half: bool = T
     config = checkpoint_config(arrays, folder)  # the architecture and the model card come from the run
     net = build_transform_net(config.architecture)
     step, _ = load_checkpoint(arrays, net)
-    metadata, ranges = model_metadata(config, step, final_losses(folder, step)), None
+    card, ranges = model_card(config, step, final_losses(folder, step)), None
     if calibration_photos:
-        ranges, metadata = calibrated(net, calibration_photos, metadata, str(checkpoint))
-    export_onnx(net, output, metadata, half, int8_ranges=ranges)
+        ranges, card = calibrated(net, calibration_photos, card, str(checkpoint))
+    export_onnx(net, output, card, half, int8_ranges=ranges)
     return Path(output)

@@ -114,7 +114,7 @@ class ChoiceMemory:
         return choice if isinstance(choice, str) else None
 
     def remember(self, key: str, choice: str) -> None:
-        from faststyle.image_io import atomic_write_bytes
+        from faststyle.files import atomic_write_bytes
 
         data = self._read()
         data[f"{self.context} {key}"] = choice

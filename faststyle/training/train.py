@@ -12,10 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from faststyle.architecture import PRESETS, Architecture
 from faststyle.errors import FaststyleError
-from faststyle.image_io import load_image, remove_stale_temp_files, save_image
+from faststyle.image_io import load_image, save_image
+from faststyle.preprocess import shrink_to
+from faststyle.files import remove_stale_temp_files
 from faststyle.styles import LITE_SUBDIR, user_style_dir
 from faststyle.training import run_folder
 from faststyle.training.config import LITE_DISTILLATION, NEAREST, TrainConfig, resolved_precision
@@ -30,13 +33,14 @@ def nearest_style(loss, architecture: Architecture, photos: list[np.ndarray]) ->
     faststyle version, not on what else a user has trained.
     """
     from faststyle.runtime import StyleModel
-    from faststyle.styles import available_styles, read_metadata
+    from faststyle.model_file import read_card
+    from faststyle.styles import available_styles
 
     distances = {}
     for style in (s for s in available_styles() if s.source == "bundled"):
         for path in filter(None, (style.path, style.lite)):
             try:
-                if Architecture.from_metadata(read_metadata(path)) != architecture:
+                if read_card(path).network() != architecture:
                     continue
                 model = StyleModel.load(path)
                 pictures = np.stack([model.transform(p.astype(np.uint8)) for p in photos]).astype(np.float32)
@@ -49,7 +53,8 @@ def nearest_style(loss, architecture: Architecture, photos: list[np.ndarray]) ->
 def init_weights(net, source: str) -> None:
     """Starts from another trained style: a checkpoint (.npz), an .onnx file or a style name (a lite
     run takes that style's lite network)."""
-    from faststyle.styles import read_metadata, resolve_style
+    from faststyle.model_file import read_card
+    from faststyle.styles import resolve_style
     from faststyle.training.onnx_import import load_onnx_weights
 
     path = Path(source)
@@ -59,7 +64,7 @@ def init_weights(net, source: str) -> None:
         run_folder.load_checkpoint(arrays, net)
     else:
         model = resolve_style(source, fast=net.architecture == PRESETS["lite"])
-        _same_shape(source, Architecture.from_metadata(read_metadata(model)), net.architecture)
+        _same_shape(source, read_card(model).network(), net.architecture)
         load_onnx_weights(net, model)
 
 
@@ -79,7 +84,7 @@ def load_style_net(source: str):
 
 def _stylize(net, image: np.ndarray) -> np.ndarray:
     """The network's picture of one HxWx3 photo, clipped to 0..255 as users get it."""
-    from faststyle.runtime import pad_to_multiple
+    from faststyle.preprocess import pad_to_multiple
 
     h, w = image.shape[:2]
     out = np.asarray(net(pad_to_multiple(image)[None], training=False))[0, :h, :w]
@@ -129,9 +134,8 @@ def _log_quality(net, photos: list[np.ndarray], log, step: int) -> str:
 def _preview_array(path: str | None) -> np.ndarray:
     from faststyle.styles import sample_image_path
 
-    im = load_image(path or sample_image_path()).convert("RGB")
-    im.thumbnail((384, 384))
-    return np.asarray(im, np.float32)
+    return np.asarray(shrink_to(load_image(path or sample_image_path()).convert("RGB"), 384, Image.BICUBIC),
+                      np.float32)
 
 
 def learning_rate(config: TrainConfig):
@@ -312,7 +316,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start=None) -> Pat
         print(f"skipped {len(stream.skipped)} unreadable content image(s)")
 
     output = _output_path(config)
-    export_onnx(net, output, run_folder.model_metadata(config, step, run_folder.final_losses(folder, step)))
+    export_onnx(net, output, run_folder.model_card(config, step, run_folder.final_losses(folder, step)))
     if config.lite_steps and config.architecture != PRESETS["lite"]:
         lite = _lite_config(config, output)
         if getattr(train_step, "chosen", None):  # this CPU's faster compile mode, without measuring again
