@@ -19,9 +19,9 @@ from faststyle.errors import FaststyleError
 from faststyle.image_io import (MULTI_FRAME_FORMATS, ImageLike, copy_photo_metadata, frame_count, load_image,
                                 output_format, read_frames, save_frames, save_image)
 from faststyle.model_file import ModelCard, read_card
-from faststyle.postprocess import check_strength, finish, upsample_with_detail
+from faststyle.postprocess import Finish, check_strength, finish, upsample_with_detail
 from faststyle.preprocess import centre_square, prepare, resize_array
-from faststyle.runtime import DEFAULT_DEVICE, CancelToken, StyleModel, clip_to_uint8
+from faststyle.runtime import DEFAULT_DEVICE, CancelToken, StyleModel
 from faststyle.styles import resolve_style, sample_image_path
 
 
@@ -53,7 +53,7 @@ class BlendedStyle:
     def card(self) -> ModelCard:
         return ModelCard(title=" + ".join(f"{round(100 * w)} % {m.name}" for m, w in zip(self.models, self.weights)))
 
-    def transform(self, rgb: np.ndarray, on_tile=None, progress: Callable[[int, int], None] | None = None,
+    def transform(self, rgb: np.ndarray, finish: Finish = finish, progress: Callable[[int, int], None] | None = None,
                   cancel: CancelToken | None = None, **options) -> np.ndarray:
         mixed = np.zeros(rgb.shape, np.float32)
         for i, (model, weight) in enumerate(zip(self.models, self.weights)):
@@ -61,7 +61,7 @@ class BlendedStyle:
                 if progress:
                     progress(i * total + done, len(self.models) * total)
             mixed += weight * model.transform(rgb, progress=step, cancel=cancel, **options)
-        return (on_tile or clip_to_uint8)(rgb, mixed)
+        return finish(rgb, mixed)
 
 
 def parse_blend(spec: str) -> dict[str, float]:

@@ -5,7 +5,13 @@ Both work on any piece of the image, so tiled runs apply them tile by tile.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
+
+# How a piece of the network's float picture becomes pixels: finish(source, stylized) -> uint8.
+# The network step takes one, so that this pixel-wise work runs tile by tile on large pictures.
+Finish = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 # Full-range BT.601 (JPEG) conversion between RGB and YCbCr.
 _TO_YCBCR = np.array([[0.299, 0.587, 0.114],

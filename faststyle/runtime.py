@@ -21,33 +21,28 @@ from PIL import Image
 
 from faststyle.architecture import PAD_MULTIPLE, Architecture
 from faststyle.errors import FaststyleError
+from faststyle.postprocess import Finish, finish
 from faststyle.preprocess import pad_to_multiple
 from faststyle.model_file import ModelCard, card_from_session, session_error, stats_graph
 from faststyle.styles import LITE_SUBDIR, resolve_style
 
 # Below this the image runs in one pass; above, in tiles of at most MAX_TILE_PIXELS (tile_grid).
-# A full-HD frame (1920x1088 padded) in one pass peaks at 840-870 MB with the full network
-# (benchmarks/bench_inference.py), so it runs untiled: tiling costs a statistics pass on top.
+# Full HD still fits in memory in one pass, and tiling costs a statistics pass on top. Tiles of
+# 1 MP are as fast as larger ones at half the peak memory. Measured: docs/speed.md, "tiling constants".
 MAX_UNTILED_PIXELS = 1920 * 1088
-# Tiles of 1 MP: a 12 MP photo took as long as in 2 MP tiles (24-26 s either way here, with the
-# shared arena below; 27-30 s before it) and peaked at 650 MB instead of 1.2 GB.
 MAX_TILE_PIXELS = 1024 * 1024
 # Each model's tile margin comes from its architecture (three quarters of half its receptive
 # field, see architecture.py); this is the full network's, 44 px.
 MARGIN = Architecture().tile_margin()
 # Statistics for tiled runs come from the whole image up to STATS_PIXELS; beyond, from a sample
 # at full resolution: squares of STATS_CROP pixels on an even grid over the image (about 170 at
-# full HD), which the statistics graph normalises together as one picture. Tiles then differ from
-# one pass by 2.4-3.5 grey levels on average (all bundled networks, four full-HD photos and two
-# larger ones, scripts/stats_sample.py), against 4.3-8.9 with statistics from a 1 MP downscaled
-# copy as before (a change of scale shifts them), and the pass takes 0.20-0.22 s at full HD
-# (lite 0.05 s) instead of 0.30-0.33 s, on the AVX-512 CPU. Many small squares: a few large crops
-# miss whole regions (384 px squares over 0.5 MP: 25 grey levels off), and smaller squares see
-# more of their own mirrored edges (64 px squares covering the whole image: still 2.3 off).
+# full HD), which the statistics graph normalises together as one picture. Full resolution,
+# because a downscaled copy's statistics are shifted by the change of scale; many small squares,
+# because a few large crops miss whole regions and smaller ones see more of their own mirrored
+# edges. Measured against the alternatives: docs/speed.md, "tiling constants".
 STATS_PIXELS = 700 * 1024
 STATS_CROP = 64
 
-TileHook = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 class Cancelled(Exception):
@@ -72,12 +67,10 @@ class CancelToken:
 
 # All sessions in the process (full and lite models, statistics passes) share one memory arena,
 # one region of 1 GB address space that pages in only as used. In a single region freed
-# activations coalesce and are reused, so a 1024x1024 pass peaked at 480 MB and took 2.0 s the
-# first time, against 560 MB and 3.5 s without an arena (ONNX Runtime then traces a memory pattern
-# afresh for every new image size) and 670 MB with its default arena (regions that double, whose
-# free space cannot merge). The arena keeps the pages it has touched until the process ends: later
-# runs and tiles reuse them (handing them back after each run made a full-HD pass 4.0-4.3 s instead
-# of 3.0-3.4 s; ONNX Runtime never hands back an arena's first region anyway).
+# activations coalesce and are reused: less memory and faster than no arena (ONNX Runtime would
+# trace a memory pattern afresh for every new image size) or its default arena (regions that
+# double, whose free space cannot merge). The arena keeps the pages it has touched until the
+# process ends, so later runs and tiles reuse them (docs/speed.md, "tiling constants").
 ARENA_BYTES = 1 << 30
 
 
@@ -105,11 +98,6 @@ def _session_options(threads: int | None) -> ort.SessionOptions:
     options.intra_op_num_threads = threads or os.cpu_count() or 1
     _share_one_arena(options)
     return options
-
-
-def clip_to_uint8(source: np.ndarray, stylized: np.ndarray) -> np.ndarray:
-    """The default way a network's float picture becomes pixels (the `on_tile` of `transform`)."""
-    return np.clip(stylized, 0, 255).round().astype(np.uint8)
 
 
 def _ceil_to(value: int, multiple: int) -> int:
@@ -311,19 +299,18 @@ class StyleModel:
         values = self._session_run(names, {"image": batch.astype(np.float32)}, cancel, session=self.stats_session)
         return dict(zip(names, values))
 
-    def transform(self, rgb: np.ndarray, on_tile: TileHook | None = None,
+    def transform(self, rgb: np.ndarray, finish: Finish = finish,
                   max_untiled_pixels: int = MAX_UNTILED_PIXELS, max_tile_pixels: int = MAX_TILE_PIXELS,
                   progress: Callable[[int, int], None] | None = None,
                   cancel: CancelToken | None = None,
                   stats: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Stylizes an HxWx3 uint8 array -> HxWx3 uint8.
 
-        `on_tile(source, stylized_float)` turns each piece into uint8 (default: clip);
-        it lets pixel-wise post-processing run tile by tile, keeping memory bounded.
+        `finish(source, stylized_float)` turns each piece into uint8 (default: postprocess.finish,
+        clipped); pixel-wise post-processing thus runs tile by tile, keeping memory bounded.
         `progress(done, total)` is called after each tile; `cancel` stops the run (Cancelled).
         `stats` (from `norm_stats`) normalises with given statistics instead of the image's own.
         """
-        finish = on_tile or clip_to_uint8
         h, w = rgb.shape[:2]
         if h * w <= max_untiled_pixels:
             result = finish(rgb, self._run(pad_to_multiple(rgb), stats, cancel)[:h, :w])

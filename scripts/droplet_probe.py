@@ -20,7 +20,7 @@ import onnxruntime as ort
 from PIL import Image
 
 from faststyle.image_io import load_image
-from faststyle.quality import WHITE_LEVEL
+from faststyle.measures import WHITE_LEVEL
 from faststyle.preprocess import pad_to_multiple
 
 LAYER = re.compile(r"^(conv1|down1|down2|res\d+_[ab]|up1|up2)(_\d+)?$")

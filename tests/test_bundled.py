@@ -87,7 +87,7 @@ def test_bundled_style_blows_no_white_blobs_on_the_sample_photos(name, fast):
     each sample photo to flat white at 512 px; photos themselves are allowed their own white.
     The targets (STYLES.md): at most 0.2 % on average and 1 % on any photo. (The `wave` networks
     brighten the coffee cup's rim highlights to white: thin lines, 0.19-0.21 % of that photo.)"""
-    from faststyle.quality import blown_white_share
+    from faststyle.measures import blown_white_share
 
     model = faststyle.load_style(name, fast=fast)
     assert len(SAMPLES) >= 3
@@ -107,7 +107,7 @@ def test_lite_network_paints_no_block_grid(name):
     `fold`): a visible grid would make steps across block edges larger than within blocks
     (a grid scores above 1.3 in test_quality; on the validation photos these score 0.77-1.13,
     the full networks 0.83-1.19)."""
-    from faststyle.quality import block_grid_ratio
+    from faststyle.measures import block_grid_ratio
 
     model = faststyle.load_style(name, fast=True)
     for path in SAMPLES:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from tests.conftest import photo
@@ -50,9 +51,29 @@ def test_stylize_examples_run_as_written(tmp_path, tiny_model_path):
         assert r.returncode == 0, f"{command}: {r.stderr.decode()[-500:]}"
         ran += 1
     assert ran >= 10
-    for made in ["photo.wave.jpg", "painted/a.wave.jpg", "painted/b.the_scream.jpg", "out/x.composition_vii.png",
-                 "big.png", "me.png", "photo.my_model.jpg", "painted.png", "photos/p.wave.jpg", "sheet.png"]:
-        assert (root / made).is_file() and (root / made).stat().st_size > 0, made
+    # Each picture is the one the Python API paints with the options the line gives: exactly for
+    # PNG, within JPEG's loss for JPEG; and it is painted, not the photo passed through.
+    import faststyle
+
+    expected = [("photo.wave.jpg", "photo.jpg", "wave", {}), ("painted/a.wave.jpg", "holiday/a.jpg", "wave", {}),
+                ("painted/b.the_scream.jpg", "holiday/b.jpg", "the_scream", {}),
+                ("out/x.composition_vii.png", "shots/x.png", "composition_vii", {}),
+                ("big.png", "big.tif", "starry_night", {"max_size": 2048}),
+                ("me.png", "me.jpg", "the_scream", {"strength": 0.6, "preserve_colors": True}),
+                ("photo.my_model.jpg", "photo.jpg", str(root / "my_model.onnx"), {}),
+                ("painted.png", "photo.jpg", "wave", {}), ("photos/p.wave.jpg", "photos/p.jpg", "wave", {}),
+                ("photo.wave-lite.jpg", "photo.jpg", "wave", {"fast": True}),
+                ("photo.wave60+the_scream40.jpg", "photo.jpg", "wave:0.6,the_scream:0.4", {})]
+    for made, source, style, options in expected:
+        picture = np.asarray(Image.open(root / made).convert("RGB"), np.float32)
+        want = np.asarray(faststyle.stylize(root / source, style, **options), np.float32)
+        original = np.asarray(Image.open(root / source).convert("RGB"), np.float32)
+        assert picture.shape == want.shape == original.shape, made
+        tolerance = 0 if made.endswith(".png") else 8  # JPEG at quality 92, on small noisy photos
+        assert np.abs(picture - want).mean() <= tolerance, made
+        assert np.abs(picture - original).mean() > 3 * tolerance + 5, made
+    sheet = Image.open(root / "sheet.png")  # the photo and each bundled style, labelled
+    assert sheet.width > 3 * 64 and sheet.height > 3 * 48
 
 
 def test_python_api_example_runs_as_written(tmp_path, tiny_model_path, monkeypatch):
@@ -60,5 +81,10 @@ def test_python_api_example_runs_as_written(tmp_path, tiny_model_path, monkeypat
     monkeypatch.chdir(root)
     (block,) = code_blocks("Stylize", "python")
     exec(compile(block, "README.md", "exec"), {})
-    assert (root / "photo.wave.png").is_file()
     assert {p.name for p in (root / "holiday").glob("*.wave.png")} == {"a.wave.png", "b.wave.png"}
+    import faststyle
+
+    for made, source, options in (("photo.wave.png", "photo.jpg", {}),
+                                  ("holiday/a.wave.png", "holiday/a.jpg", {"strength": 0.8, "preserve_colors": True})):
+        picture = np.asarray(Image.open(root / made).convert("RGB"))
+        assert np.array_equal(picture, np.asarray(faststyle.stylize(root / source, "wave", **options))), made

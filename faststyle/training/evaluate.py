@@ -15,7 +15,7 @@ import numpy as np
 from faststyle.errors import FaststyleError
 from faststyle.image_io import load_image
 from faststyle.preprocess import centre_square, resize_long_side
-from faststyle.quality import (SHIFT_BORDER, SHIFTS, block_grid_ratio, blown_white_share, shift_consistency,
+from faststyle.measures import (SHIFT_BORDER, SHIFTS, block_grid_ratio, blown_white_share, shift_consistency,
                                tonal_correlation)
 from faststyle.model_file import ModelCard
 from faststyle.runtime import StyleModel

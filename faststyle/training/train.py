@@ -124,7 +124,7 @@ def _square_photos(paths: list[Path], size: int, count: int) -> list[np.ndarray]
 
 def _log_quality(net, photos: list[np.ndarray], log, step: int) -> str:
     """Logs the share of blown-white pixels on the validation photos (quality.csv)."""
-    from faststyle.quality import blown_white_share
+    from faststyle.measures import blown_white_share
 
     shares = [blown_white_share(_stylize(net, p), p) for p in photos]
     log.writerow([step, f"{np.mean(shares):.5f}", f"{np.max(shares):.5f}", len(shares)])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from faststyle.quality import blown_white_share, tonal_correlation
+from faststyle.measures import blown_white_share, tonal_correlation
 
 from tests.conftest import photo
 
@@ -47,7 +47,7 @@ def test_tonal_correlation_tells_kept_layout_from_lost():
 
 
 def test_block_grid_ratio_sees_a_2x2_grid_and_not_a_smooth_picture():
-    from faststyle.quality import block_grid_ratio
+    from faststyle.measures import block_grid_ratio
 
     rng = np.random.default_rng(5)
     y, x = np.mgrid[0:128, 0:128]
@@ -65,7 +65,7 @@ def test_block_grid_ratio_sees_a_2x2_grid_and_not_a_smooth_picture():
 def test_shift_consistency_is_zero_for_a_per_pixel_picture_and_not_for_a_stride_of_4():
     """A painting that does the same to every pixel moves with the photo; one built on 4x4 blocks
     (a stride of 4, as the networks' downsampling) agrees at shifts of 4 and 8 only."""
-    from faststyle.quality import shift_consistency
+    from faststyle.measures import shift_consistency
 
     rgb = photo(128, 160)
     assert all(e == 0 for e in shift_consistency(lambda x: 255 - x, rgb).values())
