@@ -77,6 +77,18 @@ def _output_suffix(source: Path) -> str:
     return source.suffix if fmt in Image.SAVE else ".png"
 
 
+def video_targets(source: str | os.PathLike, styles: list[str], output: str) -> list[Path]:
+    """Where `faststyle video` writes each style's video: -o FILE for one style; -o FOLDER (a
+    trailing slash, an existing folder or a name without extension) gets SOURCE.STYLE.mp4 each."""
+    out = Path(output)
+    as_folder = not out.suffix or out.is_dir() or output.endswith(("/", os.sep))
+    if not as_folder and len(styles) == 1:
+        return [out]
+    if not as_folder:
+        raise FaststyleError(f"{out}: {len(styles)} videos to write, so -o must be a folder")
+    return [out / f"{Path(source).stem}.{style}.mp4" for style in styles]
+
+
 def plan_outputs(inputs: list, styles: list[str], output: str | None) -> list[Job]:
     """Names every output so that none overwrites an input: `photo.STYLE.jpg`.
 

@@ -269,3 +269,20 @@ def save_image(image: Image.Image, path: str | os.PathLike, quality: int = 92) -
     """Writes to a temporary file beside `path`, then renames: never a half-written output."""
     fmt = output_format(path)
     return atomic_write(path, lambda f: encode_image(image, f, fmt, quality))
+
+
+def read_stdin_image() -> Image.Image:
+    """The one image piped into this process (`faststyle stylize -`), decoded as load_image does."""
+    import sys
+
+    if sys.stdin is None:
+        raise FaststyleError("stdin is closed: pipe an image in, e.g. 'cat photo.jpg | faststyle ...'")
+    data = sys.stdin.buffer.read()
+    if not data:
+        raise FaststyleError("stdin: no image data (pipe an image in, e.g. 'cat photo.jpg | faststyle ...')")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            return load_image(im)
+    except Exception as exc:  # any undecodable input: one line, as for files
+        raise FaststyleError(f"stdin: not an image Pillow can read ({type(exc).__name__})") from None

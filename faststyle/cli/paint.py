@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -92,30 +91,16 @@ def run_stylize(args) -> int:
 
 def _run_pipe(args, styles: list) -> int:
     """`-` as input reads the image from stdin; `-o -` (the default then) writes it to stdout."""
-    from faststyle.files import refuse_overwriting_inputs
     import io
 
-    from PIL import Image
-
     from faststyle.api import stylize
-    from faststyle.image_io import encode_image, load_image, save_image
+    from faststyle.files import refuse_overwriting_inputs
+    from faststyle.image_io import encode_image, read_stdin_image, save_image
 
     if len(args.inputs) != 1 or len(styles) != 1:
         raise FaststyleError("a pipe carries one image: give one input and one style with '-'")
     fmt = (args.format or "png").upper().replace("JPG", "JPEG")
-    source = args.inputs[0]
-    if source == "-":
-        if sys.stdin is None:
-            raise FaststyleError("stdin is closed: pipe an image in, e.g. 'cat photo.jpg | faststyle ...'")
-        data = sys.stdin.buffer.read()
-        if not data:
-            raise FaststyleError("stdin: no image data (pipe an image in, e.g. 'cat photo.jpg | faststyle ...')")
-        try:
-            with Image.open(io.BytesIO(data)) as im:
-                im.load()
-                source = load_image(im)
-        except Exception as exc:  # any undecodable input: one line, as for files
-            raise FaststyleError(f"stdin: not an image Pillow can read ({type(exc).__name__})") from None
+    source = read_stdin_image() if args.inputs[0] == "-" else args.inputs[0]
     image = stylize(source, styles[0], strength=args.strength, preserve_colors=args.preserve_colors,
                     max_size=args.max_size, stroke_scale=args.stroke_scale)
     if args.output not in (None, "-"):  # stdin in, a file out: the file's extension says the format
@@ -249,6 +234,7 @@ def run_video(args) -> int:
     from tqdm import tqdm
 
     from faststyle.api import load_style
+    from faststyle.batch import video_targets
     from faststyle.video import stylize_video
 
     if ":" in args.style:
@@ -256,14 +242,7 @@ def run_video(args) -> int:
     styles = [load_style(n.strip(), fast=args.fast, device=args.device, threads=args.threads)
               for n in args.style.split(",") if n.strip()]
     styles = list({style.name: style for style in styles}.values())  # outputs are named by style
-    out = Path(args.output)
-    if len(styles) == 1 and out.suffix and not args.output.endswith(("/", os.sep)):
-        targets = [(styles[0], out)]
-    elif out.suffix and not out.is_dir() and not args.output.endswith(("/", os.sep)):
-        raise FaststyleError(f"{out}: {len(styles)} videos to write, so -o must be a folder")
-    else:  # a folder: one NAME.STYLE.mp4 per style
-        targets = [(style, out / f"{Path(args.input).stem}.{style.name}.mp4") for style in styles]
-    for style, target in targets:
+    for style, target in zip(styles, video_targets(args.input, [s.name for s in styles], args.output)):
         started, frames = time.perf_counter(), [0]
         with tqdm(desc=f"video {style.name}", unit="frame", disable=None) as bar:
             def progress(done: int, total: int) -> None:

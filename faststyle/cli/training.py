@@ -56,7 +56,7 @@ def _architecture(args):
 
 def run_train(args) -> int:
     from faststyle.files import refuse_overwriting_inputs
-    from faststyle.training.config import SCHEDULES, LossConfig, TrainConfig, from_args
+    from faststyle.training.config import SCHEDULES, LossConfig, TrainConfig, from_args, resumed
     from faststyle.training.photoset import DEFAULT_SET, photo_folder
     from faststyle.training.run_folder import load_run_config
     from faststyle.training.train import train
@@ -64,7 +64,8 @@ def run_train(args) -> int:
     if args.resume:
         if not args.run_dir and not args.name:
             raise FaststyleError("--resume needs the run: pass --run-dir (or --name for runs/NAME)")
-        config = _resumed_config(args, load_run_config(args.run_dir or Path("runs") / args.name))
+        config = resumed(load_run_config(args.run_dir or Path("runs") / args.name), args,
+                         _architecture(args) if any(getattr(args, k) is not None for k in ("arch", "width", "norm")) else None)
     else:
         if not Path(args.style_image).is_file():
             raise FaststyleError(f"{args.style_image}: style image not found")
@@ -91,38 +92,6 @@ def run_train(args) -> int:
     path = train(config, resume=args.resume)
     print(f"wrote {path}")
     return 0
-
-
-def _resumed_config(args, config):
-    """The run's own settings, updated with what may change today; refuses what may not.
-
-    Each setting says which it is (config.py: FIXED, MAY_CHANGE or IGNORED on resume).
-    """
-    from faststyle.training.config import FIXED, MAY_CHANGE, LossConfig, TrainConfig, given_options, options
-
-    changed = []
-    for cls, target in ((TrainConfig, config), (LossConfig, config.loss)):
-        declared = {f.name: f.metadata for f in options(cls)}
-        for name, value in given_options(cls, args).items():
-            resume, flag = declared[name]["resume"], declared[name]["flags"][0]
-            if resume == MAY_CHANGE:
-                setattr(target, name, value)
-            elif resume == FIXED and value != getattr(target, name):
-                changed.append(f"{flag} (run: {getattr(target, name)}, now: {value})")
-    if any(getattr(args, k) is not None for k in ("arch", "width", "norm")) \
-            and _architecture(args) != config.architecture:
-        changed.append(f"the architecture (run: {config.architecture}, now: {_architecture(args)})")
-    old, new = Path(config.style_image), Path(args.style_image)
-    if old.is_file() and new.is_file() and old.read_bytes() != new.read_bytes():
-        changed.append(f"the painting (run: {old}, now: {new})")
-    elif not old.is_file():
-        if not new.is_file():
-            raise FaststyleError(f"{new}: style image not found (the run's own, {old}, is gone too)")
-        config.style_image = str(new)  # the run moved to another machine: take the painting given today
-    if changed:
-        raise FaststyleError("a resumed run keeps what its checkpoints were trained with; cannot change "
-                             + "; ".join(changed) + ". Start a new run with another --run-dir instead")
-    return config
 
 
 def _add_export(sub) -> None:

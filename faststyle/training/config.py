@@ -230,6 +230,37 @@ def from_args(cls, args, defaults: dict | None = None, **extra):
                   **extra})
 
 
+def resumed(config: "TrainConfig", args, architecture: Architecture | None = None) -> "TrainConfig":
+    """The run's own settings, updated with what may change today; refuses what may not.
+
+    Each setting says which it is (FIXED, MAY_CHANGE or IGNORED on resume). `args`: the
+    command line's parsed options; `architecture`: the one asked for, if any.
+    """
+
+    changed = []
+    for cls, target in ((TrainConfig, config), (LossConfig, config.loss)):
+        declared = {f.name: f.metadata for f in options(cls)}
+        for name, value in given_options(cls, args).items():
+            resume, flag = declared[name]["resume"], declared[name]["flags"][0]
+            if resume == MAY_CHANGE:
+                setattr(target, name, value)
+            elif resume == FIXED and value != getattr(target, name):
+                changed.append(f"{flag} (run: {getattr(target, name)}, now: {value})")
+    if architecture is not None and architecture != config.architecture:
+        changed.append(f"the architecture (run: {config.architecture}, now: {architecture})")
+    old, new = Path(config.style_image), Path(args.style_image)
+    if old.is_file() and new.is_file() and old.read_bytes() != new.read_bytes():
+        changed.append(f"the painting (run: {old}, now: {new})")
+    elif not old.is_file():
+        if not new.is_file():
+            raise FaststyleError(f"{new}: style image not found (the run's own, {old}, is gone too)")
+        config.style_image = str(new)  # the run moved to another machine: take the painting given today
+    if changed:
+        raise FaststyleError("a resumed run keeps what its checkpoints were trained with; cannot change "
+                             + "; ".join(changed) + ". Start a new run with another --run-dir instead")
+    return config
+
+
 def bfloat16_cpu() -> bool:
     """Whether this CPU does bfloat16 maths in hardware (AVX512-BF16 or AMX); Linux's cpuinfo flags."""
     try:
