@@ -133,3 +133,16 @@ def test_the_shift_term_is_zero_for_a_per_pixel_network_and_not_for_a_stride_of_
     assert np.allclose(np.asarray(shift_loss(per_pixel, crops, per_pixel(crops))), 0.0)
     blocks = lambda x, training=True: ops.repeat(ops.repeat(x[:, ::4, ::4], 4, axis=1), 4, axis=2)  # noqa: E731
     assert np.all(np.asarray(shift_loss(blocks, crops, blocks(crops))) > 1000)
+
+
+def test_video_targets_name_one_file_or_one_video_per_style_in_a_folder(tmp_path):
+    from pathlib import Path
+
+    from faststyle.batch import video_targets
+
+    assert video_targets("in/clip.mov", ["wave"], str(tmp_path / "out.mp4")) == [tmp_path / "out.mp4"]
+    (tmp_path / "run.v2").mkdir()  # an existing folder named with a dot is a folder, not a file name
+    assert video_targets("clip.mov", ["wave"], str(tmp_path / "run.v2")) == [tmp_path / "run.v2" / "clip.wave.mp4"]
+    assert video_targets("clip.mov", ["wave", "udnie"], "out/") == [Path("out/clip.wave.mp4"), Path("out/clip.udnie.mp4")]
+    with pytest.raises(FaststyleError, match="2 videos to write, so -o must be a folder"):
+        video_targets("clip.mov", ["wave", "udnie"], "both.mp4")
