@@ -22,6 +22,11 @@ from faststyle.architecture import PAD_MULTIPLE
 from faststyle.errors import FaststyleError
 
 CARRY = 0.8         # share of the carried painting where the flow holds: higher is steadier, lags more
+# A whole-pixel shift of the whole picture (a screen recording, a slideshow's pan, the pan test
+# clips) is carried exactly, without interpolation: nothing blurs and nothing lags, so the new
+# painting's share is halved there (0.8 -> 0.9 kept). EXACT_TOLERANCE: how far from whole pixels
+# the median flow may be (px); EXACT_SHARE: the pixels whose flow must be within half a pixel of it.
+EXACT_TOLERANCE, EXACT_SHARE = 0.15, 0.9
 AGREEMENT = 24.0    # grey levels of input difference after warping at which the carry falls to zero
 BORDER = 16         # pixels left out at the edges by warping_error: flow is least sure there
 
@@ -56,6 +61,24 @@ def _grid(h: int, w: int) -> np.ndarray:
     return grid
 
 
+def _shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """`image` sampled at each pixel + (dx, dy), the edge pixel repeated outside: _warp for a
+    whole-pixel shift, with no interpolation."""
+    h, w = image.shape[:2]
+    return image[np.clip(np.arange(h) + dy, 0, h - 1)][:, np.clip(np.arange(w) + dx, 0, w - 1)]
+
+
+def _whole_pixel_shift(flow: np.ndarray) -> tuple[int, int] | None:
+    """(dx, dy) when the flow moves the whole picture by whole pixels, else None."""
+    median = np.median(flow.reshape(-1, 2), axis=0)
+    whole = np.round(median)
+    if np.abs(median - whole).max() > EXACT_TOLERANCE:
+        return None
+    if np.mean(np.abs(flow - median).max(axis=2) < 0.5) < EXACT_SHARE:
+        return None  # parts move on their own: no single shift
+    return int(whole[0]), int(whole[1])
+
+
 def _inside(flow: np.ndarray) -> np.ndarray:
     """True where pixel + flow lands inside the frame (outside it, warping only repeats the edge)."""
     h, w = flow.shape[:2]
@@ -75,7 +98,8 @@ class FlowCarry:
     first frame of the shot, following the camera's overall motion (the median flow). A pan then
     shows the network the same strokes' grid, so it paints the same strokes; what is left (the
     sub-pixel part, roll, zoom, things moving) the carry smooths.
-    carry: the previous steady picture's share where the flow holds (0: off).
+    carry: the previous steady picture's share where the flow holds (0: off); where the whole
+    picture moved by whole pixels, it is carried exactly and the new painting's share halved.
     """
 
     def __init__(self, carry: float = CARRY, agreement: float = AGREEMENT):
@@ -110,11 +134,18 @@ class FlowCarry:
         steady = painted.astype(np.float32)
         if flow is not None and self.carry > 0:
             last_frame, _, last_steady = self.previous
-            seen = _warp(cv2, last_frame.astype(np.float32), flow)
-            mismatch = np.abs(seen - frame.astype(np.float32)).mean(axis=2)
-            trust = np.clip(1.0 - mismatch / self.agreement, 0.0, 1.0) * _inside(flow)
-            weight = (self.carry * trust)[..., None]
-            steady += weight * (_warp(cv2, last_steady, flow, sharp=True) - steady)
+            shift = _whole_pixel_shift(flow)
+            if shift is not None:
+                uniform = np.broadcast_to(np.array(shift, np.float32), flow.shape)
+                seen, carried = _shifted(last_frame, *shift), _shifted(last_steady, *shift)
+                inside, carry = _inside(uniform), 1.0 - (1.0 - self.carry) / 2
+            else:
+                seen = _warp(cv2, last_frame.astype(np.float32), flow)
+                carried = _warp(cv2, last_steady, flow, sharp=True)
+                inside, carry = _inside(flow), self.carry
+            mismatch = np.abs(seen.astype(np.float32) - frame.astype(np.float32)).mean(axis=2)
+            trust = np.clip(1.0 - mismatch / self.agreement, 0.0, 1.0) * inside
+            steady += (carry * trust)[..., None] * (carried - steady)
         self.previous, self.current = (frame, gray, steady), None
         return np.clip(np.rint(steady), 0, 255).astype(np.uint8)
 
