@@ -26,7 +26,7 @@ CARRY = 0.8         # share of the carried painting where the flow holds: higher
 # clips) is carried exactly, without interpolation: nothing blurs and nothing lags, so the new
 # painting's share is halved there (0.8 -> 0.9 kept). EXACT_TOLERANCE: how far from whole pixels
 # the median flow may be (px); EXACT_SHARE: the pixels whose flow must be within half a pixel of it.
-EXACT_TOLERANCE, EXACT_SHARE = 0.15, 0.9
+EXACT_TOLERANCE, EXACT_SHARE = 0.05, 0.9
 AGREEMENT = 24.0    # grey levels of input difference after warping at which the carry falls to zero
 BORDER = 16         # pixels left out at the edges by warping_error: flow is least sure there
 
