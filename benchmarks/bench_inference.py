@@ -57,8 +57,8 @@ def measure(engine: str, style: str, h: int, w: int, repeats: int) -> dict:
     elif engine in ("faststyle-prev", "faststyle-fp32"):
         import tempfile
 
-        from faststyle.runtime import StyleModel
         from faststyle.model_file import read_card
+        from faststyle.runtime import StyleModel
         from faststyle.training.export import export_onnx
         from faststyle.training.onnx_import import load_onnx_net
 

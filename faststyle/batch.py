@@ -16,8 +16,8 @@ from tqdm import tqdm
 
 from faststyle.api import stylize_file
 from faststyle.errors import FaststyleError
-from faststyle.image_io import IMAGE_EXTENSIONS, images_below
 from faststyle.files import real_path, remove_stale_temp_files, same_file
+from faststyle.image_io import IMAGE_EXTENSIONS, images_below
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ def card_from_session(session) -> ModelCard:
         return ModelCard.from_dict({})
 
 
-def stats_graph(model) -> bytes | None:
+def stored_stats_graph(model) -> bytes | None:
     """The serialised encoder stored beside the network, from an ONNX Runtime session or an
     onnx.ModelProto; None in models exported before it (and with instance norm throughout)."""
     text = _props(model).get(STATS_GRAPH_KEY)

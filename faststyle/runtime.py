@@ -21,9 +21,9 @@ from PIL import Image
 
 from faststyle.architecture import PAD_MULTIPLE, Architecture
 from faststyle.errors import FaststyleError
+from faststyle.model_file import ModelCard, card_from_session, session_error, stored_stats_graph
 from faststyle.postprocess import Finish, finish
 from faststyle.preprocess import pad_to_multiple
-from faststyle.model_file import ModelCard, card_from_session, session_error, stats_graph
 from faststyle.styles import LITE_SUBDIR, resolve_style
 
 # Below this the image runs in one pass; above, in tiles of at most MAX_TILE_PIXELS (tile_grid).
@@ -42,7 +42,6 @@ MARGIN = Architecture().tile_margin()
 # edges. Measured against the alternatives: docs/speed.md, "tiling constants".
 STATS_PIXELS = 700 * 1024
 STATS_CROP = 64
-
 
 
 class Cancelled(Exception):
@@ -226,7 +225,7 @@ class StyleModel:
     def stats_session(self) -> ort.InferenceSession | None:
         """The encoder alone, for tiling's statistics pass; made on first use (most images need no
         tiles). Models exported before it have none: their statistics pass runs the whole network."""
-        encoder = stats_graph(self.session)
+        encoder = stored_stats_graph(self.session)
         if encoder is None:
             return None
         return ort.InferenceSession(encoder, self.session.get_session_options(),

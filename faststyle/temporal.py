@@ -143,7 +143,7 @@ class FlowCarry:
                 seen = _warp(cv2, last_frame.astype(np.float32), flow)
                 carried = _warp(cv2, last_steady, flow, sharp=True)
                 inside, carry = _inside(flow), self.carry
-            mismatch = np.abs(seen.astype(np.float32) - frame.astype(np.float32)).mean(axis=2)
+            mismatch = np.abs(seen.astype(np.float32, copy=False) - frame.astype(np.float32)).mean(axis=2)
             trust = np.clip(1.0 - mismatch / self.agreement, 0.0, 1.0) * inside
             steady += (carry * trust)[..., None] * (carried - steady)
         self.previous, self.current = (frame, gray, steady), None

@@ -89,7 +89,9 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
     refuse_overwriting_inputs(target, source)
     painter = FramePainter(style, strength, preserve_colors, smoothing, stable)
     try:
-        meta = next(ffmpeg.read_frames(_local(source)))
+        probe = ffmpeg.read_frames(_local(source))
+        meta = next(probe)
+        probe.close()  # ends its ffmpeg process: only the header was wanted
         # The frames are read at the rate they are written at: left to itself, ffmpeg hands out a
         # variable-rate stream at its guessed rate (often far above the average), duplicating frames.
         fps = meta.get("fps") or 25

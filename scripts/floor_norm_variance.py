@@ -18,7 +18,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from faststyle.files import atomic_write_bytes
-from faststyle.model_file import model_props, set_model_props, stats_graph
+from faststyle.model_file import model_props, set_model_props, stored_stats_graph
 
 ZERO = "variance_floor_zero"
 
@@ -43,7 +43,7 @@ def main() -> None:
     for path in parser.parse_args().models:
         proto = onnx.load(path)
         changed = floor_variance(proto.graph)
-        if (encoder := stats_graph(proto)) is not None:
+        if (encoder := stored_stats_graph(proto)) is not None:
             stats = onnx.load_from_string(encoder)
             changed += floor_variance(stats.graph)
             set_model_props(proto, model_props(None, stats.SerializeToString()))

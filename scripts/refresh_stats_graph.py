@@ -16,7 +16,7 @@ import onnx
 
 from faststyle.files import atomic_write_bytes
 from faststyle.model_file import model_props, set_model_props
-from faststyle.model_file import stats_graph as stored_stats_graph
+from faststyle.model_file import stored_stats_graph
 from faststyle.training.export import stats_graph
 from faststyle.training.onnx_import import load_onnx_net
 

@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image
 
 from faststyle.api import load_style
-from faststyle.runtime import MARGIN
 from faststyle.preprocess import pad_to_multiple
+from faststyle.runtime import MARGIN
 from faststyle.styles import sample_image_path
 
 TILE = 512

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from faststyle.runtime import StyleModel, downscaled_copy
 from faststyle.preprocess import pad_to_multiple
+from faststyle.runtime import StyleModel, downscaled_copy
 from faststyle.styles import available_styles
 
 COPY_PIXELS = 1024 * 1024

@@ -9,8 +9,8 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from faststyle.runtime import StyleModel
 from faststyle.model_file import read_card
+from faststyle.runtime import StyleModel
 from faststyle.training.export import export_onnx, to_onnx
 from faststyle.training.onnx_import import load_onnx_net, reexport_onnx
 from faststyle.training.quantize import calibrate

@@ -8,7 +8,7 @@ import pytest
 
 from faststyle.architecture import Architecture, preset
 from faststyle.errors import FaststyleError
-from faststyle.model_file import CARD_KEY, ModelCard, card_from_session, read_card, stats_graph, upgrade
+from faststyle.model_file import CARD_KEY, ModelCard, card_from_session, read_card, stored_stats_graph, upgrade
 from faststyle.training.config import LossConfig
 from tests.conftest import random_transform_net
 
@@ -46,8 +46,8 @@ def test_a_card_survives_export_and_keeps_what_it_does_not_know(tmp_path):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert card_from_session(session) == card
     # the encoder travels beside the card, read the same from a session and from the file
-    assert stats_graph(session) == stats_graph(onnx.load(str(path)))
-    assert onnx.load_from_string(stats_graph(session)).graph.output
+    assert stored_stats_graph(session) == stored_stats_graph(onnx.load(str(path)))
+    assert onnx.load_from_string(stored_stats_graph(session)).graph.output
 
 
 @pytest.mark.parametrize("stored", ["[1, 2, 3]", "not json", '"a string"'])

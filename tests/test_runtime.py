@@ -7,8 +7,8 @@ import onnx
 import pytest
 
 from faststyle.model_file import STATS_GRAPH_KEY
-from faststyle.runtime import MARGIN, StyleModel
 from faststyle.preprocess import pad_to_multiple
+from faststyle.runtime import MARGIN, StyleModel
 from tests.conftest import photo
 
 

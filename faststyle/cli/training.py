@@ -54,6 +54,11 @@ def _architecture(args):
     return preset(args.arch or "full", **changes)
 
 
+def _asked_architecture(args):
+    """The architecture the command line asks for, or None when no option names one."""
+    return _architecture(args) if any(getattr(args, k) is not None for k in ("arch", "width", "norm")) else None
+
+
 def run_train(args) -> int:
     from faststyle.files import refuse_overwriting_inputs
     from faststyle.training.config import SCHEDULES, LossConfig, TrainConfig, from_args, resumed
@@ -64,8 +69,7 @@ def run_train(args) -> int:
     if args.resume:
         if not args.run_dir and not args.name:
             raise FaststyleError("--resume needs the run: pass --run-dir (or --name for runs/NAME)")
-        config = resumed(load_run_config(args.run_dir or Path("runs") / args.name), args,
-                         _architecture(args) if any(getattr(args, k) is not None for k in ("arch", "width", "norm")) else None)
+        config = resumed(load_run_config(args.run_dir or Path("runs") / args.name), args, _asked_architecture(args))
     else:
         if not Path(args.style_image).is_file():
             raise FaststyleError(f"{args.style_image}: style image not found")

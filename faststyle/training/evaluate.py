@@ -14,10 +14,10 @@ import numpy as np
 
 from faststyle.errors import FaststyleError
 from faststyle.image_io import load_image
-from faststyle.preprocess import centre_square, resize_long_side
 from faststyle.measures import (SHIFT_BORDER, SHIFTS, block_grid_ratio, blown_white_share, shift_consistency,
-                               tonal_correlation)
+                                tonal_correlation)
 from faststyle.model_file import ModelCard
+from faststyle.preprocess import centre_square, resize_long_side
 from faststyle.runtime import StyleModel
 from faststyle.training.config import LossConfig
 from faststyle.training.losses import PerceptualLoss, build_loss
@@ -33,7 +33,7 @@ def square_photo(path: Path, size: int) -> np.ndarray:
 
 
 def loss_for_model(model: StyleModel, style_image: str, vgg_weights: str | None) -> PerceptualLoss:
-    """The loss a model was trained with, rebuilt from its metadata."""
+    """The loss a model was trained with, rebuilt from its card."""
     return build_loss(LossConfig.from_card(model.card), style_image, vgg_weights)
 
 

@@ -28,9 +28,9 @@ import numpy as np
 
 from faststyle import __version__
 from faststyle.errors import FaststyleError
-from faststyle.model_file import ModelCard
-from faststyle.image_io import thumbnail_text
 from faststyle.files import atomic_write, atomic_write_bytes
+from faststyle.image_io import thumbnail_text
+from faststyle.model_file import ModelCard
 from faststyle.training.config import TrainConfig
 
 KEEP_CHECKPOINTS = 2

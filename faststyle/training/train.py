@@ -16,9 +16,9 @@ from PIL import Image
 
 from faststyle.architecture import PRESETS, Architecture
 from faststyle.errors import FaststyleError
+from faststyle.files import remove_stale_temp_files
 from faststyle.image_io import load_image, save_image
 from faststyle.preprocess import shrink_to
-from faststyle.files import remove_stale_temp_files
 from faststyle.styles import LITE_SUBDIR, user_style_dir
 from faststyle.training import run_folder
 from faststyle.training.config import LITE_DISTILLATION, NEAREST, TrainConfig, resolved_precision
@@ -32,8 +32,8 @@ def nearest_style(loss, architecture: Architecture, photos: list[np.ndarray]) ->
     Only bundled styles: known starting points, so a run depends on the painting and the
     faststyle version, not on what else a user has trained.
     """
-    from faststyle.runtime import StyleModel
     from faststyle.model_file import read_card
+    from faststyle.runtime import StyleModel
     from faststyle.styles import available_styles
 
     distances = {}
