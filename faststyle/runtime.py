@@ -23,7 +23,7 @@ from faststyle.architecture import PAD_MULTIPLE, Architecture
 from faststyle.errors import FaststyleError
 from faststyle.model_file import ModelCard, card_from_session, session_error, stored_stats_graph
 from faststyle.postprocess import Finish, finish
-from faststyle.preprocess import pad_to_multiple
+from faststyle.preprocess import grid_anchor, pad_to_multiple, pad_top_left
 from faststyle.styles import LITE_SUBDIR, resolve_style
 
 # Below this the image runs in one pass; above, in tiles of at most MAX_TILE_PIXELS (tile_grid).
@@ -302,14 +302,24 @@ class StyleModel:
                   max_untiled_pixels: int = MAX_UNTILED_PIXELS, max_tile_pixels: int = MAX_TILE_PIXELS,
                   progress: Callable[[int, int], None] | None = None,
                   cancel: CancelToken | None = None,
-                  stats: dict[str, np.ndarray] | None = None) -> np.ndarray:
+                  stats: dict[str, np.ndarray] | None = None,
+                  grid: tuple[int, int] | None = None) -> np.ndarray:
         """Stylizes an HxWx3 uint8 array -> HxWx3 uint8.
 
         `finish(source, stylized_float)` turns each piece into uint8 (default: postprocess.finish,
         clipped); pixel-wise post-processing thus runs tile by tile, keeping memory bounded.
         `progress(done, total)` is called after each tile; `cancel` stops the run (Cancelled).
         `stats` (from `norm_stats`) normalises with given statistics instead of the image's own.
+        `grid`: the (top, left) rows and columns padded before painting so the picture sits on a
+        chosen phase of the network's grid; None: preprocess.grid_anchor's, which follows the
+        picture, so a moved copy gets the same strokes (a video passes the phase its motion gives).
         """
+        top, left = grid_anchor(rgb) if grid is None else grid
+        if top or left:
+            moved = pad_top_left(rgb, top, left)
+            painted = self.transform(moved, finish, max_untiled_pixels, max_tile_pixels, progress, cancel,
+                                     stats, grid=(0, 0))
+            return np.ascontiguousarray(painted[top:, left:])
         h, w = rgb.shape[:2]
         if h * w <= max_untiled_pixels:
             result = finish(rgb, self._run(pad_to_multiple(rgb), stats, cancel)[:h, :w])

@@ -20,6 +20,7 @@ import numpy as np
 
 from faststyle.architecture import PAD_MULTIPLE
 from faststyle.errors import FaststyleError
+from faststyle.preprocess import grid_anchor
 
 CARRY = 0.8         # share of the carried painting where the flow holds: higher is steadier, lags more
 # A whole-pixel shift of the whole picture (a screen recording, a slideshow's pan, the pan test
@@ -120,8 +121,9 @@ class FlowCarry:
         if self.previous is not None and self.previous[0].shape == frame.shape:
             flow = self.dis.calc(gray, self.previous[1], None)  # for each pixel now: where it was before
             self.offset -= np.median(flow.reshape(-1, 2), axis=0)
-        else:
-            self.offset[:] = 0.0  # a new shot (or size): its first frame sets the grid
+        else:  # a new shot (or size): its first frame sets the grid where a still picture has it
+            top, left = grid_anchor(frame)
+            self.offset[:] = (-left, -top)
         self.current = (frame, gray, flow)
         left, top = (-np.round(self.offset).astype(int)) % PAD_MULTIPLE
         return int(top), int(left)

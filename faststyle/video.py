@@ -61,10 +61,9 @@ class FramePainter:
         current = self.model.norm_stats(frame)
         self.stats = current if self.stats is None else {
             k: self.smoothing * self.stats[k] + (1 - self.smoothing) * v for k, v in current.items()}
-        top, left = self.carry.motion(frame) if self.carry else (0, 0)
-        padded = np.pad(frame, ((top, 0), (left, 0), (0, 0)), mode="reflect") if top or left else frame
-        out = self.model.transform(padded, lambda src, styl: finish(src, styl, self.strength, self.preserve_colors),
-                                   stats=self.stats)[top:, left:]
+        grid = self.carry.motion(frame) if self.carry else None  # None: each frame anchored as a picture
+        out = self.model.transform(frame, lambda src, styl: finish(src, styl, self.strength, self.preserve_colors),
+                                   stats=self.stats, grid=grid)
         return self.carry(frame, out) if self.carry else out
 
 

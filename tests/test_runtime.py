@@ -7,7 +7,8 @@ import onnx
 import pytest
 
 from faststyle.model_file import STATS_GRAPH_KEY
-from faststyle.preprocess import pad_to_multiple
+from faststyle.measures import shift_consistency
+from faststyle.preprocess import grid_anchor, pad_to_multiple
 from faststyle.runtime import MARGIN, StyleModel
 from tests.conftest import photo
 
@@ -29,6 +30,31 @@ def test_padding_reaches_a_multiple_of_four():
     assert pad_to_multiple(np.zeros((5, 9, 3))).shape == (16, 16, 3)
     assert pad_to_multiple(np.zeros((33, 18, 3))).shape == (36, 20, 3)
     assert pad_to_multiple(np.zeros((1, 1, 3))).shape == (16, 16, 3)
+
+
+def test_the_grid_anchor_follows_the_picture_when_it_is_cropped():
+    """Cropping d columns (rows) moves the anchor point d px, and its padding with it, modulo 4."""
+    rng = np.random.default_rng(3)
+    image = np.clip(photo(160, 200, seed=3) + rng.normal(0, 12, (160, 200, 3)), 0, 255).astype(np.uint8)
+    top, left = grid_anchor(image)
+    assert 0 <= top < 4 and 0 <= left < 4
+    for d in range(1, 9):
+        assert grid_anchor(image[:, d:]) == (top, (left + d) % 4)
+        assert grid_anchor(image[d:, :]) == ((top + d) % 4, left)
+    assert grid_anchor(np.zeros((3, 3, 3), np.uint8)) == (0, 0)  # too small to look: as it is
+
+
+def test_the_same_strokes_at_every_shift(model):
+    """Painted on the anchor's grid (the default), a moved photo gets the moved picture at any
+    shift, as on a fixed grid it does only at multiples of the stride (4 px)."""
+    rng = np.random.default_rng(5)
+    image = np.clip(photo(160, 200, seed=5) + rng.normal(0, 12, (160, 200, 3)), 0, 255).astype(np.uint8)
+    anchored = shift_consistency(model.transform, image)
+    fixed = shift_consistency(lambda x: model.transform(x, grid=(0, 0)), image)
+    off_grid = [1, 2, 3, 5, 6, 7]
+    assert max(anchored[d] for d in off_grid) < 1.5 * max(anchored[4], anchored[8]) + 0.5
+    assert min(fixed[d] for d in off_grid) > 3 * max(anchored[d] for d in off_grid)
+    assert model.transform(image).shape == image.shape
 
 
 def test_tiled_result_matches_one_pass(model):
