@@ -19,6 +19,7 @@ from faststyle.errors import FaststyleError
 from faststyle.image_io import (MULTI_FRAME_FORMATS, ImageLike, copy_photo_metadata, frame_count, load_image,
                                 output_format, read_frames, save_frames, save_image)
 from faststyle.model_file import ModelCard, read_card
+from faststyle.paintings import painting
 from faststyle.postprocess import Finish, check_strength, finish, upsample_with_detail
 from faststyle.preprocess import centre_square, prepare, resize_array
 from faststyle.runtime import DEFAULT_DEVICE, CancelToken, StyleModel
@@ -117,16 +118,16 @@ def as_model(style: StyleLike, *, fast: bool = False, device: str = DEFAULT_DEVI
     return _cached_style(resolve_style(style, fast).resolve(), device, threads)
 
 
-def painting_swatch(style: StyleLike, size: int = 96) -> Image.Image | None:
-    """A square of the painting in a style's card, `size` px; None if the card has none (a blend
-    has none either)."""
-    if isinstance(style, StyleModel):
-        painting = style.card.painting()
-    elif isinstance(style, BlendedStyle) or (isinstance(style, str) and ":" in style and not Path(style).exists()):
-        painting = None
-    else:
-        painting = read_card(resolve_style(style)).painting()
-    return None if painting is None else centre_square(painting, size, Image.LANCZOS)
+def painting_swatch(style: StyleLike, size: int = 96, download: bool = True) -> Image.Image | None:
+    """A square of the painting a style was trained on, `size` px: the card's own thumbnail, or
+    (bundled styles) the published photograph, downloaded once into the cache (paintings.py).
+    None if the card names none (a blend has none either), or it would need a download and
+    `download` is False or FASTSTYLE_OFFLINE is set; a failed download raises FaststyleError."""
+    if isinstance(style, BlendedStyle) or (isinstance(style, str) and ":" in style and not Path(style).exists()):
+        return None
+    card = style.card if isinstance(style, StyleModel) else read_card(resolve_style(style))
+    picture = painting(card, download)
+    return None if picture is None else centre_square(picture, size, Image.LANCZOS)
 
 
 def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_colors: bool = False,

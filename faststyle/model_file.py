@@ -40,6 +40,8 @@ class ModelCard:
     licence: str | None = None
     style_image: str | None = None                     # the painting's file name
     painting_thumbnail: str | None = None              # a small JPEG of it (image_io.thumbnail_text)
+    painting_url: str | None = None                    # or where its photograph is published (paintings.py)
+    painting_sha256: str | None = None                 # ... and that file's checksum
     loss_layers: dict | None = None
     teacher: str | None = None                         # a lite network: the style it was distilled from
     steps: int | None = None
@@ -78,8 +80,8 @@ class ModelCard:
             raise FaststyleError(f"the model's card gives no usable network shape ({str(exc)[:80]})") from None
 
     def painting(self):
-        """The painting, small (PIL image), or None: the bundled styles carry none (their paintings'
-        pictures are not the project's to ship)."""
+        """The painting's own thumbnail (PIL image), or None: the bundled styles carry none (their
+        paintings' pictures are not the project's to ship; paintings.painting fetches them)."""
         from faststyle.image_io import image_from_text
 
         return image_from_text(self.painting_thumbnail) if isinstance(self.painting_thumbnail, str) else None

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +51,10 @@ def _sandbox(tmp_path_factory):
     real folders."""
     root = tmp_path_factory.mktemp("sandbox")
     (root / "styles").mkdir()
-    scratch = {"FASTSTYLE_STYLE_DIR": str(root / "styles"), "FASTSTYLE_CACHE_DIR": str(root / "cache")}
+    # Offline: the bundled styles' paintings are fetched from the internet for swatches; tests that
+    # test the download clear this and serve the file on loopback.
+    scratch = {"FASTSTYLE_STYLE_DIR": str(root / "styles"), "FASTSTYLE_CACHE_DIR": str(root / "cache"),
+               "FASTSTYLE_OFFLINE": "1"}
     old_cwd, old_env = os.getcwd(), {k: os.environ.get(k) for k in scratch}
     os.chdir(root)
     os.environ.update(scratch)
@@ -117,3 +122,47 @@ def png_claiming(width: int, height: int) -> bytes:
 
 
 needs_shared = pytest.mark.skipif(not VGG16_WEIGHTS.is_file(), reason="../shared (VGG16 weights) not available")
+
+
+class FileServer:
+    """A real HTTP server on loopback serving one file (any path), with range requests; `cut_after` bytes of a response, then drops the connection."""
+
+    def __init__(self, data: bytes):
+        self.data, self.cut_after, self.requests = data, None, []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                outer.requests.append(self.headers.get("Range"))
+                start = 0
+                if self.headers.get("Range"):
+                    start = int(self.headers["Range"].split("=")[1].rstrip("-"))
+                    if start >= len(outer.data):
+                        self.send_response(416)
+                        self.end_headers()
+                        return
+                    self.send_response(206)
+                else:
+                    self.send_response(200)
+                body = outer.data[start:]
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if outer.cut_after is not None:
+                    body = body[:outer.cut_after]
+                    outer.cut_after = None
+                    self.wfile.write(body)
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/set.tgz"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

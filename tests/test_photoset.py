@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
-import threading
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ from PIL import Image
 
 from faststyle.errors import FaststyleError
 from faststyle.training import photoset
+from tests.conftest import FileServer
 
 
 def _archive() -> bytes:
@@ -31,54 +30,10 @@ def _archive() -> bytes:
     return buf.getvalue()
 
 
-class Server:
-    """Serves one file with range requests; `cut_after` bytes of a response, then drops the connection."""
-
-    def __init__(self, data: bytes):
-        self.data, self.cut_after, self.requests = data, None, []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                outer.requests.append(self.headers.get("Range"))
-                start = 0
-                if self.headers.get("Range"):
-                    start = int(self.headers["Range"].split("=")[1].rstrip("-"))
-                    if start >= len(outer.data):
-                        self.send_response(416)
-                        self.end_headers()
-                        return
-                    self.send_response(206)
-                else:
-                    self.send_response(200)
-                body = outer.data[start:]
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if outer.cut_after is not None:
-                    body = body[:outer.cut_after]
-                    outer.cut_after = None
-                    self.wfile.write(body)
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/set.tgz"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def served():
     data = _archive()
-    server = Server(data)
+    server = FileServer(data)
     photo_set = replace(photoset.DEFAULT_SET, name="testset", url=server.url,
                         sha256=hashlib.sha256(data).hexdigest(), approx_size=len(data))
     yield server, photo_set

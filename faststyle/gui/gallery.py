@@ -1,7 +1,8 @@
 """The app's style gallery: one swatch per style, bundled styles and the user's own in two groups.
 
-A swatch is the painting the style was trained on where its model card carries one (styles made
-with `faststyle train`), else a sample painted in the style; its label the painting's title and
+A swatch is the painting the style was trained on: the card's own thumbnail (styles made with
+`faststyle train`), or the published photograph of a bundled style's painting once fetched
+(paintings.py); until then, or offline, a sample painted in the style. Its label: the painting's title and
 artist; its tooltip what the style has. The gallery only shows and reports choices: swatches are
 made by worker.SwatchMaker, choosing is handled by the window.
 """

@@ -14,7 +14,10 @@ from PySide6.QtCore import QEventLoop, QObject, QRunnable, QThreadPool, Signal
 
 import faststyle
 from faststyle.api import painting_swatch
+from faststyle.errors import FaststyleError
 from faststyle.image_io import save_image
+from faststyle.model_file import read_card
+from faststyle.paintings import cached_painting_path, offline
 from faststyle.runtime import Cancelled, CancelToken
 
 
@@ -166,16 +169,40 @@ class _SwatchJob(QRunnable):
         self.styles, self.sample, self.cache_dir, self.signals = styles, sample, cache_dir, signals
 
     def run(self) -> None:
+        """Every swatch at once from what is at hand (the painting's own or cached thumbnail, else a
+        sample painted in the style); then the paintings that need a download, each replacing its
+        sample when it arrives. The first failed download ends the downloads; the next start tries
+        again, as the samples stand in under another name."""
+        downloads = []
         for style in self.styles:
             target = swatch_path(self.cache_dir, style.path)
             try:
-                if not target.exists():
-                    picture = painting_swatch(style.path, SWATCH_SIZE) or faststyle.swatch(style.path, SWATCH_SIZE,
-                                                                                           self.sample)
-                    save_image(picture, target)
+                if target.exists() or self._save(painting_swatch(style.path, SWATCH_SIZE, download=False), target):
+                    self.signals.ready.emit(style.name, str(target))
+                    continue
+                wanted = cached_painting_path(read_card(style.path)) is not None and not offline()
+                sample = target.with_name(f"{target.stem}-sample.png") if wanted else target
+                if not sample.exists():
+                    self._save(faststyle.swatch(style.path, SWATCH_SIZE, self.sample), sample)
             except Exception:
                 continue  # a broken style simply gets no swatch; choosing it shows the error
-            self.signals.ready.emit(style.name, str(target))
+            self.signals.ready.emit(style.name, str(sample))
+            if wanted:
+                downloads.append((style, target))
+        for style, target in downloads:
+            try:
+                picture = painting_swatch(style.path, SWATCH_SIZE)
+            except FaststyleError:
+                return  # offline, or the address is blocked: the samples stay
+            if self._save(picture, target):
+                self.signals.ready.emit(style.name, str(target))
+
+    @staticmethod
+    def _save(picture: Image.Image | None, target: Path) -> bool:
+        if picture is None:
+            return False
+        save_image(picture, target)
+        return True
 
 
 class SwatchMaker(QObject):
