@@ -48,12 +48,19 @@ def connect(address: str | None = None, workers: int | None = None):
                      configure_logging=True)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise FaststyleError(f"cannot reach the Ray cluster at {address}: {exc}") from None
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False  # the run's own bar counts pictures
-    context.print_on_execution_start = False
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("ray").setLevel(logging.ERROR)
     return ray
+
+
+def _quiet_ray_data() -> None:
+    """Ray Data without its own progress bars and banners (the caller counts pictures). Only where
+    Ray Data is used: importing it costs about a second."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
 def _pack(model: StyleModel | BlendedStyle) -> list[tuple[str, bytes, float]]:
@@ -102,7 +109,17 @@ def run_jobs_on_ray(jobs: list[Job], models: dict, address: str | None = None, w
     A plain actor pool (Ray core) rather than Ray Data: a list of files needs nothing more, and Ray
     Data's helper actors cost about 5 s of start-up on a 2-core machine (docs/cluster.md).
     """
+    started_here = not _ray().is_initialized()
     ray = connect(address, workers)
+    try:
+        return _run_on_pool(ray, jobs, models, workers, quality, as_json, options)
+    finally:
+        if started_here:  # now, rather than at exit, where Ray first waits half a second for log lines
+            ray.shutdown()
+
+
+def _run_on_pool(ray, jobs: list[Job], models: dict, workers: int | None, quality: int, as_json: bool,
+                 options: dict) -> int:
     cpus = int(ray.cluster_resources().get("CPU", 1))
     workers = max(1, min(workers or cpus, len(jobs) or 1))
     threads = max(1, cpus // workers)
@@ -136,6 +153,7 @@ def stylize_dataset(ds, style, *, column: str = "image", output_column: str = "s
     from faststyle.api import as_model
 
     ray = connect()
+    _quiet_ray_data()
     cpus = int(ray.cluster_resources().get("CPU", 1))
     workers = max(1, workers or cpus)
     threads = max(1, cpus // workers)
