@@ -28,6 +28,7 @@ CARRY = 0.8         # share of the carried painting where the flow holds: higher
 # painting's share is halved there (0.8 -> 0.9 kept). EXACT_TOLERANCE: how far from whole pixels
 # the median flow may be (px); EXACT_SHARE: the pixels whose flow must be within half a pixel of it.
 EXACT_TOLERANCE, EXACT_SHARE = 0.05, 0.9
+SUBPIXEL = 0.05     # px: a smaller rest of the motion is not worth resampling the frame for
 AGREEMENT = 24.0    # grey levels of input difference after warping at which the carry falls to zero
 BORDER = 16         # pixels left out at the edges by warping_error: flow is least sure there
 
@@ -69,6 +70,13 @@ def _shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
     return image[np.clip(np.arange(h) + dy, 0, h - 1)][:, np.clip(np.arange(w) + dx, 0, w - 1)]
 
 
+def _translated(cv2, image: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """`image` moved by (dx, dy) px (bicubic, edges mirrored), in its own dtype (uint8 clipped)."""
+    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(image, matrix, (image.shape[1], image.shape[0]), flags=cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REFLECT)
+
+
 def _whole_pixel_shift(flow: np.ndarray) -> tuple[int, int] | None:
     """(dx, dy) when the flow moves the whole picture by whole pixels, else None."""
     median = np.median(flow.reshape(-1, 2), axis=0)
@@ -92,13 +100,16 @@ class FlowCarry:
     """Steadies painted frames one after another. Per frame, in this order:
 
         top, left = carry.motion(frame)     # the flow from the previous frame, measured once
-        painted = paint(frame padded by top rows and left columns)[top:, left:]
-        steady = carry(frame, painted)
+        painted = paint(carry.onto_grid(frame) padded by top rows and left columns)[top:, left:]
+        steady = carry(frame, carry.off_grid(painted))
 
     motion: the padding that puts the picture where it sat on the network's 4 px grid in the
     first frame of the shot, following the camera's overall motion (the median flow). A pan then
-    shows the network the same strokes' grid, so it paints the same strokes; what is left (the
-    sub-pixel part, roll, zoom, things moving) the carry smooths.
+    shows the network the same strokes' grid, so it paints the same strokes.
+    onto_grid / off_grid: the sub-pixel rest of that motion, taken out of the frame before painting
+    (bicubic) and put back into the painting after, so the network sees the picture on the same
+    phase of its grid to a fraction of a pixel; what is left (roll, zoom, things moving) the carry
+    smooths.
     carry: the previous steady picture's share where the flow holds (0: off); where the whole
     picture moved by whole pixels, it is carried exactly and the new painting's share halved.
     """
@@ -112,31 +123,48 @@ class FlowCarry:
         self.dis = self.cv2.DISOpticalFlow_create(self.cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         self.previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # frame, gray, steady picture
         self.offset = np.zeros(2)  # (x, y): how far the picture has moved since the shot began
-        self.current: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None  # frame, gray, flow
+        self.current: tuple | None = None  # frame, gray, flow, whole-pixel shift (or None): the last motion()
 
     def motion(self, frame: np.ndarray) -> tuple[int, int]:
         """Measures the flow from the previous frame; -> (top, left) padding, each 0..3."""
         gray = _gray(self.cv2, frame)
-        flow = None
+        flow, shift = None, None
         if self.previous is not None and self.previous[0].shape == frame.shape:
             flow = self.dis.calc(gray, self.previous[1], None)  # for each pixel now: where it was before
-            self.offset -= np.median(flow.reshape(-1, 2), axis=0)
+            shift = _whole_pixel_shift(flow)
+            # A whole-pixel shift counts exactly, so a pan's offset gathers no fractions of flow error.
+            self.offset -= shift if shift is not None else np.median(flow.reshape(-1, 2), axis=0)
         else:  # a new shot (or size): its first frame sets the grid where a still picture has it
             top, left = grid_anchor(frame)
             self.offset[:] = (-left, -top)
-        self.current = (frame, gray, flow)
+        self.current = (frame, gray, flow, shift)
         left, top = (-np.round(self.offset).astype(int)) % PAD_MULTIPLE
         return int(top), int(left)
+
+    @property
+    def _fraction(self) -> tuple[float, float]:
+        """(x, y): how far, below a pixel, the picture sits from where the grid wants it."""
+        x, y = self.offset - np.round(self.offset)
+        return (float(x), float(y)) if max(abs(x), abs(y)) >= SUBPIXEL else (0.0, 0.0)
+
+    def onto_grid(self, frame: np.ndarray) -> np.ndarray:
+        """The frame moved by the sub-pixel rest of the camera's motion (after `motion`)."""
+        x, y = self._fraction
+        return _translated(self.cv2, frame, -x, -y) if x or y else frame
+
+    def off_grid(self, painted: np.ndarray) -> np.ndarray:
+        """The painting of `onto_grid`'s frame moved back to where the frame's picture is."""
+        x, y = self._fraction
+        return _translated(self.cv2, painted, x, y) if x or y else painted
 
     def __call__(self, frame: np.ndarray, painted: np.ndarray) -> np.ndarray:
         if self.current is None or self.current[0] is not frame:
             self.motion(frame)
-        _, gray, flow = self.current
+        _, gray, flow, shift = self.current
         cv2 = self.cv2
         steady = painted.astype(np.float32)
         if flow is not None and self.carry > 0:
             last_frame, _, last_steady = self.previous
-            shift = _whole_pixel_shift(flow)
             if shift is not None:
                 uniform = np.broadcast_to(np.array(shift, np.float32), flow.shape)
                 seen, carried = _shifted(last_frame, *shift), _shifted(last_steady, *shift)

@@ -61,10 +61,15 @@ class FramePainter:
         current = self.model.norm_stats(frame)
         self.stats = current if self.stats is None else {
             k: self.smoothing * self.stats[k] + (1 - self.smoothing) * v for k, v in current.items()}
-        grid = self.carry.motion(frame) if self.carry else None  # None: each frame anchored as a picture
-        out = self.model.transform(frame, lambda src, styl: finish(src, styl, self.strength, self.preserve_colors),
-                                   stats=self.stats, grid=grid)
-        return self.carry(frame, out) if self.carry else out
+
+        def paint(source, stylized):
+            return finish(source, stylized, self.strength, self.preserve_colors)
+
+        if not self.carry:  # each frame anchored on its own, as a picture
+            return self.model.transform(frame, paint, stats=self.stats)
+        grid = self.carry.motion(frame)
+        out = self.model.transform(self.carry.onto_grid(frame), paint, stats=self.stats, grid=grid)
+        return self.carry(frame, self.carry.off_grid(out))
 
 
 def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: StyleLike,

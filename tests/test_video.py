@@ -79,11 +79,32 @@ def test_a_whole_pixel_pan_is_carried_exactly_and_a_sub_pixel_one_by_the_flow():
     assert _whole_pixel_shift(flow) is None
 
 
-def aligned(carry: FlowCarry, frame: np.ndarray, painter=stride4_painter) -> np.ndarray:
-    """One frame through the carry as video.FramePainter does it: pad to the grid, paint, crop, carry."""
+def aligned(carry: FlowCarry, frame: np.ndarray, painter=stride4_painter, subpixel: bool = True) -> np.ndarray:
+    """One frame through the carry as video.FramePainter does it: onto the grid (the sub-pixel
+    rest, then padding), paint, crop, back off the grid, carry."""
     top, left = carry.motion(frame)
-    padded = np.pad(frame, ((top, 0), (left, 0), (0, 0)), mode="reflect")
-    return carry(frame, painter(padded)[top:, left:])
+    source = carry.onto_grid(frame) if subpixel else frame
+    painted = painter(np.pad(source, ((top, 0), (left, 0), (0, 0)), mode="reflect"))[top:, left:]
+    return carry(frame, carry.off_grid(painted) if subpixel else painted)
+
+
+def subpixel_pan(step: tuple[float, float], frames: int = 10, size=(192, 144)) -> list[np.ndarray]:
+    """A pan by a fraction of a pixel more than whole ones each frame, as real cameras move."""
+    photo, (w, h) = scene(), size
+    moves = [np.float32([[1, 0, -(4 + step[0] * t)], [0, 1, -(4 + step[1] * t)]]) for t in range(frames)]
+    return [cv2.warpAffine(photo, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT) for m in moves]
+
+
+def test_on_a_sub_pixel_pan_the_grid_follows_the_picture_to_a_fraction_of_a_pixel():
+    """Whole pixels of the motion go to the padding, the rest is taken out of the frame before
+    painting and put back after: the stride-4 pattern stays with the picture (measured 4.4 against
+    9.5 with whole pixels only and 24.0 frame by frame)."""
+    clip = subpixel_pan((2.3, 1.1))
+    carry_whole, carry_exact = FlowCarry(carry=0.0), FlowCarry(carry=0.0)  # no carry: the grid alone
+    whole = [aligned(carry_whole, f, subpixel=False) for f in clip]
+    exact = [aligned(carry_exact, f) for f in clip]
+    assert warping_error(clip, exact) < 0.6 * warping_error(clip, whole)
+    assert warping_error(clip, whole) < 0.6 * warping_error(clip, [stride4_painter(f) for f in clip])
 
 
 def test_on_a_pan_the_networks_grid_follows_the_picture():
