@@ -140,3 +140,9 @@ def test_the_gallery_shows_a_sample_at_once_and_the_painting_when_it_arrives(onl
     assert shown[0] == ("good", shown[0][1]) and not shown[0][1].endswith("-sample.png")
     assert shown[1][0] == "bad" and shown[1][1].endswith("-sample.png") and len(shown) == 2
     assert len(server.requests) == 3  # good once, bad twice
+    # A model file from elsewhere naming an address makes no request: only bundled cards are fetched.
+    other = _model_naming(tiny_model_path, tmp_path / "other.onnx", server.url, "1" * 64)
+    shown.clear()
+    maker.make([StyleInfo("other", other, "user")])
+    qtbot.waitUntil(lambda: maker.pool.activeThreadCount() == 0, timeout=30000)
+    assert len(shown) == 1 and shown[0][1].endswith(".png") and len(server.requests) == 3

@@ -180,7 +180,9 @@ class _SwatchJob(QRunnable):
                 if target.exists() or self._save(painting_swatch(style.path, SWATCH_SIZE, download=False), target):
                     self.signals.ready.emit(style.name, str(target))
                     continue
-                wanted = cached_painting_path(read_card(style.path)) is not None and not offline()
+                # Only the bundled cards' addresses are fetched: a model file from elsewhere makes no requests.
+                wanted = (style.source == "bundled" and not offline()
+                          and cached_painting_path(read_card(style.path)) is not None)
                 sample = target.with_name(f"{target.stem}-sample.png") if wanted else target
                 if not sample.exists():
                     self._save(faststyle.swatch(style.path, SWATCH_SIZE, self.sample), sample)
