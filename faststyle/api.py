@@ -21,7 +21,7 @@ from faststyle.image_io import (MULTI_FRAME_FORMATS, ImageLike, copy_photo_metad
 from faststyle.model_file import ModelCard, read_card
 from faststyle.paintings import painting
 from faststyle.postprocess import Finish, check_strength, finish, upsample_with_detail
-from faststyle.preprocess import centre_square, prepare, resize_array
+from faststyle.preprocess import centre_square, grid_anchor, prepare, resize_array
 from faststyle.runtime import DEFAULT_DEVICE, CancelToken, StyleModel
 from faststyle.styles import resolve_style, sample_image_path
 
@@ -57,6 +57,8 @@ class BlendedStyle:
     def transform(self, rgb: np.ndarray, finish: Finish = finish, progress: Callable[[int, int], None] | None = None,
                   cancel: CancelToken | None = None, **options) -> np.ndarray:
         mixed = np.zeros(rgb.shape, np.float32)
+        if options.get("grid") is None:
+            options["grid"] = grid_anchor(rgb)  # the same phase for every style, found once
         for i, (model, weight) in enumerate(zip(self.models, self.weights)):
             def step(done: int, total: int, i=i) -> None:
                 if progress:
@@ -118,14 +120,17 @@ def as_model(style: StyleLike, *, fast: bool = False, device: str = DEFAULT_DEVI
     return _cached_style(resolve_style(style, fast).resolve(), device, threads)
 
 
-def painting_swatch(style: StyleLike, size: int = 96, download: bool = True) -> Image.Image | None:
+def painting_swatch(style: StyleLike | ModelCard, size: int = 96, download: bool = True) -> Image.Image | None:
     """A square of the painting a style was trained on, `size` px: the card's own thumbnail, or
     (bundled styles) the published photograph, downloaded once into the cache (paintings.py).
     None if the card names none (a blend has none either), or it would need a download and
     `download` is False or FASTSTYLE_OFFLINE is set; a failed download raises FaststyleError."""
     if isinstance(style, BlendedStyle) or (isinstance(style, str) and ":" in style and not Path(style).exists()):
         return None
-    card = style.card if isinstance(style, StyleModel) else read_card(resolve_style(style))
+    if isinstance(style, ModelCard):
+        card = style
+    else:
+        card = style.card if isinstance(style, StyleModel) else read_card(resolve_style(style))
     picture = painting(card, download)
     return None if picture is None else centre_square(picture, size, Image.LANCZOS)
 

@@ -97,9 +97,11 @@ def grid_anchor(rgb: np.ndarray, window: int = ANCHOR_WINDOW) -> tuple[int, int]
     return int(-(y0 + y + 2) % PAD_MULTIPLE), int(-(x0 + x + 2) % PAD_MULTIPLE)
 
 
-def pad_top_left(image: np.ndarray, top: int, left: int) -> np.ndarray:
-    """Mirror-pads `top` rows and `left` columns (the grid anchor's padding; crop them off after)."""
+def onto_grid(image: np.ndarray, grid: tuple[int, int] | None = None) -> tuple[np.ndarray, int, int]:
+    """-> (image mirror-padded by `top` rows and `left` columns, top, left): the picture placed on
+    the grid phase `grid` asks for, or grid_anchor's when None. Crop [top:, left:] off after painting."""
+    top, left = grid_anchor(image) if grid is None else grid
     if not top and not left:
-        return image
+        return image, 0, 0
     mode = "reflect" if image.shape[0] > top and image.shape[1] > left else "edge"
-    return np.pad(image, ((top, 0), (left, 0), (0, 0)), mode=mode)
+    return np.pad(image, ((top, 0), (left, 0), (0, 0)), mode=mode), top, left

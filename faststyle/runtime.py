@@ -23,7 +23,7 @@ from faststyle.architecture import PAD_MULTIPLE, Architecture
 from faststyle.errors import FaststyleError
 from faststyle.model_file import ModelCard, card_from_session, session_error, stored_stats_graph
 from faststyle.postprocess import Finish, finish
-from faststyle.preprocess import grid_anchor, pad_to_multiple, pad_top_left
+from faststyle.preprocess import onto_grid, pad_to_multiple
 from faststyle.styles import LITE_SUBDIR, resolve_style
 
 # Below this the image runs in one pass; above, in tiles of at most MAX_TILE_PIXELS (tile_grid).
@@ -314,9 +314,8 @@ class StyleModel:
         chosen phase of the network's grid; None: preprocess.grid_anchor's, which follows the
         picture, so a moved copy gets the same strokes (a video passes the phase its motion gives).
         """
-        top, left = grid_anchor(rgb) if grid is None else grid
+        moved, top, left = onto_grid(rgb, grid)
         if top or left:
-            moved = pad_top_left(rgb, top, left)
             painted = self.transform(moved, finish, max_untiled_pixels, max_tile_pixels, progress, cancel,
                                      stats, grid=(0, 0))
             return np.ascontiguousarray(painted[top:, left:])

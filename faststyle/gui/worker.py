@@ -177,12 +177,15 @@ class _SwatchJob(QRunnable):
         for style in self.styles:
             target = swatch_path(self.cache_dir, style.path)
             try:
-                if target.exists() or self._save(painting_swatch(style.path, SWATCH_SIZE, download=False), target):
+                if target.exists():
+                    self.signals.ready.emit(style.name, str(target))
+                    continue
+                card = read_card(style.path)
+                if self._save(painting_swatch(card, SWATCH_SIZE, download=False), target):
                     self.signals.ready.emit(style.name, str(target))
                     continue
                 # Only the bundled cards' addresses are fetched: a model file from elsewhere makes no requests.
-                wanted = (style.source == "bundled" and not offline()
-                          and cached_painting_path(read_card(style.path)) is not None)
+                wanted = style.source == "bundled" and not offline() and cached_painting_path(card) is not None
                 sample = target.with_name(f"{target.stem}-sample.png") if wanted else target
                 if not sample.exists():
                     self._save(faststyle.swatch(style.path, SWATCH_SIZE, self.sample), sample)
@@ -190,10 +193,10 @@ class _SwatchJob(QRunnable):
                 continue  # a broken style simply gets no swatch; choosing it shows the error
             self.signals.ready.emit(style.name, str(sample))
             if wanted:
-                downloads.append((style, target))
-        for style, target in downloads:
+                downloads.append((style, card, target))
+        for style, card, target in downloads:
             try:
-                picture = painting_swatch(style.path, SWATCH_SIZE)
+                picture = painting_swatch(card, SWATCH_SIZE)
             except FaststyleError:
                 return  # offline, or the address is blocked: the samples stay
             if self._save(picture, target):

@@ -85,11 +85,11 @@ def load_style_net(source: str):
 def _stylize(net, image: np.ndarray) -> np.ndarray:
     """The network's picture of one HxWx3 photo, clipped to 0..255 as users get it (on the grid
     the runtime paints it on)."""
-    from faststyle.preprocess import grid_anchor, pad_to_multiple, pad_top_left
+    from faststyle.preprocess import onto_grid, pad_to_multiple
 
-    top, left = grid_anchor(image)
+    moved, top, left = onto_grid(image)
     h, w = image.shape[:2]
-    out = np.asarray(net(pad_to_multiple(pad_top_left(image, top, left))[None], training=False))[0]
+    out = np.asarray(net(pad_to_multiple(moved)[None], training=False))[0]
     return np.clip(out[top:top + h, left:left + w], 0, 255)
 
 
