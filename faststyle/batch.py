@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -200,11 +201,19 @@ class Report:
         self.done: list[Path] = []
         self.failed, self.stopped = 0, False
         self._bar: tqdm | None = None
+        self._lock = threading.Lock()
 
-    def bar(self, items):
+    def bar(self, items=None):
+        """The progress bar: over `items`, or (None) one that record() moves."""
         self._bar = tqdm(items, total=self.total, desc="stylize", unit="image", disable=self.total < 2 or None,
                          file=sys.stderr)
         return self._bar
+
+    def record(self, job: Job, error: str | None) -> None:
+        """add() and one step of the bar, from any thread (a Ray run paints in two)."""
+        with self._lock:
+            self.add(job, error)
+            self._bar.update()
 
     def add(self, job: Job, error: str | None) -> None:
         if error:

@@ -18,7 +18,9 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import warnings
+from collections import deque
 from pathlib import Path
 
 from faststyle.api import BlendedStyle
@@ -41,7 +43,7 @@ def connect(address: str | None = None, workers: int | None = None):
     """Ray, started on this machine (address None or 'local') or joined at `address`, quietly."""
     ray = _ray()
     if not ray.is_initialized():
-        local = address in (None, "", "local")
+        local = _local(address)
         try:
             ray.init(address=None if local else address, num_cpus=(workers or os.cpu_count()) if local else None,
                      include_dashboard=False, log_to_driver=False, logging_level="ERROR",
@@ -78,21 +80,24 @@ class _Painter:
 
         if isinstance(packed, ray.ObjectRef):  # Ray Data hands it over as it is; Ray fetches top-level refs
             packed = ray.get(packed)
-        folder = Path(tempfile.mkdtemp(prefix="faststyle-ray-"))
         self.models = {}
-        for label, parts in packed.items():
-            loaded = []
-            for name, data, weight in parts:
-                path = folder / label / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-                loaded.append((StyleModel.load(path, threads, "cpu"), weight))
-            self.models[label] = loaded[0][0] if len(loaded) == 1 else BlendedStyle(*map(list, zip(*loaded)))
+        with tempfile.TemporaryDirectory(prefix="faststyle-ray-") as folder:  # a session keeps its model
+            for label, parts in packed.items():
+                loaded = []
+                for name, data, weight in parts:
+                    path = Path(folder) / label / name
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(data)
+                    loaded.append((StyleModel.load(path, threads, "cpu"), weight))
+                self.models[label] = loaded[0][0] if len(loaded) == 1 else BlendedStyle(*map(list, zip(*loaded)))
         self.quality, self.options = quality, options
 
 
 class _JobPainter(_Painter):
     """A Ray actor painting the jobs of a folder run, one at a time."""
+
+    def ready(self) -> bool:
+        return True
 
     def paint(self, index: int, job: Job) -> tuple[int, str | None, bool]:
         """-> (index, error or None, whether the run must stop)."""
@@ -102,36 +107,89 @@ class _JobPainter(_Painter):
             return index, str(exc), True
 
 
+class _EarlyPainter(threading.Thread):
+    """Paints jobs from the front of the queue in this process, with one thread, while a local Ray
+    starts: its start-up leaves about half of a 2-core CPU idle for 5 s (docs/cluster.md).
+    stop() hands the jobs not yet taken to the pool; the one in hand is finished here."""
+
+    def __init__(self, queue: deque, packed: dict, report: Report, quality: int, options: dict):
+        super().__init__(name="faststyle-early-painter", daemon=True)
+        self.queue, self.packed, self.report = queue, packed, report
+        self.quality, self.options = quality, options
+        self.lock, self.stopping = threading.Lock(), threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        try:
+            painter = _JobPainter(self.packed, 1, self.quality, self.options)
+        except Exception:  # noqa: BLE001 - the pool paints everything then, and reports any model error
+            return
+        while not self.stopping.is_set() and not self.report.stopped:
+            with self.lock:
+                if not self.queue:
+                    return
+                index, job = self.queue.popleft()
+            _, error, stop = painter.paint(index, job)
+            self.report.stopped |= stop
+            self.report.record(job, error)
+
+    def stop(self) -> list[tuple[int, Job]]:
+        self.stopping.set()
+        with self.lock:
+            rest = list(self.queue)
+            self.queue.clear()
+        return rest
+
+
 def run_jobs_on_ray(jobs: list[Job], models: dict, address: str | None = None, workers: int | None = None,
                     quality: int = 92, as_json: bool = False, **options) -> int:
     """batch.run_jobs on a pool of Ray actors: one line per failure, the same summary, exit 1 if any failed.
 
     A plain actor pool (Ray core) rather than Ray Data: a list of files needs nothing more, and Ray
-    Data's helper actors cost about 5 s of start-up on a 2-core machine (docs/cluster.md).
+    Data's helper actors cost about 5 s of start-up on a 2-core machine (docs/cluster.md). When the
+    run starts a local Ray, this process paints the first photos itself until the pool is ready.
     """
-    started_here = not _ray().is_initialized()
-    ray = connect(address, workers)
-    try:
-        return _run_on_pool(ray, jobs, models, workers, quality, as_json, options)
-    finally:
-        if started_here:  # now, rather than at exit, where Ray first waits half a second for log lines
-            ray.shutdown()
-
-
-def _run_on_pool(ray, jobs: list[Job], models: dict, workers: int | None, quality: int, as_json: bool,
-                 options: dict) -> int:
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    workers = max(1, min(workers or cpus, len(jobs) or 1))
-    threads = max(1, cpus // workers)
     remove_stale_outputs(jobs)
-    packed = ray.put({label: _pack(model) for label, model in models.items()})
-    painter = ray.remote(num_cpus=threads)(_JobPainter)
-    pool = ray.util.ActorPool([painter.remote(packed, threads, quality, options) for _ in range(workers)])
-    answers = pool.map_unordered(lambda actor, item: actor.paint.remote(*item), list(enumerate(jobs)))
     report = Report(len(jobs), as_json)
+    report.bar()
+    queue = deque(enumerate(jobs))
+    packed = {label: _pack(model) for label, model in models.items()}
+    started_here = not _ray().is_initialized()
+    early = _EarlyPainter(queue, packed, report, quality, options) if started_here and _local(address) else None
     try:
-        for index, error, stop in report.bar(answers):  # as the pictures are done, in any order
-            report.add(jobs[index], error)
+        ray = connect(address, workers)
+        try:
+            _run_on_pool(ray, jobs, queue, early, packed, workers, quality, report, options)
+        finally:
+            if started_here:  # now, rather than at exit, where Ray first waits half a second for log lines
+                ray.shutdown()
+    finally:
+        if early is not None:
+            early.stop()
+            early.join()
+    return report.finish()
+
+
+def _local(address: str | None) -> bool:
+    return address in (None, "", "local")
+
+
+def _run_on_pool(ray, jobs: list[Job], queue: deque, early: _EarlyPainter | None, packed: dict,
+                 workers: int | None, quality: int, report: Report, options: dict) -> None:
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    workers = max(1, min(workers or cpus, len(queue) or 1))
+    threads = max(1, cpus // workers)
+    painter = ray.remote(num_cpus=threads)(_JobPainter)
+    try:
+        packed = ray.put(packed)
+        actors = [painter.remote(packed, threads, quality, options) for _ in range(workers)]
+        ray.get([actor.ready.remote() for actor in actors])
+        rest = early.stop() if early is not None else list(queue)
+        if report.stopped:
+            return
+        pool = ray.util.ActorPool(actors)
+        for index, error, stop in pool.map_unordered(lambda actor, item: actor.paint.remote(*item), rest):
+            report.record(jobs[index], error)  # as the pictures are done, in any order
             if stop:
                 report.stopped = True
                 break
@@ -139,7 +197,6 @@ def _run_on_pool(ray, jobs: list[Job], models: dict, workers: int | None, qualit
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         print(f"faststyle: error: a Ray worker failed ({first}); run again to paint the rest", file=sys.stderr)
         report.failed += 1
-    return report.finish()
 
 
 def stylize_dataset(ds, style, *, column: str = "image", output_column: str = "stylized",

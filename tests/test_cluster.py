@@ -36,6 +36,28 @@ def cli(*args: str) -> int:
     return main([str(a) for a in args])
 
 
+def test_while_the_run_starts_ray_it_paints_the_first_photos_itself(tmp_path, capsys, monkeypatch):
+    """First in this file: the command must start Ray itself (the other tests share one Ray)."""
+    import faststyle.cluster as cluster
+
+    if ray.is_initialized():
+        ray.shutdown()
+    painted_here = []
+    real = cluster.paint_job  # the Ray workers import the module afresh, so this counts this process only
+    monkeypatch.setattr(cluster, "paint_job", lambda job, *a, **k: painted_here.append(job.source.name)
+                        or real(job, *a, **k))
+    folder = photos(tmp_path / "in", 6)
+    assert cli("stylize", folder, "-s", "wave", "--fast", "-o", tmp_path / "plain") == 0
+    assert cli("stylize", folder, "-s", "wave", "--fast", "-o", tmp_path / "ray", "--ray", "--workers", "1") == 0
+    assert "6 done, 0 failed" in capsys.readouterr().out.splitlines()[-1]
+    assert painted_here and len(set(painted_here)) == len(painted_here)  # some here, none twice
+    assert not ray.is_initialized()  # the run shut down the Ray it started
+    for name in sorted(p.name for p in (tmp_path / "plain").iterdir()):
+        a = np.asarray(Image.open(tmp_path / "plain" / name), dtype=np.int16)
+        b = np.asarray(Image.open(tmp_path / "ray" / name), dtype=np.int16)
+        assert np.abs(a - b).max() <= 2, name
+
+
 def test_ray_paints_a_folder_as_a_plain_run_does(local_ray, tmp_path, capsys):
     folder = photos(tmp_path / "in", 8)
     (folder / "broken.jpg").write_bytes(b"not a picture")
