@@ -35,3 +35,11 @@ def cpu_summary() -> str:
 def cpu_identity() -> str:
     """The summary with the core count: the key for choices measured on this machine."""
     return f"{cpu_summary()} x{os.cpu_count()}"
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask, e.g. under taskset or a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1

@@ -6,11 +6,16 @@ from faststyle.training.step import FastestStep
 
 
 class Clock:
-    def __init__(self):
-        self.now = 0.0
+    """Wall time that the fake steps move; `share` of two cores' time goes to this process."""
+
+    def __init__(self, share: float = 1.0):
+        self.now, self.share = 0.0, share
 
     def __call__(self) -> float:
         return self.now
+
+    def cpu(self) -> float:
+        return self.now * 2 * self.share
 
 
 def fake_step(name: str, clock: Clock, calls: list, cost: dict, compile_cost: float):
@@ -28,7 +33,7 @@ def fake_step(name: str, clock: Clock, calls: list, cost: dict, compile_cost: fl
 
 def run(candidates: dict, kinds: list[bool], clock: Clock) -> tuple[FastestStep, list, list[str]]:
     lines = []
-    picker = FastestStep(candidates, lines.append, clock=clock)
+    picker = FastestStep(candidates, lines.append, clock=clock, cpu_clock=clock.cpu, cores=2)
     results = [picker(i, perceptual) for i, perceptual in enumerate(kinds)]
     return picker, results, lines
 
@@ -75,7 +80,7 @@ def test_a_measured_choice_is_remembered_for_the_same_cpu_and_shape(tmp_path):
         candidates = {"XLA": fake_step("XLA", clock, calls, {True: 1.0}, 3.0),
                       "graph mode": fake_step("graph mode", clock, calls, {True: 2.0}, 1.0)}
         lines = []
-        picker = FastestStep(candidates, lines.append, clock=clock, memory=memory)
+        picker = FastestStep(candidates, lines.append, clock=clock, memory=memory, cpu_clock=clock.cpu, cores=2)
         for _ in range(8):
             picker(np.zeros(shape), True)
         return picker, calls, lines
@@ -92,3 +97,20 @@ def test_a_measured_choice_is_remembered_for_the_same_cpu_and_shape(tmp_path):
     memory.path.write_text("{not json")  # a damaged file only means measuring again
     damaged, calls, _ = picker_with(memory, (4, 96, 96, 3))
     assert damaged.chosen == "XLA" and "graph mode" in calls and memory.recall("(4, 96, 96, 3) perceptual") == "XLA"
+
+
+def test_a_choice_measured_while_other_programs_used_the_cpu_is_not_remembered(tmp_path):
+    """A loaded CPU can reverse the order of the candidates: such a choice holds for its run only."""
+    from faststyle.training.step import ChoiceMemory
+
+    memory = ChoiceMemory(tmp_path / "choices.json", "cpu A | tf 2.x")
+    for share, remembered in ((0.5, None), (0.95, "XLA")):
+        clock, calls, lines = Clock(share), [], []
+        candidates = {"XLA": fake_step("XLA", clock, calls, {True: 1.0}, 3.0),
+                      "graph mode": fake_step("graph mode", clock, calls, {True: 2.0}, 1.0)}
+        picker = FastestStep(candidates, lines.append, clock=clock, memory=memory, cpu_clock=clock.cpu, cores=2)
+        for _ in range(8):
+            picker(np.zeros((4, 96, 96, 3)), True)
+        assert picker.chosen == "XLA"
+        assert memory.recall("(4, 96, 96, 3) perceptual") == remembered
+        assert ("50% of the CPU" in lines[0]) == (share == 0.5)

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from faststyle.errors import FaststyleError
+from faststyle.machine import available_cores
 
 # (images, perceptual step?) -> per-image loss terms, "total" among them
 TermsFn = Callable[[object, bool], dict]
@@ -53,14 +54,21 @@ class FastestStep:
     assumed. Every trial step is a real step of the run; each candidate's first step for a kind
     of step (perceptual or not) compiles and is not timed, and only steps of the first step's
     kind are compared, so a distillation run compares like with like. With a `memory`, a choice
-    measured before on this CPU for steps of this shape is taken at once (10-30 s saved).
+    measured before on this CPU for steps of this shape is taken at once (10-30 s saved), unless
+    other programs were using the CPU while it was measured: a choice measured then holds for that
+    run only, since a loaded CPU can reverse the order (graph mode won a loaded AVX2 run, 1.4 s
+    a step, where XLA takes 1.0 s).
     """
 
     TIMED_STEPS = 2  # per candidate; the fastest of them counts, as noise only slows a step down
+    STEADY_SHARE = 0.75  # of the cores' time this process had in the timed steps; below: not remembered
 
     def __init__(self, candidates: dict[str, StepFn], report: Callable[[str], None],
-                 clock: Callable[[], float] = time.perf_counter, memory: "ChoiceMemory | None" = None):
+                 clock: Callable[[], float] = time.perf_counter, memory: "ChoiceMemory | None" = None,
+                 cpu_clock: Callable[[], float] = time.process_time, cores: int | None = None):
         self.candidates, self.report, self.clock, self.memory = candidates, report, clock, memory
+        self.cpu_clock, self.cores = cpu_clock, cores or available_cores()
+        self.busy = [0.0, 0.0]  # this process's CPU seconds and the wall seconds of the timed steps
         self.times: dict[str, list[float]] = {name: [] for name in candidates}
         self.compiled: set[tuple[str, bool]] = set()
         self.kind: bool | None = None  # the kind of step the timings compare
@@ -81,16 +89,22 @@ class FastestStep:
         self.kind = perceptual if self.kind is None else self.kind
         timed = (name, perceptual) in self.compiled and perceptual == self.kind
         self.compiled.add((name, perceptual))
-        start = self.clock()
+        start, cpu_start = self.clock(), self.cpu_clock()
         terms = self.candidates[name](images, perceptual)
         if timed:
             self.times[name].append(self.clock() - start)
+            self.busy[0] += self.cpu_clock() - cpu_start
+            self.busy[1] += self.times[name][-1]
         if all(len(times) == self.TIMED_STEPS for times in self.times.values()):
             best = {n: min(times) for n, times in self.times.items()}
             self.chosen = min(best, key=best.get)
+            share = self.busy[0] / max(self.busy[1], 1e-9) / self.cores
+            steady = share >= self.STEADY_SHARE
             self.report("a step takes " + ", ".join(f"{t:.2f} s with {n}" for n, t in best.items())
-                        + f": training goes on with {self.chosen}")
-            if self.memory:
+                        + f": training goes on with {self.chosen}"
+                        + ("" if steady else f" (this run had {share:.0%} of the CPU, other programs the rest: "
+                                             "measured again next time)"))
+            if self.memory and steady:
                 self.memory.remember(self.key, self.chosen)
         return terms
 

@@ -279,7 +279,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start=None) -> Pat
     bar = tqdm(total=config.steps, initial=step, desc=f"train {config.name}", unit="step",
                disable=not progress, dynamic_ncols=True)
     train_step = make_train_step(trained, opt, compute_terms, frozen, config.compile_mode, report=bar.write,
-                                 memory=_compile_memory(config))
+                                 memory=_compile_memory(config, beside is not None))
     deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
     saved = step
     try:
@@ -413,8 +413,8 @@ def use_devices(count: int, batch_size: int) -> None:
 CHOSEN_MODE = {"XLA": "xla", "graph mode": "graph"}  # FastestStep's names -> --compile values
 
 
-def _compile_memory(config: TrainConfig):
-    """Where --compile auto remembers what it measured: per CPU, software, precision and network."""
+def _compile_memory(config: TrainConfig, beside: bool = False):
+    """Where --compile auto remembers what it measured: per CPU, software, precision and network(s)."""
     import keras
 
     from faststyle.machine import cpu_identity
@@ -425,7 +425,8 @@ def _compile_memory(config: TrainConfig):
     version = __import__(backend).__version__ if backend in ("tensorflow", "jax") else ""
     return ChoiceMemory(cache_dir() / "compile-choices.json",
                         f"{cpu_identity()} | {backend} {version} keras {keras.__version__} | {config.precision} | "
-                        f"{config.architecture}" + (" | shift term" if config.shift_weight else ""))
+                        f"{config.architecture}" + (" | shift term" if config.shift_weight else "")
+                        + (" | lite beside" if beside else ""))
 
 
 def lite_path(full: Path) -> Path:
