@@ -29,7 +29,7 @@ def test_bundled_style_has_its_model_card(name):
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_style_is_stored_compactly(name):
     # float16 weights (1.7 M parameters, 3.4 MB), int8 copies of the residual convs (1.5 M, 1.5 MB)
-    # and of the upsampling convs' phase kernels (0.16 M), the encoder-only statistics graph (0.28 MB)
+    # the upsampling convs' phase kernels (float16), the encoder-only statistics graph (0.28 MB)
     assert resolve_style(name).stat().st_size < 5_800_000
 
 
@@ -42,15 +42,15 @@ def test_bundled_networks_run_in_int8(name, fast):
     card = read_card(path)
     arch = card.network()
     blocks = {f"res{i}" for i in range(1, arch.residual_blocks + 1)}
-    upsampling = set() if arch.fold else {"up1", "up2"}  # a lite network's one upsampling conv stays float
     graph = onnx.load(str(path)).graph
-    assert sum(node.op_type == "QLinearConv" for node in graph.node) == 2 * len(blocks) + 4 * len(upsampling)
-    assert set(card.int8) == blocks | upsampling
+    # Only the residual blocks: the upsampling convs stay float, whose int8 rounding would not move
+    # with the picture (quantize.calibrate)
+    assert sum(node.op_type == "QLinearConv" for node in graph.node) == 2 * len(blocks)
+    assert set(card.int8) == blocks
     assert "imagenet-sample" in card.int8_calibration  # training photos, never the validation ones
     # the float weights stay in the file, for fine-tuning (--init-from) and re-export
     stored = {t.name for t in graph.initializer}
     assert {f"{block}_{ab}/kernel" for block in blocks for ab in "ab"} <= stored
-    assert {f"{up}/phase{a}{b}" for up in upsampling for a in "01" for b in "01"} <= stored
 
 
 @pytest.mark.parametrize("name", BUNDLED)

@@ -37,7 +37,13 @@ def net():
 
 @pytest.fixture(scope="module")
 def ranges(net, calibration_photos):
-    return calibrate(net, calibration_photos, long_sides=SIDES)
+    return calibrate(net, calibration_photos, long_sides=SIDES, decoder=True)
+
+
+def test_by_default_the_upsampling_convs_stay_float(net, calibration_photos):
+    """Their int8 rounding would reach the output pixels and not move with the picture (video)."""
+    assert set(calibrate(net, calibration_photos[:1], long_sides=SIDES[:1])) == {
+        f"res{i}" for i in range(1, net.architecture.residual_blocks + 1)}
 
 
 def _run(proto_or_path, x):
@@ -98,7 +104,7 @@ def test_ranges_hold_every_channel_and_the_relu(net, ranges, calibration_photos)
             assert all(lo <= hi for lo, hi in zip(low, high))
         assert min(block.get("hidden", block["out"])[0]) >= 0.0  # measured after the ReLU
     # Wider ranges than needed: never narrower than one photo's own at one size.
-    alone = calibrate(net, calibration_photos[:1], long_sides=SIDES[:1])
+    alone = calibrate(net, calibration_photos[:1], long_sides=SIDES[:1], decoder=True)
     for block, parts in alone.items():
         for part, (low, high) in parts.items():
             assert np.all(np.asarray(ranges[block][part][0]) <= low)
@@ -146,7 +152,7 @@ def test_cli_int8_export_and_its_errors(tmp_path, calibration_photos):
     assert r.returncode == 0, r.stderr
     card = read_card(quantised)
     assert card.int8 and card.int8_calibration.startswith(f"4 photos from {calibration_photos[0].parent.name}")
-    assert sum(n.op_type == "QLinearConv" for n in onnx.load(str(quantised)).graph.node) == _int8_convs(5)
+    assert sum(n.op_type == "QLinearConv" for n in onnx.load(str(quantised)).graph.node) == _int8_convs(5, upsampling=0)  # the decoder stays float
     back = tmp_path / "back.onnx"
     assert _export(quantised, "-o", back, "--no-int8").returncode == 0
     assert not any(key.startswith("int8") for key in read_card(back).to_dict())

@@ -105,8 +105,8 @@ def _add_export(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     p.add_argument("--float32", action="store_true", help="store weights as float32 instead of float16")
     int8 = p.add_mutually_exclusive_group()
-    int8.add_argument("--int8", metavar="PHOTOS", help="run the residual blocks and upsampling convs in int8 "
-                      "(about 1.35x faster on a CPU), "
+    int8.add_argument("--int8", metavar="PHOTOS", help="run the residual blocks in int8 "
+                      "(about 1.3x faster on a CPU), "
                       "quantised with activation ranges measured on 16 photos from this folder")
     int8.add_argument("--no-int8", action="store_true", help="rebuild an int8 model in float")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB",

@@ -135,8 +135,9 @@ def _instance_norm(g: _Graph, x: str, layer, apply: bool = True, pooled: bool = 
 
 
 # int8 (`int8_ranges`, measured by training/quantize.py; why and how fast: docs/speed.md): only the
-# residual and upsampling convs, the bulk of the multiply-adds; the residual sum stays float32.
-# Models calibrated before the upsampling convs were keep a float decoder.
+# residual convs, the bulk of the multiply-adds (the residual sum stays float32), and the upsampling
+# convs when the ranges have them (quantize.calibrate(decoder=True); the bundled models keep a float
+# decoder, whose pictures move with the photo: see calibrate).
 def _channel_scales(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel steps and zero points that map each channel's [low, high] (widened to hold 0)
     onto 0..255."""

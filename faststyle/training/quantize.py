@@ -1,7 +1,7 @@
 """The activation ranges an int8 export quantises with, measured on photos.
 
 For each residual block: its input (the running sum), the first conv's output after ReLU ("hidden")
-and the second conv's output; for each upsampling conv, its input and its output after ReLU. Per
+and the second conv's output; for each upsampling conv (when asked), its input and its output after ReLU. Per
 channel, as the lowest and highest value seen. The extremes, not percentiles: clipping the largest
 activations put the quantisation error on the photo's subject.
 """
@@ -44,7 +44,7 @@ def calibrated(net: keras.Model, photos: Sequence[Path], card: ModelCard, source
     return calibrate(net, photos, source=source), dataclasses.replace(card, int8_calibration=calibration_note(photos))
 
 
-def _probe_layers(net: keras.Model) -> dict[str, dict[str, str]]:
+def _probe_layers(net: keras.Model, decoder: bool = False) -> dict[str, dict[str, str]]:
     """The Keras layer whose output is each measured activation, per quantised conv or block."""
     arch = net.architecture
     before = f"{arch.encoder()[-1].name}_relu"
@@ -53,7 +53,7 @@ def _probe_layers(net: keras.Model) -> dict[str, dict[str, str]]:
         block = b.name[:-2]
         taps[block] = {"in": before, "hidden": f"{a.name}_relu", "out": b.name}
         before = f"{block}_add"
-    if not arch.fold:  # the int8 decoder works on the two upsampling convs' phases (export._int8_decoder)
+    if decoder and not arch.fold:  # the int8 decoder works on the two upsampling convs' phases (export._int8_decoder)
         for conv in arch.decoder():
             taps[conv.name] = {"in": before, "out": f"{conv.name}_relu"}
             before = f"{conv.name}_relu"
@@ -61,15 +61,20 @@ def _probe_layers(net: keras.Model) -> dict[str, dict[str, str]]:
 
 
 def calibrate(net: keras.Model, photos: Sequence[Path], long_sides: Sequence[int] = LONG_SIDES,
-              source: str = "this network") -> dict:
+              source: str = "this network", decoder: bool = False) -> dict:
     """{block or conv: {"in" | "hidden" | "out": [per-channel lows, per-channel highs]}} over the photos.
-    `source` names the model in the error a network with instance norm in its blocks gets."""
+    `source` names the model in the error a network with instance norm in its blocks gets.
+
+    `decoder`: the two upsampling convs too, so that they run in int8 (export._int8_decoder). Off:
+    their rounding reaches the output pixels nearly as it is, and it does not move with the picture
+    (a photo moved by 1-8 px: 1.2-1.5 grey levels apart with them in int8, 0.6-1.0 without, 0.2-0.7
+    in float; starry_night at 512 px), for about 7 % of the speed (docs/video.md)."""
     if net.architecture.norm != "demod":
         raise FaststyleError(f"{source}: int8 needs a model without instance norm in its residual blocks "
                              "(one trained with --norm demod)")
     if not photos:
         raise ValueError("calibration needs at least one photo")
-    taps = _probe_layers(net)
+    taps = _probe_layers(net, decoder)
     names = [layer for parts in taps.values() for layer in parts.values()]
     probe = keras.Model(net.inputs, [net.get_layer(name).output for name in names])
     low = {name: np.inf for name in names}
