@@ -9,7 +9,8 @@ Styles whose recipe has `init_from` wait for that model to exist.
 `--lite` trains the lite networks instead, from each recipe's [lite] table, into models/lite/;
 each learns from the full network in --output-dir (else the installed style of that name).
 `--gpu` runs each recipe's [gpu] table: a further stage that continues the bundled full model
-with what a GPU affords (see the table's comment); with `--lite`, the [gpu_lite] table continues
+with what a GPU affords (see the table's comment); `--stage TABLE` runs another such table (the
+quick-path styles' [cpu] stage, and with `--lite` its [cpu_lite] table); with `--lite`, the [gpu_lite] table continues
 the bundled lite network the same way. On a machine with JAX but no TensorFlow, set KERAS_BACKEND=jax.
 Each network is then re-exported in int8 (`faststyle export --int8`, calibrated on the training
 photos; residual blocks and, in a full network, upsampling convs), which replaces the float file:
@@ -38,19 +39,21 @@ def command_for(name: str, recipe: dict, args) -> list[str]:
     run_dir, output = Path(args.runs_dir) / name, Path(args.output_dir) / f"{name}.onnx"
     if args.lite:  # the [lite] table changes the [train] one; its init_from is its own (another shape)
         train.pop("init_from", None)
-        train.update(recipe["lite"])
+        train.update(recipe.get("lite", {}))  # a quick-path recipe has none: its lite network came with the full one
         run_dir, output = Path(args.runs_dir) / f"{name}-lite", Path(args.output_dir) / "lite" / f"{name}.onnx"
         if "init_from" in train:  # a style name: that style's lite network, trained earlier in the order
             train["init_from"] = str(Path(args.output_dir) / "lite" / f"{train['init_from']}.onnx")
-        if args.gpu:  # continues the bundled lite network
-            train.update(recipe["gpu_lite"])
+        if stage_of(args):  # continues the bundled lite network
+            train.update(recipe[f"{stage_of(args)}_lite"])
             train["init_from"] = str(BUNDLED / "lite" / f"{name}.onnx")
+            run_dir = Path(args.runs_dir) / f"{name}-{stage_of(args)}-lite"
         teacher = Path(args.output_dir) / f"{train['teacher']}.onnx"
         if teacher.is_file():
             train["teacher"] = str(teacher)
-    elif args.gpu:  # continues the CPU stage's model, which ships in the package
-        train.update(recipe["gpu"])
+    elif stage_of(args):  # continues the model of the stages before, which ships in the package
+        train.update(recipe[stage_of(args)])
         train["init_from"] = str(BUNDLED / f"{name}.onnx")
+        run_dir = Path(args.runs_dir) / f"{name}-{stage_of(args)}"
     cmd = [sys.executable, "-m", "faststyle", "train", str(Path(args.styles_dir) / train["style_image"]),
            "--run-dir", str(run_dir)] + (["--steps", str(train["steps"])] if "steps" in train else [])
     if args.max_minutes:
@@ -75,6 +78,11 @@ def command_for(name: str, recipe: dict, args) -> list[str]:
     return cmd
 
 
+def stage_of(args) -> str | None:
+    """The recipe table of a further stage: --stage TABLE, or [gpu] for --gpu."""
+    return "gpu" if args.gpu else args.stage
+
+
 def int8_command(trained: Path, int8: Path, args) -> list[str]:
     """Re-exports a trained network in int8 (the validation photos left out)."""
     return [sys.executable, "-m", "faststyle", "export", str(trained), "-o", str(int8),
@@ -94,6 +102,9 @@ def main() -> int:
     parser.add_argument("--gpu", action="store_true",
                         help="run each recipe's [gpu] stage, from the bundled full model "
                              "(with --lite: its [gpu_lite] stage, from the bundled lite network)")
+    parser.add_argument("--stage", metavar="TABLE",
+                        help="run each recipe's [TABLE] stage from the bundled full model, as --gpu does with "
+                             "[gpu]; e.g. --stage cpu: the quick-path styles' second stage on a CPU")
     parser.add_argument("--max-minutes", type=float, help="stop each run after this many minutes (it exports)")
     parser.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints (default 50)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
@@ -101,14 +112,15 @@ def main() -> int:
 
     recipes = {p.stem: tomllib.loads(p.read_text()) for p in sorted((ROOT / "recipes").glob("*.toml"))}
     names = [n for n in ORDER if n in recipes] + sorted(set(recipes) - set(ORDER))
-    tables = (["lite"] if args.lite else []) + ([("gpu_lite" if args.lite else "gpu")] if args.gpu else [])
+    stage = stage_of(args)
+    tables = [f"{stage}_lite" if args.lite else stage] if stage else (["lite"] if args.lite else [])
     names = [n for n in names if all(table in recipes[n] for table in tables)]
     if args.only:
         names = [n for n in names if n in args.only.split(",")]
     for name in names:
         trained = Path(args.output_dir) / ("lite" if args.lite else "") / f"{name}.onnx"
         # A quick-schedule recipe distils its lite network in the same run: lite/NAME.onnx beside it.
-        quick = not args.lite and not args.gpu and recipes[name]["train"].get("schedule") == "quick"
+        quick = not args.lite and not stage_of(args) and recipes[name]["train"].get("schedule") == "quick"
         networks = [trained] + ([trained.parent / "lite" / trained.name] if quick else [])
         steps = [command_for(name, recipes[name], args)]
         steps += [int8_command(n, n.with_suffix(".int8.onnx"), args) for n in networks]
