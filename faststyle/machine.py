@@ -37,9 +37,12 @@ def cpu_identity() -> str:
     return f"{cpu_summary()} x{os.cpu_count()}"
 
 
-def available_cores() -> int:
-    """The cores this process may run on (its affinity mask, e.g. under taskset or a container's cpuset)."""
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds every program on this machine has run since boot (Linux's /proc/stat: all but
+    idle and I/O wait, over all cores), or None where there is no such file."""
     try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = sum(fields[3:5])  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")

@@ -6,16 +6,20 @@ from faststyle.training.step import FastestStep
 
 
 class Clock:
-    """Wall time that the fake steps move; `share` of two cores' time goes to this process."""
+    """Wall time that the fake steps move, on two cores: this process keeps one busy, other
+    programs `others` of both."""
 
-    def __init__(self, share: float = 1.0):
-        self.now, self.share = 0.0, share
+    def __init__(self, others: float = 0.0):
+        self.now, self.others = 0.0, others
 
     def __call__(self) -> float:
         return self.now
 
     def cpu(self) -> float:
-        return self.now * 2 * self.share
+        return self.now
+
+    def machine(self) -> float:
+        return self.now + self.now * 2 * self.others
 
 
 def fake_step(name: str, clock: Clock, calls: list, cost: dict, compile_cost: float):
@@ -33,7 +37,7 @@ def fake_step(name: str, clock: Clock, calls: list, cost: dict, compile_cost: fl
 
 def run(candidates: dict, kinds: list[bool], clock: Clock) -> tuple[FastestStep, list, list[str]]:
     lines = []
-    picker = FastestStep(candidates, lines.append, clock=clock, cpu_clock=clock.cpu, cores=2)
+    picker = FastestStep(candidates, lines.append, clock=clock, cpu_clock=clock.cpu, machine_clock=clock.machine, cores=2)
     results = [picker(i, perceptual) for i, perceptual in enumerate(kinds)]
     return picker, results, lines
 
@@ -80,7 +84,7 @@ def test_a_measured_choice_is_remembered_for_the_same_cpu_and_shape(tmp_path):
         candidates = {"XLA": fake_step("XLA", clock, calls, {True: 1.0}, 3.0),
                       "graph mode": fake_step("graph mode", clock, calls, {True: 2.0}, 1.0)}
         lines = []
-        picker = FastestStep(candidates, lines.append, clock=clock, memory=memory, cpu_clock=clock.cpu, cores=2)
+        picker = FastestStep(candidates, lines.append, clock=clock, memory=memory, cpu_clock=clock.cpu, machine_clock=clock.machine, cores=2)
         for _ in range(8):
             picker(np.zeros(shape), True)
         return picker, calls, lines
@@ -104,13 +108,13 @@ def test_a_choice_measured_while_other_programs_used_the_cpu_is_not_remembered(t
     from faststyle.training.step import ChoiceMemory
 
     memory = ChoiceMemory(tmp_path / "choices.json", "cpu A | tf 2.x")
-    for share, remembered in ((0.5, None), (0.95, "XLA")):
-        clock, calls, lines = Clock(share), [], []
+    for others, remembered in ((0.5, None), (0.1, "XLA")):
+        clock, calls, lines = Clock(others), [], []
         candidates = {"XLA": fake_step("XLA", clock, calls, {True: 1.0}, 3.0),
                       "graph mode": fake_step("graph mode", clock, calls, {True: 2.0}, 1.0)}
-        picker = FastestStep(candidates, lines.append, clock=clock, memory=memory, cpu_clock=clock.cpu, cores=2)
+        picker = FastestStep(candidates, lines.append, clock=clock, memory=memory, cpu_clock=clock.cpu, machine_clock=clock.machine, cores=2)
         for _ in range(8):
             picker(np.zeros((4, 96, 96, 3)), True)
         assert picker.chosen == "XLA"
         assert memory.recall("(4, 96, 96, 3) perceptual") == remembered
-        assert ("50% of the CPU" in lines[0]) == (share == 0.5)
+        assert ("other programs used 50% of the CPU" in lines[0]) == (others == 0.5)

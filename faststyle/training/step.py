@@ -9,6 +9,7 @@ differentiates a pure function of the weights through Keras' stateless API.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -17,7 +18,7 @@ import keras
 import numpy as np
 
 from faststyle.errors import FaststyleError
-from faststyle.machine import available_cores
+from faststyle.machine import busy_cpu_seconds
 
 # (images, perceptual step?) -> per-image loss terms, "total" among them
 TermsFn = Callable[[object, bool], dict]
@@ -55,20 +56,21 @@ class FastestStep:
     of step (perceptual or not) compiles and is not timed, and only steps of the first step's
     kind are compared, so a distillation run compares like with like. With a `memory`, a choice
     measured before on this CPU for steps of this shape is taken at once (10-30 s saved), unless
-    other programs were using the CPU while it was measured: a choice measured then holds for that
-    run only, since a loaded CPU can reverse the order (graph mode won a loaded AVX2 run, 1.4 s
+    other programs were using a quarter of the CPU or more while it was measured: such a choice
+    holds for its run only, since a loaded CPU can reverse the order (graph mode won a loaded AVX2 run, 1.4 s
     a step, where XLA takes 1.0 s).
     """
 
     TIMED_STEPS = 2  # per candidate; the fastest of them counts, as noise only slows a step down
-    STEADY_SHARE = 0.75  # of the cores' time this process had in the timed steps; below: not remembered
+    BUSY_ELSEWHERE = 0.25  # of the machine's CPU time that other programs took in the timed steps: above it, not remembered
 
     def __init__(self, candidates: dict[str, StepFn], report: Callable[[str], None],
                  clock: Callable[[], float] = time.perf_counter, memory: "ChoiceMemory | None" = None,
-                 cpu_clock: Callable[[], float] = time.process_time, cores: int | None = None):
+                 cpu_clock: Callable[[], float] = time.process_time,
+                 machine_clock: Callable[[], float | None] = busy_cpu_seconds, cores: int | None = None):
         self.candidates, self.report, self.clock, self.memory = candidates, report, clock, memory
-        self.cpu_clock, self.cores = cpu_clock, cores or available_cores()
-        self.busy = [0.0, 0.0]  # this process's CPU seconds and the wall seconds of the timed steps
+        self.cpu_clock, self.machine_clock, self.cores = cpu_clock, machine_clock, cores or os.cpu_count() or 1
+        self.busy = [0.0, 0.0, 0.0]  # in the timed steps: wall seconds, this process's and every program's CPU seconds
         self.times: dict[str, list[float]] = {name: [] for name in candidates}
         self.compiled: set[tuple[str, bool]] = set()
         self.kind: bool | None = None  # the kind of step the timings compare
@@ -89,20 +91,23 @@ class FastestStep:
         self.kind = perceptual if self.kind is None else self.kind
         timed = (name, perceptual) in self.compiled and perceptual == self.kind
         self.compiled.add((name, perceptual))
-        start, cpu_start = self.clock(), self.cpu_clock()
+        start, cpu_start, machine_start = self.clock(), self.cpu_clock(), self.machine_clock()
         terms = self.candidates[name](images, perceptual)
         if timed:
             self.times[name].append(self.clock() - start)
-            self.busy[0] += self.cpu_clock() - cpu_start
-            self.busy[1] += self.times[name][-1]
+            machine_end = self.machine_clock()
+            elsewhere = 0.0 if None in (machine_start, machine_end) else machine_end - machine_start
+            self.busy = [self.busy[0] + self.times[name][-1], self.busy[1] + self.cpu_clock() - cpu_start,
+                         self.busy[2] + elsewhere]
         if all(len(times) == self.TIMED_STEPS for times in self.times.values()):
             best = {n: min(times) for n, times in self.times.items()}
             self.chosen = min(best, key=best.get)
-            share = self.busy[0] / max(self.busy[1], 1e-9) / self.cores
-            steady = share >= self.STEADY_SHARE
+            wall, mine, everyone = self.busy
+            others = max(0.0, everyone - mine) / max(wall * self.cores, 1e-9)
+            steady = others <= self.BUSY_ELSEWHERE
             self.report("a step takes " + ", ".join(f"{t:.2f} s with {n}" for n, t in best.items())
                         + f": training goes on with {self.chosen}"
-                        + ("" if steady else f" (this run had {share:.0%} of the CPU, other programs the rest: "
+                        + ("" if steady else f" (other programs used {others:.0%} of the CPU meanwhile: "
                                              "measured again next time)"))
             if self.memory and steady:
                 self.memory.remember(self.key, self.chosen)
