@@ -27,7 +27,7 @@ def script_commands(tmp_path: Path, *flags: str) -> list[list[str]]:
 
 def dry_run(tmp_path: Path, *flags: str) -> dict[str, list[str]]:
     """The training command for each style."""
-    return {Path(option(cmd, "--run-dir")).name.removesuffix("-lite"): cmd
+    return {Path(option(cmd, "--run-dir")).name.removesuffix("-lite").removesuffix("-gpu").removesuffix("-cpu"): cmd
             for cmd in script_commands(tmp_path, *flags) if cmd[3] == "train"}
 
 
@@ -49,7 +49,8 @@ def test_every_bundled_style_has_a_recipe_with_every_stage():
     for name in bundled_style_names():
         recipe = tomllib.loads((ROOT / "recipes" / f"{name}.toml").read_text())
         if recipe["train"].get("schedule") == "quick":  # the default path: full and lite in one run
-            assert set(recipe) == {"painting", "train"} and "steps" not in recipe["train"], name
+            assert set(recipe) - {"cpu", "cpu_lite"} == {"painting", "train"} and "steps" not in recipe["train"], name
+            assert ("cpu" in recipe) == ("cpu_lite" in recipe), name  # a further CPU stage, for both networks
         else:
             assert {"painting", "train", "lite", "gpu", "gpu_lite"} <= set(recipe), name
 
@@ -113,3 +114,21 @@ def test_networks_are_re_exported_int8_from_the_training_photos(tmp_path, stage)
         folder = tmp_path / "models" / ("lite" if "lite" in stage else "")
         assert Path(cmd[4]) == folder / f"{name}.onnx"  # the file training just wrote
         assert option(cmd, "--int8") == "photos" and option(cmd, "--exclude") == "bsds500/val_*"
+
+
+def test_a_cpu_stage_continues_the_bundled_networks_in_their_own_run_folders(tmp_path):
+    """`--stage cpu` (a quick-path style's further stage): the bundled full network goes on with the
+    recipe's [cpu] table; with --lite, the bundled lite network learns from the full one."""
+    staged = {n for n in bundled_style_names()
+              if "cpu" in tomllib.loads((ROOT / "recipes" / f"{n}.toml").read_text())}
+    assert staged  # udnie has one
+    full, lite = dry_run(tmp_path, "--stage", "cpu"), dry_run(tmp_path, "--stage", "cpu", "--lite")
+    assert set(full) == set(lite) == staged
+    bundled = ROOT / "faststyle" / "models"
+    for name in staged:
+        assert option(full[name], "--init-from") == str(bundled / f"{name}.onnx")
+        assert option(full[name], "--schedule") == "long"  # the recipe's steps, not the quick path's
+        assert Path(option(full[name], "--run-dir")).name == f"{name}-cpu"
+        assert option(lite[name], "--init-from") == str(bundled / "lite" / f"{name}.onnx")
+        assert option(lite[name], "--arch") == "lite" and option(lite[name], "--teacher").endswith(name)
+        assert Path(option(lite[name], "--run-dir")).name == f"{name}-cpu-lite"
