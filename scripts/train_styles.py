@@ -36,6 +36,7 @@ ORDER = ["wave", "starry_night", "the_scream", "composition_vii", "udnie", "ship
 
 def command_for(name: str, recipe: dict, args) -> list[str]:
     train, painting = dict(recipe["train"]), recipe.get("painting", {})
+    stage = stage_of(args)  # a further stage (--stage TABLE, --gpu) continues the bundled networks
     run_dir, output = Path(args.runs_dir) / name, Path(args.output_dir) / f"{name}.onnx"
     if args.lite:  # the [lite] table changes the [train] one; its init_from is its own (another shape)
         train.pop("init_from", None)
@@ -43,17 +44,17 @@ def command_for(name: str, recipe: dict, args) -> list[str]:
         run_dir, output = Path(args.runs_dir) / f"{name}-lite", Path(args.output_dir) / "lite" / f"{name}.onnx"
         if "init_from" in train:  # a style name: that style's lite network, trained earlier in the order
             train["init_from"] = str(Path(args.output_dir) / "lite" / f"{train['init_from']}.onnx")
-        if stage_of(args):  # continues the bundled lite network
-            train.update(recipe[f"{stage_of(args)}_lite"])
+        if stage:  # continues the bundled lite network
+            train.update(recipe[f"{stage}_lite"])
             train["init_from"] = str(BUNDLED / "lite" / f"{name}.onnx")
-            run_dir = Path(args.runs_dir) / f"{name}-{stage_of(args)}-lite"
+            run_dir = Path(args.runs_dir) / f"{name}-{stage}-lite"
         teacher = Path(args.output_dir) / f"{train['teacher']}.onnx"
         if teacher.is_file():
             train["teacher"] = str(teacher)
-    elif stage_of(args):  # continues the model of the stages before, which ships in the package
-        train.update(recipe[stage_of(args)])
+    elif stage:  # continues the model of the stages before, which ships in the package
+        train.update(recipe[stage])
         train["init_from"] = str(BUNDLED / f"{name}.onnx")
-        run_dir = Path(args.runs_dir) / f"{name}-{stage_of(args)}"
+        run_dir = Path(args.runs_dir) / f"{name}-{stage}"
     cmd = [sys.executable, "-m", "faststyle", "train", str(Path(args.styles_dir) / train["style_image"]),
            "--run-dir", str(run_dir)] + (["--steps", str(train["steps"])] if "steps" in train else [])
     if args.max_minutes:
@@ -120,7 +121,7 @@ def main() -> int:
     for name in names:
         trained = Path(args.output_dir) / ("lite" if args.lite else "") / f"{name}.onnx"
         # A quick-schedule recipe distils its lite network in the same run: lite/NAME.onnx beside it.
-        quick = not args.lite and not stage_of(args) and recipes[name]["train"].get("schedule") == "quick"
+        quick = not args.lite and not stage and recipes[name]["train"].get("schedule") == "quick"
         networks = [trained] + ([trained.parent / "lite" / trained.name] if quick else [])
         steps = [command_for(name, recipes[name], args)]
         steps += [int8_command(n, n.with_suffix(".int8.onnx"), args) for n in networks]
