@@ -310,6 +310,8 @@ def test_optimize_and_evaluate_commands(data, tmp_path, tiny_model_path):
     report = json.loads(r.stdout)
     assert report["photos"] == 6 and len(report["blown"]) == 6 and set(report["model"]) >= {"content", "style"}
     assert sorted(map(int, report["shift"])) == list(range(1, 9)) and all(v >= 0 for v in report["shift"].values())
+    # the same with the statistics held (what that leaves: tests/test_runtime.py)
+    assert sorted(map(int, report["shift_held"])) == list(range(1, 9)) and min(report["shift_held"].values()) >= 0
     if importlib.util.find_spec("cv2"):  # the video measure needs the [video] extra
         assert set(report["video"]) == {"pan", "handheld"}
         assert all(set(v) == {"input", "painted", "steady"} and min(v.values()) >= 0 for v in report["video"].values())

@@ -89,6 +89,9 @@ class Report:
     gatys_tone: list[float] = field(default_factory=list)  # the same for Gatys' images
     grid: list[float] = field(default_factory=list)        # block_grid_ratio at LARGE_SIZE
     shift: dict[int, float] = field(default_factory=dict)  # shift_consistency by shift, first SHIFT_PHOTOS photos
+    # The same with the unmoved photo's normalisation statistics, as a video's running average holds
+    # them: what is left is the strokes alone (the crop's few columns no longer move the statistics).
+    shift_held: dict[int, float] = field(default_factory=dict)
     # Warping error (temporal.warping_error) of clips filmed over the first photo, per motion:
     # the input's own, painted frame by frame, and painted with --stable. Empty without OpenCV.
     video: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -96,6 +99,15 @@ class Report:
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([r[k] for r in rows])) for k in TERMS}
+
+
+def _shift_with_held_statistics(model: StyleModel, photo: np.ndarray) -> dict[int, float]:
+    held = model.norm_stats(photo)
+    return shift_consistency(lambda moved: model.transform(moved, stats=held), photo)
+
+
+def _mean_shift(per_photo: list[dict[int, float]]) -> dict[int, float]:
+    return {d: float(np.mean([s[d] for s in per_photo])) for d in per_photo[0]} if per_photo else {}
 
 
 def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int = 256,
@@ -137,9 +149,12 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
                     gatys_photos=min(gatys_photos, len(readable)) if gatys_iterations else 0,
                     blown=blown, blown_large=blown_large, tone=tone, gatys_tone=gatys_tone, grid=grid)
     big_enough = size > 2 * SHIFT_BORDER + max(SHIFTS)  # else no pixels far enough from the borders
-    shifts = [shift_consistency(model.transform, content.astype(np.uint8))
-              for _, content in readable[:SHIFT_PHOTOS]] if big_enough else []
-    report.shift = {d: float(np.mean([s[d] for s in shifts])) for d in shifts[0]} if shifts else {}
+    shift_photos = [content.astype(np.uint8) for _, content in readable[:SHIFT_PHOTOS]] if big_enough else []
+    report.shift = _mean_shift([shift_consistency(model.transform, p) for p in shift_photos])
+    try:
+        report.shift_held = _mean_shift([_shift_with_held_statistics(model, p) for p in shift_photos])
+    except FaststyleError:  # a model exported before the statistics outputs: it cannot hold them
+        report.shift_held = {}
     report.video = video_steadiness(model, long_side_photo(readable[0][0], large_size))
     report.gatys = {n: _mean(rows) for n, rows in gatys_rows.items() if rows}
     # The model on the same photos as Gatys, for a like-for-like comparison.
@@ -244,6 +259,9 @@ def format_report(report: Report) -> str:
     if report.shift:
         lines.append("shift consistency (grey levels between the picture of a moved photo and the moved picture, "
                      "0 = strokes move with it): " + ", ".join(f"{d} px {e:.2f}" for d, e in report.shift.items()))
+    if report.shift_held:
+        lines.append("the same with the statistics held, as in a video: "
+                     + ", ".join(f"{d} px {e:.2f}" for d, e in report.shift_held.items()))
     for motion, errors in report.video.items():
         lines.append(f"video, {motion} over the first photo (warping error, grey levels): input {errors['input']:.2f}, "
                      f"painted frame by frame {errors['painted']:.2f}, steady (--stable) {errors['steady']:.2f}")
