@@ -27,7 +27,7 @@ def script_commands(tmp_path: Path, *flags: str) -> list[list[str]]:
 
 def dry_run(tmp_path: Path, *flags: str) -> dict[str, list[str]]:
     """The training command for each style."""
-    return {Path(option(cmd, "--run-dir")).name.removesuffix("-lite").removesuffix("-gpu").removesuffix("-cpu"): cmd
+    return {Path(option(cmd, "--run-dir")).name.split("-")[0]: cmd  # NAME[-STAGE][-lite]
             for cmd in script_commands(tmp_path, *flags) if cmd[3] == "train"}
 
 
@@ -49,7 +49,8 @@ def test_every_bundled_style_has_a_recipe_with_every_stage():
     for name in bundled_style_names():
         recipe = tomllib.loads((ROOT / "recipes" / f"{name}.toml").read_text())
         if recipe["train"].get("schedule") == "quick":  # the default path: full and lite in one run
-            assert set(recipe) - {"cpu", "cpu_lite"} == {"painting", "train"} and "steps" not in recipe["train"], name
+            further = {"cpu", "cpu2", "cpu_lite"}  # further CPU stages: a second fall for the full network
+            assert set(recipe) - further == {"painting", "train"} and "steps" not in recipe["train"], name
             assert ("cpu" in recipe) == ("cpu_lite" in recipe), name  # a further CPU stage, for both networks
         else:
             assert {"painting", "train", "lite", "gpu", "gpu_lite"} <= set(recipe), name
@@ -132,3 +133,11 @@ def test_a_cpu_stage_continues_the_bundled_networks_in_their_own_run_folders(tmp
         assert option(lite[name], "--init-from") == str(bundled / "lite" / f"{name}.onnx")
         assert option(lite[name], "--arch") == "lite" and option(lite[name], "--teacher").endswith(name)
         assert Path(option(lite[name], "--run-dir")).name == f"{name}-cpu-lite"
+    # a second fall ([cpu2]) continues what the first left in the bundled model, in a folder of its own
+    again = {n for n in staged if "cpu2" in tomllib.loads((ROOT / "recipes" / f"{n}.toml").read_text())}
+    assert again  # shipwreck has one
+    commands = dry_run(tmp_path, "--stage", "cpu2")
+    assert set(commands) == again
+    for name in again:
+        assert option(commands[name], "--init-from") == str(bundled / f"{name}.onnx")
+        assert Path(option(commands[name], "--run-dir")).name == f"{name}-cpu2"
