@@ -70,7 +70,8 @@ class FastestStep:
                  machine_clock: Callable[[], float | None] = busy_cpu_seconds, cores: int | None = None):
         self.candidates, self.report, self.clock, self.memory = candidates, report, clock, memory
         self.cpu_clock, self.machine_clock, self.cores = cpu_clock, machine_clock, cores or os.cpu_count() or 1
-        self.busy = [0.0, 0.0, 0.0]  # in the timed steps: wall seconds, this process's and every program's CPU seconds
+        # over the timed steps: wall seconds, this process's CPU seconds, every program's CPU seconds
+        self.wall = self.mine = self.everyone = 0.0
         self.times: dict[str, list[float]] = {name: [] for name in candidates}
         self.compiled: set[tuple[str, bool]] = set()
         self.kind: bool | None = None  # the kind of step the timings compare
@@ -96,14 +97,13 @@ class FastestStep:
         if timed:
             self.times[name].append(self.clock() - start)
             machine_end = self.machine_clock()
-            elsewhere = 0.0 if None in (machine_start, machine_end) else machine_end - machine_start
-            self.busy = [self.busy[0] + self.times[name][-1], self.busy[1] + self.cpu_clock() - cpu_start,
-                         self.busy[2] + elsewhere]
+            self.wall += self.times[name][-1]
+            self.mine += self.cpu_clock() - cpu_start
+            self.everyone += 0.0 if None in (machine_start, machine_end) else machine_end - machine_start
         if all(len(times) == self.TIMED_STEPS for times in self.times.values()):
             best = {n: min(times) for n, times in self.times.items()}
             self.chosen = min(best, key=best.get)
-            wall, mine, everyone = self.busy
-            others = max(0.0, everyone - mine) / max(wall * self.cores, 1e-9)
+            others = max(0.0, self.everyone - self.mine) / max(self.wall * self.cores, 1e-9)
             steady = others <= self.BUSY_ELSEWHERE
             self.report("a step takes " + ", ".join(f"{t:.2f} s with {n}" for n, t in best.items())
                         + f": training goes on with {self.chosen}"
