@@ -580,6 +580,31 @@ def test_the_shift_term_is_trained_and_logged(data, tmp_path):
     assert len(rows) == 2 and all(float(row["shift"]) > 0 for row in rows)
 
 
+def test_shift_term_by_stride_sees_only_statistics_and_by_any_sees_the_grid_too():
+    """--shift-by stride moves crops by multiples of the stride: a picture painted on a grid of 4 px
+    blocks costs nothing there, and one that depends on the crop's mean still does."""
+    from keras import ops
+
+    from faststyle.training.losses import shift_loss
+
+    images = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype(np.float32)
+
+    def blocks(x, training=None):  # each 4x4 block painted one grey: the strokes of a stride-4 network
+        n, h, w, c = x.shape
+        means = ops.mean(ops.reshape(x, (n, h // 4, 4, w // 4, 4, c)), axis=(2, 4), keepdims=True)
+        return ops.reshape(ops.broadcast_to(means, (n, h // 4, 4, w // 4, 4, c)), (n, h, w, c))
+
+    def normalised(x, training=None):  # per pixel, but against the crop's own statistics
+        return 127.5 + 40.0 * (x - ops.mean(x, axis=(1, 2), keepdims=True)) / ops.std(x, axis=(1, 2), keepdims=True)
+
+    def term(net, by):
+        return ops.convert_to_numpy(shift_loss(net, images, net(images), by))
+
+    assert np.all(term(blocks, "stride") < 1e-6)
+    assert np.all(term(blocks, "any") > 10)
+    assert np.all(term(normalised, "stride") > 1e-3)
+
+
 def test_a_log_from_before_a_new_column_resumes_with_its_values_in_their_columns(tmp_path):
     from faststyle.training import run_folder
 

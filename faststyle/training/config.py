@@ -24,6 +24,7 @@ from faststyle.model_file import ModelCard, upgrade
 FIXED, MAY_CHANGE, IGNORED = "fixed", "may change", "ignored"
 COMPILE_MODES = ("auto", "xla", "graph")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+SHIFT_BY = ("any", "stride")  # --shift-by: the shifts of --shift-weight's moved crops (losses.shift_loss)
 NEAREST = "nearest"  # --init-from: the bundled style whose pictures are nearest the painting in style
 
 # What --schedule sets unless an option says otherwise. "quick" (the default) adapts the bundled
@@ -129,6 +130,11 @@ class TrainConfig:
         "--shift-weight", "weight per squared grey level of the difference between the picture of a crop "
         "moved by 1-7 px and the picture moved the same way (paints strokes that move with the photo: "
         "video without shimmer; docs/video.md)", type=non_negative_float))
+    shift_by: str = field(default="any", metadata=option(
+        "--shift-by", "with --shift-weight: 'any' moves the crop by 1-7 px (strokes and statistics); "
+        "'stride' by 4 or 8 px only, which leaves the network's grid in place and trains only against the "
+        "normalisation statistics a moved crop changes (all that anchored pictures still see)",
+        choices=list(SHIFT_BY)))
     perceptual_every: int = field(default=1, metadata=option(
         "--perceptual-every", "with --teacher: the VGG loss on every Nth step only (0: never)", type=at_least(0)))
     max_minutes: float | None = field(default=None, metadata=option(

@@ -69,17 +69,23 @@ def distill_loss(stylized: Tensor, target: Tensor) -> Tensor:
 SHIFT_MARGIN = 16  # pixels left out at a shifted crop's edges, where the two pictures see different borders
 
 
-def shift_loss(net, images: Tensor, stylized: Tensor) -> Tensor:
+def shift_loss(net, images: Tensor, stylized: Tensor, by: str = "any") -> Tensor:
     """Mean squared difference between the picture of the crop moved by (dy, dx) and the picture
     `stylized` moved the same way, per image -> (N,). The transform network's stride is 4, so
     without this term the strokes change when a photo moves by a step that is not a multiple of 4.
 
-    The shift, 1..7 px each way, is drawn from the crop's own pixels: random as the crops are, and
-    computed inside the compiled step on every backend without a random-number state.
+    by="any": 1..7 px each way. by="stride": 4 or 8 px, multiples of the stride, where the strokes
+    already line up: what is left is the moved crop's other normalisation statistics, the part
+    that pictures on an anchored grid (preprocess.grid_anchor) still see.
+    The shift is drawn from the crop's own pixels: random as the crops are, and computed inside
+    the compiled step on every backend without a random-number state.
     """
     h, w = images.shape[1], images.shape[2]
     draw = ops.cast(ops.sum(images[:, :4, :4, :]), "int32")
-    dy, dx = draw % 7 + 1, (draw // 7) % 7 + 1
+    if by == "stride":
+        dy, dx = 4 * (draw % 2 + 1), 4 * ((draw // 2) % 2 + 1)
+    else:
+        dy, dx = draw % 7 + 1, (draw // 7) % 7 + 1
     moved = _window(images, dy, dx, h - 8, w - 8)
     m = SHIFT_MARGIN
     painted = ops.clip(net(moved, training=True), 0.0, 255.0)[:, m:h - 8 - m, m:w - 8 - m, :]

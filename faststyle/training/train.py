@@ -263,7 +263,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start=None) -> Pat
             terms["lite"] = config.distill_weight * distill_loss(
                 beside(images, training=True), ops.stop_gradient(ops.clip(stylized, 0.0, 255.0)))
         if config.shift_weight:
-            terms["shift"] = config.shift_weight * shift_loss(net, images, stylized)
+            terms["shift"] = config.shift_weight * shift_loss(net, images, stylized, config.shift_by)
         terms["total"] = sum(v for k, v in terms.items() if k != "total")
         return terms
 
