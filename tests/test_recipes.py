@@ -49,7 +49,7 @@ def test_every_bundled_style_has_a_recipe_with_every_stage():
     for name in bundled_style_names():
         recipe = tomllib.loads((ROOT / "recipes" / f"{name}.toml").read_text())
         if recipe["train"].get("schedule") == "quick":  # the default path: full and lite in one run
-            further = {"cpu", "cpu2", "cpu_lite"}  # further CPU stages: a second fall for the full network
+            further = {"cpu", "cpu2", "cpu256", "cpu_lite"}  # further CPU stages: more falls for the full network
             assert set(recipe) - further == {"painting", "train"} and "steps" not in recipe["train"], name
             assert ("cpu" in recipe) == ("cpu_lite" in recipe), name  # a further CPU stage, for both networks
         else:
@@ -141,3 +141,12 @@ def test_a_cpu_stage_continues_the_bundled_networks_in_their_own_run_folders(tmp
     for name in again:
         assert option(commands[name], "--init-from") == str(bundled / f"{name}.onnx")
         assert Path(option(commands[name], "--run-dir")).name == f"{name}-cpu2"
+    # a last fall on whole 256 px crops ([cpu256]) likewise
+    last = {n for n in staged if "cpu256" in tomllib.loads((ROOT / "recipes" / f"{n}.toml").read_text())}
+    assert last  # water_lilies has one
+    commands = dry_run(tmp_path, "--stage", "cpu256")
+    assert set(commands) == last
+    for name in last:
+        assert option(commands[name], "--init-from") == str(bundled / f"{name}.onnx")
+        assert option(commands[name], "--crop-size") == "256"
+        assert Path(option(commands[name], "--run-dir")).name == f"{name}-cpu256"
