@@ -133,20 +133,14 @@ def test_a_cpu_stage_continues_the_bundled_networks_in_their_own_run_folders(tmp
         assert option(lite[name], "--init-from") == str(bundled / "lite" / f"{name}.onnx")
         assert option(lite[name], "--arch") == "lite" and option(lite[name], "--teacher").endswith(name)
         assert Path(option(lite[name], "--run-dir")).name == f"{name}-cpu-lite"
-    # a second fall ([cpu2]) continues what the first left in the bundled model, in a folder of its own
-    again = {n for n in staged if "cpu2" in tomllib.loads((ROOT / "recipes" / f"{n}.toml").read_text())}
-    assert again  # shipwreck has one
-    commands = dry_run(tmp_path, "--stage", "cpu2")
-    assert set(commands) == again
-    for name in again:
-        assert option(commands[name], "--init-from") == str(bundled / f"{name}.onnx")
-        assert Path(option(commands[name], "--run-dir")).name == f"{name}-cpu2"
-    # a last fall on whole 256 px crops ([cpu256]) likewise
-    last = {n for n in staged if "cpu256" in tomllib.loads((ROOT / "recipes" / f"{n}.toml").read_text())}
-    assert last  # water_lilies has one
-    commands = dry_run(tmp_path, "--stage", "cpu256")
-    assert set(commands) == last
-    for name in last:
-        assert option(commands[name], "--init-from") == str(bundled / f"{name}.onnx")
-        assert option(commands[name], "--crop-size") == "256"
-        assert Path(option(commands[name], "--run-dir")).name == f"{name}-cpu256"
+    # more falls ([cpu2]; [cpu256] on whole 256 px crops) continue what the stages before left in the
+    # bundled model, each in a folder of its own
+    for table, crop in (("cpu2", "128"), ("cpu256", "256")):
+        more = {n for n in staged if table in tomllib.loads((ROOT / "recipes" / f"{n}.toml").read_text())}
+        assert more  # shipwreck has both
+        commands = dry_run(tmp_path, "--stage", table)
+        assert set(commands) == more
+        for name in more:
+            assert option(commands[name], "--init-from") == str(bundled / f"{name}.onnx")
+            assert option(commands[name], "--crop-size") == crop
+            assert Path(option(commands[name], "--run-dir")).name == f"{name}-{table}"
