@@ -128,7 +128,7 @@ class TrainConfig:
         type=non_negative_float))
     shift_weight: float = field(default=0.0, metadata=option(
         "--shift-weight", "weight per squared grey level of the difference between the picture of a crop "
-        "moved by 1-7 px and the picture moved the same way (paints strokes that move with the photo: "
+        "moved by a few px (--shift-by) and the picture moved the same way (paints strokes that move with the photo: "
         "video without shimmer; docs/video.md)", type=non_negative_float))
     shift_by: str = field(default="any", metadata=option(
         "--shift-by", "with --shift-weight: 'any' moves the crop by 1-7 px (strokes and statistics); "

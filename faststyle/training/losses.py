@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from keras import ops
 
+from faststyle.architecture import PAD_MULTIPLE
 from faststyle.errors import FaststyleError
 from faststyle.training.config import LossConfig
 from faststyle.training.vgg import LossNetwork, default_style_layer_weights
@@ -83,7 +84,7 @@ def shift_loss(net, images: Tensor, stylized: Tensor, by: str = "any") -> Tensor
     h, w = images.shape[1], images.shape[2]
     draw = ops.cast(ops.sum(images[:, :4, :4, :]), "int32")
     if by == "stride":
-        dy, dx = 4 * (draw % 2 + 1), 4 * ((draw // 2) % 2 + 1)
+        dy, dx = PAD_MULTIPLE * (draw % 2 + 1), PAD_MULTIPLE * ((draw // 2) % 2 + 1)  # one or two strides
     else:
         dy, dx = draw % 7 + 1, (draw // 7) % 7 + 1
     moved = _window(images, dy, dx, h - 8, w - 8)
