@@ -40,7 +40,8 @@ CANDIDATES = {
 
 
 def run_candidate(name: str, painting: Path, args, scratch: Path) -> dict:
-    styles, run = scratch / "styles", scratch / f"run-{name}-{painting.stem}"
+    # Each candidate its own style folder: they all name their model after the painting.
+    styles, run = scratch / f"styles-{name}", scratch / f"run-{name}-{painting.stem}"
     cmd = [sys.executable, "-m", "faststyle", "train", str(painting), "--content-dir", args.content_dir,
            "--name", painting.stem, "--run-dir", str(run), *sum((["--exclude", g] for g in args.exclude), []),
            *CANDIDATES[name]]
