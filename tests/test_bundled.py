@@ -24,6 +24,9 @@ def test_bundled_style_has_its_model_card(name):
         assert getattr(card, key) not in (None, "", {}), key
     assert LossConfig.from_card(card).loss_net == "vgg16"  # the loss it was trained with (evaluate rebuilds it)
     assert "public domain" in card.licence
+    for fast in (False, True):  # where it started and what it learned from: style names, not a machine's paths
+        lineage = read_card(resolve_style(name, fast=fast))
+        assert not any(sep in str(v) for v in (lineage.init_from, lineage.teacher) for sep in "/\\"), lineage.init_from
 
 
 @pytest.mark.parametrize("name", BUNDLED)

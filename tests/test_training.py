@@ -166,6 +166,18 @@ def test_nearest_style_ranks_bundled_styles_by_the_style_distance_of_their_pictu
     assert nearest_style(GreyLovingLoss(), Architecture(width=8), photos) == []  # no network of this shape
 
 
+def test_a_card_names_a_bundled_start_by_its_style_and_keeps_any_other_path(data, tmp_path):
+    from faststyle.styles import BUNDLED_DIR
+    from faststyle.training.config import TrainConfig
+    from faststyle.training.run_folder import model_card
+
+    config = TrainConfig(style_image=str(data / "style.png"), content_dir=str(data / "photos"), name="mine")
+    for start, named in [(BUNDLED_DIR / "wave.onnx", "wave"), (BUNDLED_DIR / "lite" / "udnie.onnx", "udnie"),
+                         (tmp_path / "wave.onnx", str(tmp_path / "wave.onnx")), ("wave", "wave")]:
+        config.init_from = str(start)
+        assert model_card(config, 1, {}).init_from == named
+
+
 def test_init_from_starts_from_a_model_of_the_same_shape_and_refuses_another(
         data, tmp_path, tiny_model_path, tiny_folded_model_path):
     run = tmp_path / "init"

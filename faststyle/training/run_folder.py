@@ -249,10 +249,21 @@ def model_card(config: TrainConfig, step: int, losses: dict[str, float]) -> Mode
         "learning_rate": config.learning_rate,
         "learning_rate_end": config.learning_rate_end,
         "precision": config.precision,
-        "init_from": config.init_from,
+        "init_from": _bundled_name(config.init_from),
         "date": datetime.date.today().isoformat(),
         "faststyle_version": __version__,
     })
+
+
+def _bundled_name(source: str | None) -> str | None:
+    """A bundled model's file as its style's name (a further stage starts from one): the card then
+    names the style, not a path on the machine that trained it."""
+    from faststyle.styles import BUNDLED_DIR
+
+    if source and source.endswith(".onnx") and Path(source).resolve().parent in (BUNDLED_DIR.resolve(),
+                                                                                 (BUNDLED_DIR / "lite").resolve()):
+        return Path(source).stem
+    return source
 
 
 def export_checkpoint(checkpoint: str | Path, output: str | Path, half: bool = True,
