@@ -49,7 +49,7 @@ def test_every_bundled_style_has_a_recipe_with_every_stage():
     for name in bundled_style_names():
         recipe = tomllib.loads((ROOT / "recipes" / f"{name}.toml").read_text())
         if recipe["train"].get("schedule") == "quick":  # the default path: full and lite in one run
-            further = {"cpu", "cpu2", "cpu256", "cpu_lite"}  # further CPU stages: more falls for the full network
+            further = {"cpu", "cpu2", "cpu256", "cpu256_2", "cpu256_3", "cpu_lite"}  # more falls for the full network
             assert set(recipe) - further == {"painting", "train"} and "steps" not in recipe["train"], name
             assert ("cpu" in recipe) == ("cpu_lite" in recipe), name  # a further CPU stage, for both networks
         else:
@@ -133,9 +133,9 @@ def test_a_cpu_stage_continues_the_bundled_networks_in_their_own_run_folders(tmp
         assert option(lite[name], "--init-from") == str(bundled / "lite" / f"{name}.onnx")
         assert option(lite[name], "--arch") == "lite" and option(lite[name], "--teacher").endswith(name)
         assert Path(option(lite[name], "--run-dir")).name == f"{name}-cpu-lite"
-    # more falls ([cpu2]; [cpu256] on whole 256 px crops) continue what the stages before left in the
-    # bundled model, each in a folder of its own
-    for table, crop in (("cpu2", "128"), ("cpu256", "256")):
+    # more falls ([cpu2]; [cpu256] and later ones on whole 256 px crops) continue what the stages
+    # before left in the bundled model, each in a folder of its own
+    for table, crop in (("cpu2", "128"), ("cpu256", "256"), ("cpu256_2", "256"), ("cpu256_3", "256")):
         more = {n for n in staged if table in tomllib.loads((ROOT / "recipes" / f"{n}.toml").read_text())}
         assert more  # shipwreck has both
         commands = dry_run(tmp_path, "--stage", table)
