@@ -412,6 +412,31 @@ def test_losses_of_bfloat16_features_are_computed_in_float32():
     np.testing.assert_allclose(loss, np.mean((exact - nearby) ** 2), rtol=1e-4)
 
 
+@pytest.mark.parametrize("bfloat16, precision, expected", [
+    (False, None, (120, 96, 100)),             # an AVX2 CPU: the quick schedule as measured there
+    (True, None, (160, 128, 300)),             # bfloat16 maths: cheaper steps, so bigger crops and more steps
+    (True, "float32", (120, 96, 100)),         # asked for float32 there: its steps cost what they do elsewhere
+    (False, "mixed_bfloat16", (160, 128, 300)),
+])
+def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_them_cheap(
+        data, monkeypatch, user_styles, bfloat16, precision, expected):
+    from faststyle import cli
+    from faststyle.training import config as config_module
+    from faststyle.training import train as train_module
+
+    monkeypatch.setattr(config_module, "bfloat16_cpu", lambda: bfloat16)
+    started = []
+    monkeypatch.setattr(train_module, "train", lambda config, resume: started.append(config) or Path("x.onnx"))
+    argv = ["train", str(data / "style.png"), "--content-dir", str(data / "photos"), "--name", "mine"]
+    assert cli.main(argv + (["--precision", precision] if precision else [])) == 0
+    config = started[0]
+    assert (config.steps, config.crop_size, config.lite_steps) == expected
+    assert config.init_from == "wave" and config.learning_rate_end == 1e-4  # the rest of the schedule as it was
+    # An option given still wins over the schedule.
+    assert cli.main(argv + ["--steps", "7", "--crop-size", "64"]) == 0
+    assert (started[1].steps, started[1].crop_size) == (7, 64)
+
+
 def test_a_run_folder_of_an_older_version_keeps_its_compile_choice(tmp_path):
     from faststyle.training.config import TrainConfig
 

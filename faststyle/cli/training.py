@@ -61,7 +61,7 @@ def _asked_architecture(args):
 
 def run_train(args) -> int:
     from faststyle.files import refuse_overwriting_inputs
-    from faststyle.training.config import SCHEDULES, LossConfig, TrainConfig, from_args, resumed
+    from faststyle.training.config import LossConfig, TrainConfig, from_args, resumed, schedule_defaults
     from faststyle.training.photoset import DEFAULT_SET, photo_folder
     from faststyle.training.run_folder import load_run_config
     from faststyle.training.train import train
@@ -74,7 +74,7 @@ def run_train(args) -> int:
         if not Path(args.style_image).is_file():
             raise FaststyleError(f"{args.style_image}: style image not found")
         meta = dict(item.split("=", 1) for item in args.meta if "=" in item)
-        config = from_args(TrainConfig, args, defaults=SCHEDULES[args.schedule or "quick"],
+        config = from_args(TrainConfig, args, defaults=schedule_defaults(args.schedule or "quick", args.precision),
                            style_image=args.style_image, loss=from_args(LossConfig, args),
                            architecture=_architecture(args), metadata=meta)
         from faststyle.styles import check_style_name, name_from_file
