@@ -91,6 +91,21 @@ def int8_command(trained: Path, int8: Path, args) -> list[str]:
             "--int8", args.content_dir, "--exclude", "bsds500/val_*"]
 
 
+def without_painting(network: Path) -> None:
+    """Drops the painting's thumbnail from a network's card: a bundled style's swatch comes from its
+    published painting_url (recipe's [painting]), and the package carries no copy of the painting."""
+    import onnx
+
+    from faststyle.files import atomic_write_bytes
+    from faststyle.model_file import ModelCard, card_from_session, model_props, set_model_props
+
+    proto = onnx.load(str(network))
+    card = card_from_session(proto).to_dict()
+    card.pop("painting_thumbnail", None)
+    set_model_props(proto, model_props(ModelCard.from_dict(card)))
+    atomic_write_bytes(network, proto.SerializeToString())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--styles-dir", required=True, help="folder with the paintings")
@@ -134,6 +149,7 @@ def main() -> int:
         if not args.dry_run:
             for network in networks:
                 os.replace(network.with_suffix(".int8.onnx"), network)  # the int8 network is the one that ships
+                without_painting(network)
     return 0
 
 

@@ -27,6 +27,8 @@ def test_bundled_style_has_its_model_card(name):
     for fast in (False, True):  # where it started and what it learned from: style names, not a machine's paths
         lineage = read_card(resolve_style(name, fast=fast))
         assert not any(sep in str(v) for v in (lineage.init_from, lineage.teacher) for sep in "/\\"), lineage.init_from
+        # no copy of the painting in the package: the swatch fetches it from where it is published
+        assert lineage.painting_thumbnail is None and lineage.painting_url.startswith("https://")
 
 
 @pytest.mark.parametrize("name", BUNDLED)
