@@ -40,7 +40,7 @@ SCHEDULES = {
 # Where the CPU does bfloat16 maths (and --precision is auto), a quick step costs about a sixth of
 # an AVX2 host's (0.18 s against 1.0-1.1 s at 96 px, 2 cores each), so the quick schedule takes
 # bigger crops and more steps in fewer minutes: nearer the painting for the full network and the
-# lite one (measured: STYLES.md, "A new style in minutes").
+# lite one (measured: STYLES.md, "On a CPU with bfloat16").
 QUICK_ON_BFLOAT16 = {"steps": 160, "crop_size": 128, "lite_steps": 300}
 # The lite network's run after the full one (--lite-steps): pure distillation, no VGG steps. It
 # starts from the lite network trained beside the full one (train._lite_beside), so fewer steps
