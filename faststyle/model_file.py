@@ -176,3 +176,15 @@ def set_model_props(proto, props: dict[str, str]) -> None:
         else:
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
+
+
+def rewrite_card(path: str | os.PathLike, **fields: Any) -> None:
+    """Rewrites a model file's card with `fields` set (None removes one), the network byte for byte."""
+    import onnx
+
+    from faststyle.files import atomic_write_bytes
+
+    proto = onnx.load(str(path))
+    card = {**card_from_session(proto).to_dict(), **fields}
+    set_model_props(proto, model_props(ModelCard.from_dict({k: v for k, v in card.items() if v is not None})))
+    atomic_write_bytes(path, proto.SerializeToString())

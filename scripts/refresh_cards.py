@@ -14,10 +14,7 @@ import argparse
 import tomllib
 from pathlib import Path
 
-import onnx
-
-from faststyle.files import atomic_write_bytes
-from faststyle.model_file import ModelCard, card_from_session, model_props, set_model_props
+from faststyle.model_file import rewrite_card
 from faststyle.styles import bundled_style_names, resolve_style
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,10 +27,7 @@ def main() -> None:
         painting = tomllib.loads((ROOT / "recipes" / f"{name}.toml").read_text())["painting"]
         for fast in (False, True):
             path = resolve_style(name, fast=fast)
-            proto = onnx.load(str(path))
-            card = ModelCard.from_dict({**card_from_session(proto).to_dict(), **painting})
-            set_model_props(proto, model_props(card))
-            atomic_write_bytes(path, proto.SerializeToString())
+            rewrite_card(path, **painting)
             print(f"{path}: {', '.join(sorted(painting))}")
 
 

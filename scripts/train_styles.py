@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "faststyle" / "models"
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+from faststyle.model_file import rewrite_card  # noqa: E402
 from faststyle.training.config import LossConfig, TrainConfig, options  # noqa: E402
 ORDER = ["wave", "starry_night", "the_scream", "composition_vii", "udnie", "shipwreck", "woman_with_hat", "water_lilies"]
 
@@ -91,21 +92,6 @@ def int8_command(trained: Path, int8: Path, args) -> list[str]:
             "--int8", args.content_dir, "--exclude", "bsds500/val_*"]
 
 
-def without_painting(network: Path) -> None:
-    """Drops the painting's thumbnail from a network's card: a bundled style's swatch comes from its
-    published painting_url (recipe's [painting]), and the package carries no copy of the painting."""
-    import onnx
-
-    from faststyle.files import atomic_write_bytes
-    from faststyle.model_file import ModelCard, card_from_session, model_props, set_model_props
-
-    proto = onnx.load(str(network))
-    card = card_from_session(proto).to_dict()
-    card.pop("painting_thumbnail", None)
-    set_model_props(proto, model_props(ModelCard.from_dict(card)))
-    atomic_write_bytes(network, proto.SerializeToString())
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--styles-dir", required=True, help="folder with the paintings")
@@ -149,7 +135,9 @@ def main() -> int:
         if not args.dry_run:
             for network in networks:
                 os.replace(network.with_suffix(".int8.onnx"), network)  # the int8 network is the one that ships
-                without_painting(network)
+                # No copy of the painting in the package: a bundled style's swatch comes from its
+                # published painting_url (the recipe's [painting]).
+                rewrite_card(network, painting_thumbnail=None)
     return 0
 
 

@@ -50,6 +50,19 @@ def test_a_card_survives_export_and_keeps_what_it_does_not_know(tmp_path):
     assert onnx.load_from_string(stored_stats_graph(session)).graph.output
 
 
+def test_rewrite_card_sets_and_removes_fields_and_keeps_the_network(tmp_path):
+    from faststyle.model_file import rewrite_card
+    from faststyle.training.export import export_onnx
+
+    path = tmp_path / "m.onnx"
+    export_onnx(random_transform_net(width=4), path, ModelCard(name="m", title="Wheat", painting_thumbnail="abc"))
+    graph = onnx.load(str(path)).graph.SerializeToString()
+    rewrite_card(path, painting_thumbnail=None, artist="Vincent van Gogh")
+    card = read_card(path)
+    assert (card.name, card.title, card.artist, card.painting_thumbnail) == ("m", "Wheat", "Vincent van Gogh", None)
+    assert onnx.load(str(path)).graph.SerializeToString() == graph
+
+
 @pytest.mark.parametrize("stored", ["[1, 2, 3]", "not json", '"a string"'])
 def test_a_foreign_card_reads_as_empty(tmp_path, stored):
     from faststyle.model_file import set_model_props
