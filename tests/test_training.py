@@ -50,12 +50,13 @@ def test_train_exports_a_working_model(data, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "skipped 1 unreadable" in r.stdout
     assert log_steps(run) == [1, 2, 3]
-    # The blob measure is logged at every preview, on the held-out photo.
+    # The blob and layout measures are logged at every checkpoint, on the held-out photo.
     with open(run / "quality.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(row["step"]) for row in rows] == [2, 3] and all(row["photos"] == "1" for row in rows)
     assert all(0.0 <= float(row["blown_white_mean"]) <= float(row["blown_white_max"]) <= 1.0 for row in rows)
-    assert "blown white" in r.stdout + r.stderr
+    assert all(-1.0 <= float(row["tonal_layout"]) <= 1.0 for row in rows)
+    assert "blown white" in r.stdout + r.stderr and "tonal layout kept" in r.stdout + r.stderr
     assert (run / "preview.jpg").is_file()
     session = ort.InferenceSession(str(run / "model.onnx"), providers=["CPUExecutionProvider"])
     out = session.run(["stylized"], {"image": np.full((1, 36, 52, 3), 100, np.float32)})[0]
@@ -100,9 +101,12 @@ def test_lite_student_learns_its_teachers_pictures(data, tmp_path, tiny_model_pa
     assert resolve_style("tiny") == user_styles / "tiny.onnx"
 
 
-def test_quick_schedule_adapts_the_nearest_style_and_distils_a_lite_network(data, tmp_path, user_styles):
+@pytest.mark.parametrize("lite_perceptual_every", [0, 1])
+def test_quick_schedule_adapts_the_nearest_style_and_distils_a_lite_network(data, tmp_path, user_styles,
+                                                                            lite_perceptual_every):
     """The default path end to end: the nearest bundled style as the start, a preview at once, then
-    a lite network distilled from the new full one; both land in the user style folder."""
+    a lite network distilled from the new full one; both land in the user style folder. Without the
+    VGG loss in its stage (an AVX2 CPU's schedule) the lite network first learns beside the full one."""
     from faststyle.architecture import PRESETS
     from faststyle.styles import bundled_style_names, resolve_style
 
@@ -110,7 +114,7 @@ def test_quick_schedule_adapts_the_nearest_style_and_distils_a_lite_network(data
     cmd = [sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--content-dir", str(data / "photos"),
            "--run-dir", str(run), "--name", "mine", "--vgg-weights", "random", "--image-size", "40",
            "--crop-size", "32", "--style-size", "48", "--batch-size", "2", "--steps", "3", "--lite-steps", "2",
-           "--compile", "graph"]
+           "--lite-perceptual-every", str(lite_perceptual_every), "--compile", "graph"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     full, lite = user_styles / "mine.onnx", user_styles / "lite" / "mine.onnx"
@@ -123,12 +127,16 @@ def test_quick_schedule_adapts_the_nearest_style_and_distils_a_lite_network(data
     assert cards[1]["teacher"] == "mine" and cards[1]["init_from"] == start  # a name, not this machine's path
     assert (run / "preview.jpg").is_file() and (run / "lite" / "preview.jpg").is_file()
     assert log_steps(run / "lite") == [1, 2]
-    # The lite network learned beside the full one (its loss logged, its weights in the full run's
-    # checkpoints under their own names), then went on alone from there.
+    with open(run / "lite" / "losses.csv") as f:  # the full network's pictures, and the VGG loss if asked
+        rows = list(csv.DictReader(f))
+    assert all(float(row["distill"]) > 0 and bool(row["style"]) == bool(lite_perceptual_every) for row in rows)
+    # Distilled from pictures only, the lite network learned beside the full one first (its loss
+    # logged, its weights in the full run's checkpoints under their own names).
     with open(run / "losses.csv") as f:
-        assert all(float(row["lite"]) > 0 for row in csv.DictReader(f))
+        assert all(bool(row["lite"]) != bool(lite_perceptual_every) for row in csv.DictReader(f))
     with np.load(sorted(run.glob("ckpt-*.npz"))[-1]) as ckpt:
-        assert any(k.startswith("net/lite/") for k in ckpt.files) and any(k.startswith("net/conv1") for k in ckpt.files)
+        assert any(k.startswith("net/lite/") for k in ckpt.files) != bool(lite_perceptual_every)
+        assert any(k.startswith("net/conv1") for k in ckpt.files)
     assert resolve_style("mine", fast=True) == lite and resolve_style("mine") == full
     # Both cards carry the painting, small, and the style's swatch is that painting, not a painted cat.
     from faststyle.api import swatch
@@ -413,10 +421,11 @@ def test_losses_of_bfloat16_features_are_computed_in_float32():
 
 
 @pytest.mark.parametrize("bfloat16, precision, expected", [
-    (False, None, (120, 96, 100)),             # an AVX2 CPU: the quick schedule as measured there
-    (True, None, (160, 128, 300)),             # bfloat16 maths: cheaper steps, so bigger crops and more steps
-    (True, "float32", (120, 96, 100)),         # asked for float32 there: its steps cost what they do elsewhere
-    (False, "mixed_bfloat16", (160, 128, 300)),
+    (False, None, (120, 96, 100, 0)),          # an AVX2 CPU: the quick schedule as measured there
+    (True, None, (160, 128, 200, 1)),          # bfloat16 maths: cheaper steps, so bigger crops, more steps, and
+                                               # the VGG loss for the lite network too
+    (True, "float32", (120, 96, 100, 0)),      # asked for float32 there: its steps cost what they do elsewhere
+    (False, "mixed_bfloat16", (160, 128, 200, 1)),
 ])
 def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_them_cheap(
         data, monkeypatch, user_styles, bfloat16, precision, expected):
@@ -430,11 +439,14 @@ def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_t
     argv = ["train", str(data / "style.png"), "--content-dir", str(data / "photos"), "--name", "mine"]
     assert cli.main(argv + (["--precision", precision] if precision else [])) == 0
     config = started[0]
-    assert (config.steps, config.crop_size, config.lite_steps) == expected
+    assert (config.steps, config.crop_size, config.lite_steps, config.lite_perceptual_every) == expected
     assert config.init_from == "wave" and config.learning_rate_end == 1e-4  # the rest of the schedule as it was
-    # An option given still wins over the schedule.
-    assert cli.main(argv + ["--steps", "7", "--crop-size", "64"]) == 0
-    assert (started[1].steps, started[1].crop_size) == (7, 64)
+    # The schedule's loss keeps the photo's light and dark, and pale paintings from flat white.
+    assert config.loss.layout_weight > 0 and config.loss.white_weight > 0
+    # An option given still wins over the schedule, for the loss too.
+    assert cli.main(argv + ["--steps", "7", "--crop-size", "64", "--layout-weight", "0"]) == 0
+    assert (started[1].steps, started[1].crop_size, started[1].loss.layout_weight) == (7, 64, 0)
+    assert cli.main(argv + ["--schedule", "long"]) == 0 and started[2].loss.layout_weight == 0
 
 
 def test_a_run_folder_of_an_older_version_keeps_its_compile_choice(tmp_path):
@@ -640,6 +652,54 @@ def test_shift_term_by_stride_sees_only_statistics_and_by_any_sees_the_grid_too(
     assert np.all(term(blocks, "stride") < 1e-6)
     assert np.all(term(blocks, "any") > 10)
     assert np.all(term(normalised, "stride") > 1e-3)
+
+
+def test_the_layout_term_is_the_judged_tonal_correlation_and_leaves_the_palette_free():
+    from keras import ops
+
+    from faststyle.measures import tonal_correlation
+    from faststyle.training.losses import LAYOUT_BLOCK, block_luminance, layout_loss
+
+    rng = np.random.default_rng(1)
+    photos = np.stack([photo(64, 64, seed=s) for s in (2, 3)]).astype(np.float32)
+
+    def term(pictures):
+        return ops.convert_to_numpy(layout_loss(pictures.astype(np.float32), block_luminance(photos)))
+
+    # The same number the judge computes, at the training scale's block.
+    mixed = 0.5 * photos + 0.5 * photo(64, 64, seed=5) + rng.uniform(0, 30, photos.shape)
+    judged = [1 - tonal_correlation(mixed[i], photos[i], LAYOUT_BLOCK) for i in range(2)]
+    assert min(judged) > 0.05  # a layout partly kept: the term has something to measure
+    np.testing.assert_allclose(term(mixed), judged, atol=1e-5)
+    # Another palette, darker and with more contrast, keeps the layout: it costs nothing.
+    repainted = (photos @ [0.299, 0.587, 0.114])[..., None] * [1.0, 0.8, 0.5] - 20
+    assert np.all(term(repainted) < 1e-3)
+    # The photo's light and dark moved elsewhere (blocks mirrored) costs most of the range.
+    assert np.all(term(photos[:, ::-1, ::-1]) > 0.5)
+
+
+def test_the_near_white_term_counts_only_pixels_white_in_every_channel():
+    from keras import ops
+
+    from faststyle.training.losses import NEAR_WHITE, white_loss
+
+    pictures = np.full((3, 8, 8, 3), 200.0, np.float32)
+    pictures[1, :2, :2] = 255.0             # a white patch: 4 of 64 pixels, each 10 over the level
+    pictures[2, :, :, :2] = 255.0           # yellow-white, its blue channel far below: not blown
+    pictures[2, :2, :2, 2] = NEAR_WHITE     # at the level: costs nothing yet
+    np.testing.assert_allclose(ops.convert_to_numpy(white_loss(pictures)), [0, 4 / 64 * 10 ** 2, 0], atol=1e-6)
+
+
+def test_the_layout_and_white_terms_are_trained_logged_and_recorded_in_the_card(data, tmp_path):
+    run = tmp_path / "run"
+    r = subprocess.run(train_cmd(data, run, "--steps", "2", "--layout-weight", "100", "--white-weight", "5"),
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    with open(run / "losses.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(0 < float(row["layout"]) <= 200 and float(row["white"]) >= 0 for row in rows)
+    card = json.loads(ort.InferenceSession(str(run / "model.onnx")).get_modelmeta().custom_metadata_map["faststyle"])
+    assert card["loss"]["layout_weight"] == 100 and card["loss"]["white_weight"] == 5
 
 
 def test_a_log_from_before_a_new_column_resumes_with_its_values_in_their_columns(tmp_path):

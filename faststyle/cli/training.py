@@ -74,8 +74,10 @@ def run_train(args) -> int:
         if not Path(args.style_image).is_file():
             raise FaststyleError(f"{args.style_image}: style image not found")
         meta = dict(item.split("=", 1) for item in args.meta if "=" in item)
-        config = from_args(TrainConfig, args, defaults=schedule_defaults(args.schedule or "quick", args.precision),
-                           style_image=args.style_image, loss=from_args(LossConfig, args),
+        defaults = schedule_defaults(args.schedule or "quick", args.precision)
+        loss_defaults = defaults.pop("loss")
+        config = from_args(TrainConfig, args, defaults=defaults, style_image=args.style_image,
+                           loss=from_args(LossConfig, args, defaults=loss_defaults),
                            architecture=_architecture(args), metadata=meta)
         from faststyle.styles import check_style_name, name_from_file
 

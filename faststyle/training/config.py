@@ -27,27 +27,29 @@ PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 SHIFT_BY = ("any", "stride")  # --shift-by: the shifts of --shift-weight's moved crops (losses.shift_loss)
 NEAREST = "nearest"  # --init-from: the bundled style whose pictures are nearest the painting in style
 
-# What --schedule sets unless an option says otherwise. "quick" (the default) adapts the bundled
-# "wave" in a few minutes and distils its lite network after it; "long" is the field defaults:
-# from random weights, as the bundled styles were first trained. Why wave and not the style
-# nearest the painting, why 96 px crops and these steps: STYLES.md, "A new style in minutes".
+# What --schedule sets unless an option says otherwise ("loss": LossConfig's fields). "quick" (the
+# default) adapts the bundled "wave" in a few minutes and trains its lite network after it; "long"
+# is the field defaults: from random weights, as the bundled styles were first trained. Why wave
+# and not the style nearest the painting, why 96 px crops and these steps: STYLES.md, "A new style
+# in minutes"; why the layout term: there, "A layout term and a lite network taught by VGG".
 SCHEDULES = {
     "quick": {"steps": 120, "crop_size": 96, "learning_rate": 1e-3, "learning_rate_end": 1e-4,
               "init_from": "wave", "precision": "auto", "lite_steps": 100, "preview_every": 15,
-              "checkpoint_every": 40},
+              "checkpoint_every": 40, "loss": {"layout_weight": 7e4, "white_weight": 1e4}},
     "long": {},
 }
 # Where the CPU does bfloat16 maths (and --precision is auto), a quick step costs about a sixth of
 # an AVX2 host's (0.18 s against 1.0-1.1 s at 96 px, 2 cores each), so the quick schedule takes
-# bigger crops and more steps in fewer minutes: nearer the painting for the full network and the
-# lite one (measured: STYLES.md, "On a CPU with bfloat16").
-QUICK_ON_BFLOAT16 = {"steps": 160, "crop_size": 128, "lite_steps": 300}
-# The lite network's run after the full one (--lite-steps): pure distillation, no VGG steps. It
-# starts from the lite network trained beside the full one (train._lite_beside), so fewer steps
-# do: 100 at 96 px after 120 beside came nearer the painting than 150 from the bundled lite
-# network, in the same time. A faster rate painted a 2x2 grid (measured: STYLES.md, "A new style
-# in minutes").
-LITE_DISTILLATION = {"crop_size": 96, "learning_rate": 1e-3, "learning_rate_end": 1e-4, "perceptual_every": 0}
+# bigger crops and more steps in fewer minutes, and its lite network learns from the VGG loss as
+# well as from the full network's pictures (0.14 s a step there, twice a picture-only step): far
+# nearer the painting (measured: STYLES.md, "On a CPU with bfloat16").
+QUICK_ON_BFLOAT16 = {"steps": 160, "crop_size": 128, "lite_steps": 200, "lite_perceptual_every": 1}
+# The lite network's run after the full one (--lite-steps). From pictures only (an AVX2 CPU's
+# schedule) it starts from the lite network trained beside the full one (train._lite_beside), so
+# fewer steps do: 100 at 96 px after 120 beside came nearer the painting than 150 from the bundled
+# lite network, in the same time. A faster rate painted a 2x2 grid (measured: STYLES.md, "A new
+# style in minutes").
+LITE_DISTILLATION = {"crop_size": 96, "learning_rate": 1e-3, "learning_rate_end": 1e-4}
 
 
 def option(flags: str | tuple[str, ...], help: str, resume: str = FIXED, **argparse_kwargs) -> dict:
@@ -69,6 +71,13 @@ class LossConfig:
         "--style-weight", "weight of the Gram style loss (docs/loss-weights.md)", type=non_negative_float))
     tv_weight: float = field(default=0.2, metadata=option(
         "--tv-weight", "weight of the total-variation loss", type=non_negative_float))
+    layout_weight: float = field(default=0.0, metadata=option(
+        "--layout-weight", "weight of the tonal layout term: 1 - the correlation of 16 px block luminance, "
+        "picture against photo (keeps the photo's light and dark where a painting would repaint them)",
+        type=non_negative_float))
+    white_weight: float = field(default=0.0, metadata=option(
+        "--white-weight", "weight of the near-white term: the squared excess over 245 of each pixel's darkest "
+        "channel (keeps pale paintings from blowing areas to flat white)", type=non_negative_float))
     # Per style layer, shallow to deep. None: 1/C^2 for a layer of C channels, which makes each
     # layer's term the mean squared Gram difference of Johnson et al.'s code.
     style_layer_weights: list[float] | None = field(default=None, metadata=option(
@@ -164,6 +173,9 @@ class TrainConfig:
     lite_steps: int = field(default=0, metadata=option(
         "--lite-steps", "after training, distil the style's lite network (--fast) for this many steps "
         "(0: none)", resume=MAY_CHANGE, type=at_least(0)))
+    lite_perceptual_every: int = field(default=0, metadata=option(
+        "--lite-perceptual-every", "with --lite-steps: the lite network also learns from the VGG loss "
+        "on every Nth step (0: from the full network's pictures only)", resume=MAY_CHANGE, type=at_least(0)))
     seed: int = field(default=0, metadata=option(
         "--seed", "seed of the weights and the photo order", type=int_between(0, SEED_MAX)))
     # Which is faster depends on the CPU: XLA was 1.6x faster than plain graph mode on an AVX2 host,
@@ -282,8 +294,9 @@ def bfloat16_cpu() -> bool:
 
 
 def schedule_defaults(name: str, precision: str | None = None) -> dict:
-    """What --schedule NAME sets on this machine; `precision`: --precision as given (None: not given)."""
-    defaults = dict(SCHEDULES[name])
+    """What --schedule NAME sets on this machine; `precision`: --precision as given (None: not given).
+    The loss's settings are under "loss"."""
+    defaults = {**SCHEDULES[name], "loss": dict(SCHEDULES[name].get("loss", {}))}
     if name == "quick" and resolved_precision(precision or defaults["precision"]) == "mixed_bfloat16":
         defaults.update(QUICK_ON_BFLOAT16)
     return defaults

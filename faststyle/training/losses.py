@@ -67,6 +67,49 @@ def distill_loss(stylized: Tensor, target: Tensor) -> Tensor:
     return ops.mean(ops.square(shown - target), axis=(1, 2, 3))
 
 
+# The tonal layout's blocks at the training scale: the judge's 32 px blocks on 512 px pictures
+# (measures.TONE_BLOCK) are about 16 px on photos whose short side is 256.
+LAYOUT_BLOCK = 16
+
+
+def block_luminance(images: Tensor, block: int = LAYOUT_BLOCK) -> Tensor:
+    """(N, H, W, 3) pictures -> (N, H/block, W/block) mean luminance of each block, in float32."""
+    rgb = ops.cast(images, "float32")
+    luma = rgb[..., 0:1] * 0.299 + rgb[..., 1:2] * 0.587 + rgb[..., 2:3] * 0.114
+    return ops.average_pool(luma, block, block, padding="valid")[..., 0]
+
+
+def layout_loss(shown: Tensor, photo_blocks: Tensor) -> Tensor:
+    """1 - the Pearson correlation of block luminance, picture against photo, per image -> (N,).
+
+    What `measures.tonal_correlation` judges, made a loss: it asks the picture to keep where the
+    photo is light and dark, and leaves the painting free to choose its palette and contrast
+    (a correlation ignores both). A flat photo has no layout to keep: its term is 1, with no gradient.
+    """
+    a = block_luminance(shown)
+    a = a - ops.mean(a, axis=(1, 2), keepdims=True)
+    b = photo_blocks - ops.mean(photo_blocks, axis=(1, 2), keepdims=True)
+    covariance = ops.sum(a * b, axis=(1, 2))
+    scale = ops.sqrt(ops.sum(ops.square(a), axis=(1, 2)) * ops.sum(ops.square(b), axis=(1, 2)) + 1e-6)
+    return 1.0 - covariance / scale
+
+
+# Where the near-white term starts: below measures.WHITE_LEVEL (250), so that a picture kept under
+# it has no blown-white pixels to count.
+NEAR_WHITE = 245.0
+
+
+def white_loss(images: Tensor) -> Tensor:
+    """Mean squared excess of each pixel's darkest channel over NEAR_WHITE, per image -> (N,).
+
+    Only pixels whose every channel is near white cost anything: the flat white that
+    `measures.blown_white_share` counts. A pale painting's Gram statistics do not tell 240 from
+    255, and the layout term keeps the photo's bright areas bright, so without it they clip.
+    """
+    darkest = ops.min(ops.cast(images, "float32"), axis=-1)
+    return ops.mean(ops.square(ops.relu(darkest - NEAR_WHITE)), axis=(1, 2))
+
+
 SHIFT_MARGIN = 16  # pixels left out at a shifted crop's edges, where the two pictures see different borders
 
 
@@ -130,11 +173,16 @@ class PerceptualLoss:
         _, style_feats = self.loss_net(images)
         return float(ops.sum(self.config.style_weight * style_loss(style_feats, self.style_grams, self.layer_weights)))
 
-    def content_targets(self, content_images: Tensor) -> Tensor:
-        return self.loss_net(content_images)[0]
+    def content_targets(self, content_images: Tensor) -> dict[str, Tensor]:
+        """What the loss compares a picture of these photos with: their VGG features, and their
+        block luminance where the loss keeps the tonal layout."""
+        targets = {"features": self.loss_net(content_images)[0]}
+        if self.config.layout_weight:
+            targets["layout"] = block_luminance(content_images)
+        return targets
 
-    def terms(self, stylized: Tensor, content_target: Tensor) -> dict[str, Tensor]:
-        """Weighted per-image terms {content, style, tv, range, total}, each (N,)."""
+    def terms(self, stylized: Tensor, content_target: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Weighted per-image terms {content, style, tv, range, [layout, white,] total}, each (N,)."""
         # The loss judges the picture users get: clipped to 0..255. Without the clip the
         # network learns to push regions past white (the output reaches 277.5), where VGG
         # sees "brighter than possible" pixels that match the Gram targets cheaply; tanh then
@@ -144,12 +192,16 @@ class PerceptualLoss:
         content_feats, style_feats = self.loss_net(shown)
         c = self.config
         out = {
-            "content": c.content_weight * content_loss(content_feats, content_target),
+            "content": c.content_weight * content_loss(content_feats, content_target["features"]),
             "style": c.style_weight * style_loss(style_feats, self.style_grams, self.layer_weights),
             "tv": c.tv_weight * tv_loss(shown),
             "range": self.range_term(stylized),
         }
-        out["total"] = out["content"] + out["style"] + out["tv"] + out["range"]
+        if c.layout_weight:
+            out["layout"] = c.layout_weight * layout_loss(shown, content_target["layout"])
+        if c.white_weight:
+            out["white"] = c.white_weight * white_loss(stylized)
+        out["total"] = sum(out.values())
         return out
 
 

@@ -3,7 +3,7 @@
     config.json        the run's settings (TrainConfig), read back on --resume
     ckpt-000200.npz    weights by layer name, optimizer state, step, stream position and the config
     losses.csv         one row per step
-    quality.csv        blown-white share on held-out photos at each preview
+    quality.csv        blown-white share and tonal layout kept on held-out photos at each checkpoint
     preview.jpg        the preview photo stylized by the latest weights
 
 Why not tf.train.Checkpoint + CheckpointManager: they would give named objects and keep-N
@@ -34,8 +34,8 @@ from faststyle.model_file import ModelCard
 from faststyle.training.config import TrainConfig
 
 KEEP_CHECKPOINTS = 2
-LOSS_COLUMNS = ["step", "content", "style", "tv", "range", "distill", "shift", "lite", "total", "seconds"]
-QUALITY_COLUMNS = ["step", "blown_white_mean", "blown_white_max", "photos"]
+LOSS_COLUMNS = ["step", "content", "style", "tv", "range", "layout", "white", "distill", "shift", "lite", "total", "seconds"]
+QUALITY_COLUMNS = ["step", "blown_white_mean", "blown_white_max", "photos", "tonal_layout"]
 
 
 # --- config ---------------------------------------------------------------------------

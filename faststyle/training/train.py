@@ -125,12 +125,16 @@ def _square_photos(paths: list[Path], size: int, count: int) -> list[np.ndarray]
 
 
 def _log_quality(net, photos: list[np.ndarray], log, step: int) -> str:
-    """Logs the share of blown-white pixels on the validation photos (quality.csv)."""
-    from faststyle.measures import blown_white_share
+    """Logs the share of blown-white pixels and the tonal layout kept on the validation photos (quality.csv)."""
+    from faststyle.measures import blown_white_share, tonal_correlation
+    from faststyle.training.evaluate import nanmean
 
-    shares = [blown_white_share(_stylize(net, p), p) for p in photos]
-    log.writerow([step, f"{np.mean(shares):.5f}", f"{np.max(shares):.5f}", len(shares)])
-    return f"step {step}: blown white {100 * np.mean(shares):.2f} % mean, {100 * np.max(shares):.2f} % worst"
+    pictures = [_stylize(net, p) for p in photos]
+    shares = [blown_white_share(picture, p) for picture, p in zip(pictures, photos)]
+    layout = nanmean([tonal_correlation(picture, p) for picture, p in zip(pictures, photos)])
+    log.writerow([step, f"{np.mean(shares):.5f}", f"{np.max(shares):.5f}", len(shares), f"{layout:.3f}"])
+    return (f"step {step}: blown white {100 * np.mean(shares):.2f} % mean, {100 * np.max(shares):.2f} % worst; "
+            f"tonal layout kept {layout:.2f}")
 
 
 def _preview_array(path: str | None) -> np.ndarray:
@@ -328,14 +332,15 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start=None) -> Pat
 
 
 def _lite_config(config: TrainConfig, teacher: Path) -> TrainConfig:
-    """The lite network's run, after the full one: distilled from it (pictures as targets, no VGG
-    steps: a fraction of a perceptual step's cost), in the subfolder lite/ of the run folder. It
-    starts from the network trained beside the full one (_lite_beside); its card names where
-    that began: the lite network of the style the full one started from."""
+    """The lite network's run, after the full one: distilled from it (its pictures as targets), and
+    with --lite-perceptual-every also taught by the VGG loss, in the subfolder lite/ of the run
+    folder. It starts from the network trained beside the full one (_lite_beside); its card names
+    where that began: the lite network of the style the full one started from."""
     return dataclasses.replace(
         config, **LITE_DISTILLATION, architecture=PRESETS["lite"], teacher=str(teacher), steps=config.lite_steps,
-        lite_steps=0, init_from=_lite_start(config.init_from),
-        run_dir=str(config.folder / LITE_SUBDIR), output=str(lite_path(_output_path(config))))
+        perceptual_every=config.lite_perceptual_every, lite_steps=0, lite_perceptual_every=0,
+        init_from=_lite_start(config.init_from), run_dir=str(config.folder / LITE_SUBDIR),
+        output=str(lite_path(_output_path(config))))
 
 
 class Networks:
@@ -364,17 +369,19 @@ BESIDE = "lite"  # name scope of the lite network trained beside a full one
 
 def _lite_beside(config: TrainConfig, checkpoint: dict | None):
     """The lite network trained beside the full one, or None. When a run will distil a lite
-    network (--lite-steps), the lite one learns from the full one's pictures of every batch while
-    the full one trains: they come free with the step, so the lite stage starts close to its
-    teacher (measured: STYLES.md, "A new style in minutes"). A run resumed from a checkpoint
-    made without it goes on without it."""
+    network from pictures only (--lite-steps without --lite-perceptual-every), the lite one learns
+    from the full one's pictures of every batch while the full one trains: they come free with
+    the step, so the lite stage starts close to its teacher. A lite stage that also has the VGG
+    loss got as near the painting from the bundled lite network (measured: STYLES.md, "A new
+    style in minutes"). A resumed run goes on as its checkpoints were made, with or without it."""
     import keras
 
     from faststyle.training.network import build_transform_net
 
     if not config.lite_steps or config.architecture == PRESETS["lite"] or config.teacher:
         return None
-    if checkpoint is not None and not any(k.startswith(f"net/{BESIDE}/") for k in checkpoint):
+    made_with = checkpoint is not None and any(k.startswith(f"net/{BESIDE}/") for k in checkpoint)
+    if not made_with and (checkpoint is not None or config.lite_perceptual_every):
         return None
     with keras.name_scope(BESIDE):
         return build_transform_net(PRESETS["lite"])
