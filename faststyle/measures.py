@@ -14,6 +14,7 @@ import numpy as np
 
 WHITE_LEVEL = 250  # every channel at or above this counts as blown to white
 TONE_BLOCK = 32    # box size for the tonal layout, in pixels
+LUMA = (0.299, 0.587, 0.114)  # RGB weights of luminance (ITU-R BT.601), here and in the training loss's layout term
 
 
 def blown_white_share(stylized: np.ndarray, photo: np.ndarray, level: int = WHITE_LEVEL) -> float:
@@ -29,7 +30,7 @@ def blown_white_share(stylized: np.ndarray, photo: np.ndarray, level: int = WHIT
 
 
 def _luminance(rgb: np.ndarray) -> np.ndarray:
-    return np.asarray(rgb, np.float64) @ np.array([0.299, 0.587, 0.114])
+    return np.asarray(rgb, np.float64) @ np.array(LUMA)
 
 
 def _box_average(plane: np.ndarray, block: int) -> np.ndarray:

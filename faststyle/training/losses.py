@@ -13,6 +13,7 @@ from keras import ops
 
 from faststyle.architecture import PAD_MULTIPLE
 from faststyle.errors import FaststyleError
+from faststyle.measures import LUMA, TONE_BLOCK, WHITE_LEVEL
 from faststyle.training.config import LossConfig
 from faststyle.training.vgg import LossNetwork, default_style_layer_weights
 
@@ -69,13 +70,12 @@ def distill_loss(stylized: Tensor, target: Tensor) -> Tensor:
 
 # The tonal layout's blocks at the training scale: the judge's 32 px blocks on 512 px pictures
 # (measures.TONE_BLOCK) are about 16 px on photos whose short side is 256.
-LAYOUT_BLOCK = 16
+LAYOUT_BLOCK = TONE_BLOCK // 2
 
 
 def block_luminance(images: Tensor, block: int = LAYOUT_BLOCK) -> Tensor:
     """(N, H, W, 3) pictures -> (N, H/block, W/block) mean luminance of each block, in float32."""
-    rgb = ops.cast(images, "float32")
-    luma = rgb[..., 0:1] * 0.299 + rgb[..., 1:2] * 0.587 + rgb[..., 2:3] * 0.114
+    luma = ops.sum(ops.cast(images, "float32") * ops.convert_to_tensor(LUMA, "float32"), axis=-1, keepdims=True)
     return ops.average_pool(luma, block, block, padding="valid")[..., 0]
 
 
@@ -94,9 +94,9 @@ def layout_loss(shown: Tensor, photo_blocks: Tensor) -> Tensor:
     return 1.0 - covariance / scale
 
 
-# Where the near-white term starts: below measures.WHITE_LEVEL (250), so that a picture kept under
-# it has no blown-white pixels to count.
-NEAR_WHITE = 245.0
+# Where the near-white term starts: below measures.WHITE_LEVEL, so that a picture kept under it
+# has no blown-white pixels to count.
+NEAR_WHITE = float(WHITE_LEVEL - 5)
 
 
 def white_loss(images: Tensor) -> Tensor:
