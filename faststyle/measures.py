@@ -4,6 +4,8 @@
 - `tonal_correlation`: whether the picture keeps the photo's light and dark layout.
 - `block_grid_ratio`: a visible grid of 2x2 blocks, the risk of painting at half resolution
   and unfolding (architecture.py, `fold`).
+- `stride_pattern`: fine dashes repeating every 2 or 4 pixels, the networks' strides, which a
+  network can paint into flat areas.
 - `shift_consistency`: whether the same strokes are painted when the picture moves by a few
   pixels, as in a camera pan (video shimmers where they are not).
 """
@@ -69,6 +71,32 @@ def block_grid_ratio(stylized: np.ndarray, block: int = 2) -> float:
     if within == 0:  # flat inside every block: all grid, or (across == 0 too) a flat picture
         return float("inf") if across > 0 else float("nan")
     return float(across / within)
+
+
+STRIDE_PERIODS = (2, 4)  # pixels: the networks' strides (the lite networks fold 2x2 blocks, then stride 2)
+
+
+def stride_pattern(picture: np.ndarray, period: int = 4, reach: int = 8) -> float:
+    """Grey levels of luminance that repeat every `period` pixels along rows or columns.
+
+    Each row's spectrum, averaged over the rows (then the same for the columns): the power at
+    that period above the median of the `reach` frequencies on either side of it (below it only,
+    for 2 px: the highest frequency there is), as the amplitude of a wave; the larger of the two
+    axes. A photo has no such period (0.1-0.7, JPEG's 8 px blocks included); dashes every 4 px,
+    6 grey levels high, over half of each row, score 1.5.
+    """
+    lum = _luminance(picture)
+    amplitudes = []
+    for plane in (lum, lum.T):
+        n = plane.shape[1]
+        power = (np.abs(np.fft.rfft(plane - plane.mean(axis=1, keepdims=True), axis=1)) ** 2).mean(axis=0)
+        k = min(round(n / period), power.size - 1)  # an odd width has no exact 2 px bin
+        if k < reach + 1:
+            raise ValueError(f"a {n} px side is too short to find a {period} px period")
+        nearby = np.r_[power[k - reach:k], power[k + 1:k + reach + 1]]
+        excess = max(float(power[k] - np.median(nearby)), 0.0)
+        amplitudes.append((1 if 2 * k == n else 2) * np.sqrt(excess) / n)  # the 2 px bin holds a wave once
+    return float(max(amplitudes))
 
 
 SHIFTS = tuple(range(1, 9))  # pixels: one to two steps of the networks' stride of 4

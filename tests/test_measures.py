@@ -1,4 +1,5 @@
-"""The picture measures on constructed images: blown-white blobs, tonal layout, block grid, shift consistency."""
+"""The picture measures on constructed images: blown-white blobs, tonal layout, block grid, stride pattern,
+shift consistency."""
 
 import numpy as np
 import pytest
@@ -60,6 +61,29 @@ def test_block_grid_ratio_sees_a_2x2_grid_and_not_a_smooth_picture():
     # A weaker grid: each block's pixels pulled a little toward their block's own offset.
     offsets = rng.normal(0, 6, (64, 64, 1)).repeat(2, axis=0).repeat(2, axis=1)
     assert block_grid_ratio(smooth + offsets) > 1.3
+
+
+def test_stride_pattern_measures_fine_dashes_at_their_period_only():
+    from faststyle.measures import stride_pattern
+
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:256, 0:320]
+    smooth = np.stack([128 + 90 * np.sin(x / 11.0 + c) * np.cos(y / 17.0) for c in range(3)], axis=-1)
+    smooth += rng.normal(0, 3, smooth.shape)  # the grain every picture has at these frequencies
+    for period in (2, 4):
+        assert stride_pattern(smooth, period) < 0.2
+        assert stride_pattern(photo(256, 320), period) < 0.2
+    # Faint vertical dashes every 4 px, 6 grey levels, in the left half only, as a network paints
+    # them into a flat area: a wave of 3 grey levels over half of each row.
+    dashes = smooth.copy()
+    dashes[:, :160][:, ::4] += 6
+    assert stride_pattern(dashes, 4) == pytest.approx(1.5, abs=0.1)
+    assert stride_pattern(dashes.transpose(1, 0, 2), 4) == pytest.approx(stride_pattern(dashes, 4))  # either axis
+    # Alternate rows 2 grey levels apart: a 2 px wave of 1 grey level, which is not a 4 px one.
+    rows = smooth + 2 * (y % 2)[..., None]
+    assert stride_pattern(rows, 2) == pytest.approx(1.0, abs=0.1) and stride_pattern(rows, 4) < 0.2
+    with pytest.raises(ValueError, match="too short"):
+        stride_pattern(smooth[:30, :30], 4)
 
 
 def test_shift_consistency_is_zero_for_a_per_pixel_picture_and_not_for_a_stride_of_4():

@@ -14,8 +14,8 @@ import numpy as np
 
 from faststyle.errors import FaststyleError
 from faststyle.image_io import load_image
-from faststyle.measures import (SHIFT_BORDER, SHIFTS, block_grid_ratio, blown_white_share, shift_consistency,
-                                tonal_correlation)
+from faststyle.measures import (SHIFT_BORDER, SHIFTS, STRIDE_PERIODS, block_grid_ratio, blown_white_share,
+                                shift_consistency, stride_pattern, tonal_correlation)
 from faststyle.model_file import ModelCard
 from faststyle.preprocess import centre_square, resize_long_side
 from faststyle.runtime import StyleModel
@@ -88,6 +88,7 @@ class Report:
     tone: list[float] = field(default_factory=list)        # tonal_correlation, model vs photo
     gatys_tone: list[float] = field(default_factory=list)  # the same for Gatys' images
     grid: list[float] = field(default_factory=list)        # block_grid_ratio at LARGE_SIZE
+    stride: dict[int, list[float]] = field(default_factory=dict)  # stride_pattern per period, at LARGE_SIZE
     shift: dict[int, float] = field(default_factory=dict)  # shift_consistency by shift, first SHIFT_PHOTOS photos
     # The same with the unmoved photo's normalisation statistics, as a video's running average holds
     # them: what is left is the strokes alone (the crop's few columns no longer move the statistics).
@@ -126,6 +127,7 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
     if not readable:
         raise FaststyleError("none of the evaluation photos could be read")
     blown, blown_large, tone, gatys_tone, grid = [], [], [], [], []
+    stride = {period: [] for period in STRIDE_PERIODS}
     for i, (path, content) in enumerate(readable):
         stylized = model.transform(content.astype(np.uint8)).astype(np.float32)  # what users get
         target = loss.content_targets(content[None])
@@ -137,6 +139,8 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
         stylized_large = model.transform(large)
         blown_large.append(blown_white_share(stylized_large, large))
         grid.append(block_grid_ratio(stylized_large))
+        for period, values in stride.items():
+            values.append(stride_pattern(stylized_large, period))
         if i < gatys_photos and gatys_iterations:
             recorded, gatys_tone_i = _gatys(content, loss, tuple(gatys_iterations), cache_dir,
                                             _gatys_key(path, size, style_image, model.card, gatys_iterations))
@@ -147,7 +151,8 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
             progress(i + 1, len(readable))
     report = Report(model.name, _mean(model_rows), photos=len(readable),
                     gatys_photos=min(gatys_photos, len(readable)) if gatys_iterations else 0,
-                    blown=blown, blown_large=blown_large, tone=tone, gatys_tone=gatys_tone, grid=grid)
+                    blown=blown, blown_large=blown_large, tone=tone, gatys_tone=gatys_tone, grid=grid,
+                    stride=stride)
     big_enough = size > 2 * SHIFT_BORDER + max(SHIFTS)  # else no pixels far enough from the borders
     shift_photos = [content.astype(np.uint8) for _, content in readable[:SHIFT_PHOTOS]] if big_enough else []
     report.shift = _mean_shift([shift_consistency(model.transform, p) for p in shift_photos])
@@ -201,15 +206,18 @@ NEW_STYLE_SIZE = 512  # long side the photos are painted at when a new style is 
 @dataclass
 class StyleDistance:
     """A style judged on photos it never saw: per photo, its pictures' style distance ratio, tonal
-    layout kept and blown-white share (0..1); the painting's own Gram matrices are the target."""
+    layout kept, blown-white share (0..1) and stride pattern per period; the painting's own Gram
+    matrices are the target."""
 
     ratio: list[float] = field(default_factory=list)
     tone: list[float] = field(default_factory=list)
     blown: list[float] = field(default_factory=list)
+    stride: dict[int, list[float]] = field(default_factory=lambda: {period: [] for period in STRIDE_PERIODS})
 
     def summary(self) -> dict[str, float]:
         return {"style_distance": float(np.mean(self.ratio)), "tone": nanmean(self.tone),
-                "blown_mean_pct": 100 * float(np.mean(self.blown)), "blown_max_pct": 100 * float(np.max(self.blown))}
+                "blown_mean_pct": 100 * float(np.mean(self.blown)), "blown_max_pct": 100 * float(np.max(self.blown)),
+                **{f"stride_{period}px": float(np.median(v)) for period, v in self.stride.items()}}
 
 
 def style_distance(paint, photos: list[Path], loss: PerceptualLoss, size: int = NEW_STYLE_SIZE) -> StyleDistance:
@@ -225,6 +233,8 @@ def style_distance(paint, photos: list[Path], loss: PerceptualLoss, size: int = 
         result.ratio.append(style_distance_ratio(loss, picture, photo))
         result.tone.append(tonal_correlation(picture, photo))
         result.blown.append(blown_white_share(picture, photo))
+        for period, values in result.stride.items():
+            values.append(stride_pattern(picture, period))
     return result
 
 
@@ -268,4 +278,8 @@ def format_report(report: Report) -> str:
     if report.grid:
         lines.append(f"2x2 block grid (steps across / within blocks at {LARGE_SIZE} px, 1 = none): "
                      f"{np.mean(report.grid):.2f} mean, {np.max(report.grid):.2f} worst")
+    if report.stride:
+        lines.append(f"stride pattern at {LARGE_SIZE} px (grey levels repeating every 2 or 4 px; photos 0.1-0.7): "
+                     + "; ".join(f"{period} px {np.median(v):.1f} median, {np.max(v):.1f} worst"
+                                 for period, v in report.stride.items()))
     return "\n".join(lines)
