@@ -433,6 +433,7 @@ def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_t
     from faststyle import cli
     from faststyle.training import config as config_module
     from faststyle.training import train as train_module
+    from faststyle.training.config import LossConfig
 
     monkeypatch.setattr(config_module, "bfloat16_cpu", lambda: bfloat16)
     started = []
@@ -442,12 +443,15 @@ def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_t
     config = started[0]
     assert (config.steps, config.crop_size, config.lite_steps, config.lite_perceptual_every) == expected
     assert config.init_from == "wave" and config.learning_rate_end == 1e-4  # the rest of the schedule as it was
-    # The schedule's loss keeps the photo's light and dark, and pale paintings from flat white.
-    assert config.loss.layout_weight > 0 and config.loss.white_weight > 0
+    # The schedule's loss keeps the photo's light and dark, pale paintings from flat white and flat
+    # areas from the stride's dashes, so that it can ask less of the photo's content.
+    assert config.loss.layout_weight > 0 and config.loss.white_weight > 0 and config.loss.stride_weight > 0
+    assert config.loss.content_weight < LossConfig.content_weight
     # An option given still wins over the schedule, for the loss too.
     assert cli.main(argv + ["--steps", "7", "--crop-size", "64", "--layout-weight", "0"]) == 0
     assert (started[1].steps, started[1].crop_size, started[1].loss.layout_weight) == (7, 64, 0)
     assert cli.main(argv + ["--schedule", "long"]) == 0 and started[2].loss.layout_weight == 0
+    assert started[2].loss == LossConfig(loss_net=started[2].loss.loss_net)  # long: the field defaults
 
 
 def test_a_run_folder_of_an_older_version_keeps_its_compile_choice(tmp_path):
@@ -691,16 +695,38 @@ def test_the_near_white_term_counts_only_pixels_white_in_every_channel():
     np.testing.assert_allclose(ops.convert_to_numpy(white_loss(pictures)), [0, 4 / 64 * 10 ** 2, 0], atol=1e-6)
 
 
-def test_the_layout_and_white_terms_are_trained_logged_and_recorded_in_the_card(data, tmp_path):
+def test_the_stride_term_costs_dashes_on_the_4px_grid_and_not_smooth_pictures_or_ramps():
+    from keras import ops
+
+    from faststyle.training.losses import stride_loss
+
+    y, x = np.mgrid[0:64, 0:64]
+    smooth = np.stack([128 + 90 * np.sin(x / 11.0 + c) * np.cos(y / 17.0) for c in range(3)], axis=-1)
+    ramp = np.repeat((2.5 * x)[..., None], 3, axis=-1)  # a ramp's 4x4 places differ, its detail does not
+    flat = np.full((64, 64, 3), 100.0)
+    dashes = flat.copy()
+    dashes[:, ::4] += 6  # on the grid: 4.5 over the box mean on one place of four, 1.5 under on the others
+    pictures = np.stack([smooth, ramp, dashes, dashes + smooth - 100]).astype(np.float32)
+    cost = ops.convert_to_numpy(stride_loss(pictures))
+    assert cost[0] < 0.3 and cost[1] < 1e-6
+    assert cost[2] == pytest.approx((4.5 ** 2 + 3 * 1.5 ** 2) / 4, rel=1e-4) and cost[3] > 6
+    # A crop smaller than one area is one area; one smaller than the grid has nothing to measure.
+    small = ops.convert_to_numpy(stride_loss(pictures[:, :20, :20]))
+    assert small[2] == pytest.approx(cost[2], rel=1e-4) and small[1] < 1e-6
+    assert np.all(ops.convert_to_numpy(stride_loss(pictures[:, :5, :5])) == 0)
+
+def test_the_layout_white_and_stride_terms_are_trained_logged_and_recorded_in_the_card(data, tmp_path):
     run = tmp_path / "run"
-    r = subprocess.run(train_cmd(data, run, "--steps", "2", "--layout-weight", "100", "--white-weight", "5"),
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(train_cmd(data, run, "--steps", "2", "--layout-weight", "100", "--white-weight", "5",
+                                 "--stride-weight", "7"), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     with open(run / "losses.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 and all(0 < float(row["layout"]) <= 200 and float(row["white"]) >= 0 for row in rows)
+    assert all(float(row["stride"]) > 0 for row in rows)  # a random network's picture is not free of the grid
     card = json.loads(ort.InferenceSession(str(run / "model.onnx")).get_modelmeta().custom_metadata_map["faststyle"])
     assert card["loss"]["layout_weight"] == 100 and card["loss"]["white_weight"] == 5
+    assert card["loss"]["stride_weight"] == 7
 
 
 def test_a_log_from_before_a_new_column_resumes_with_its_values_in_their_columns(tmp_path):

@@ -31,11 +31,13 @@ NEAREST = "nearest"  # --init-from: the bundled style whose pictures are nearest
 # default) adapts the bundled "wave" in a few minutes and trains its lite network after it; "long"
 # is the field defaults: from random weights, as the bundled styles were first trained. Why wave
 # and not the style nearest the painting, why 96 px crops and these steps: STYLES.md, "A new style
-# in minutes"; why the layout term: there, "A layout term and a lite network taught by VGG".
+# in minutes"; why the layout and near-white terms: there, "A layout term and a lite network taught
+# by VGG"; why half the content weight and the stride term: "Nearer the painting, without dashes".
 SCHEDULES = {
     "quick": {"steps": 120, "crop_size": 96, "learning_rate": 1e-3, "learning_rate_end": 1e-4,
               "init_from": "wave", "precision": "auto", "lite_steps": 100, "preview_every": 15,
-              "checkpoint_every": 40, "loss": {"layout_weight": 7e4, "white_weight": 1e4}},
+              "checkpoint_every": 40,
+              "loss": {"content_weight": 0.5, "layout_weight": 7e4, "white_weight": 1e4, "stride_weight": 3e3}},
     "long": {},
 }
 # Where the CPU does bfloat16 maths (and --precision is auto), a quick step costs about a sixth of
@@ -78,6 +80,9 @@ class LossConfig:
     white_weight: float = field(default=0.0, metadata=option(
         "--white-weight", "weight of the near-white term: the squared excess over 245 of each pixel's darkest "
         "channel (keeps pale paintings from blowing areas to flat white)", type=non_negative_float))
+    stride_weight: float = field(default=0.0, metadata=option(
+        "--stride-weight", "weight of the stride term: the mean square of the luminance pattern repeating every "
+        "4 px, the networks' stride (keeps fine dashes out of flat areas)", type=non_negative_float))
     # Per style layer, shallow to deep. None: 1/C^2 for a layer of C channels, which makes each
     # layer's term the mean squared Gram difference of Johnson et al.'s code.
     style_layer_weights: list[float] | None = field(default=None, metadata=option(

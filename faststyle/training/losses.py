@@ -110,6 +110,34 @@ def white_loss(images: Tensor) -> Tensor:
     return ops.mean(ops.square(ops.relu(darkest - NEAR_WHITE)), axis=(1, 2))
 
 
+# The stride term's areas: 8 strides (32 px) a side, small enough to follow a pattern that comes
+# and goes with the picture, large enough for a painting's own strokes to fall on every place.
+STRIDE_AREA = 8
+
+
+def stride_loss(images: Tensor) -> Tensor:
+    """Mean square of the luminance pattern that repeats every 4 px (the networks' stride;
+    2 px included), per image -> (N,).
+
+    Luminance less its 4x4 box mean (which holds no 4 or 2 px wave, and turns a ramp into a
+    constant), averaged over 32 px areas for each of the 16 places in the 4x4 grid, less the
+    area's own mean: what `measures.stride_pattern` finds, measured locally. Strokes the painting
+    puts anywhere fall on every place alike and average out; dashes painted on the grid do not.
+    """
+    luma = ops.sum(ops.cast(images, "float32") * ops.convert_to_tensor(LUMA, "float32"), axis=-1, keepdims=True)
+    s = PAD_MULTIPLE
+    detail = (luma[:, s - 1:, s - 1:] - ops.average_pool(luma, s, 1, padding="valid"))[..., 0]
+    area = min(STRIDE_AREA, detail.shape[1] // s, detail.shape[2] // s)  # a smaller crop: one area, all of it
+    if area < 1:
+        return ops.zeros_like(detail[:, 0, 0])
+    cell = s * area
+    h, w = (detail.shape[1] // cell) * cell, (detail.shape[2] // cell) * cell
+    grid = ops.reshape(detail[:, :h, :w], (-1, h // cell, area, s, w // cell, area, s))
+    places = ops.mean(grid, axis=(2, 5))  # (N, areas down, 4, areas across, 4)
+    pattern = places - ops.mean(places, axis=(2, 4), keepdims=True)
+    return ops.mean(ops.square(pattern), axis=(1, 2, 3, 4))
+
+
 SHIFT_MARGIN = 16  # pixels left out at a shifted crop's edges, where the two pictures see different borders
 
 
@@ -182,7 +210,7 @@ class PerceptualLoss:
         return targets
 
     def terms(self, stylized: Tensor, content_target: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Weighted per-image terms {content, style, tv, range, [layout, white,] total}, each (N,)."""
+        """Weighted per-image terms {content, style, tv, range, [layout, white, stride,] total}, each (N,)."""
         # The loss judges the picture users get: clipped to 0..255. Without the clip the
         # network learns to push regions past white (the output reaches 277.5), where VGG
         # sees "brighter than possible" pixels that match the Gram targets cheaply; tanh then
@@ -201,6 +229,8 @@ class PerceptualLoss:
             out["layout"] = c.layout_weight * layout_loss(shown, content_target["layout"])
         if c.white_weight:
             out["white"] = c.white_weight * white_loss(stylized)
+        if c.stride_weight:
+            out["stride"] = c.stride_weight * stride_loss(shown)
         out["total"] = sum(out.values())
         return out
 
