@@ -715,6 +715,31 @@ def test_the_stride_term_costs_dashes_on_the_4px_grid_and_not_smooth_pictures_or
     assert small[2] == pytest.approx(cost[2], rel=1e-4) and small[1] < 1e-6
     assert np.all(ops.convert_to_numpy(stride_loss(pictures[:, :5, :5])) == 0)
 
+
+def test_descending_the_stride_term_removes_the_dashes_the_judge_measures():
+    """The term and the judged measure (measures.stride_pattern) see the same thing: following the
+    term's gradient takes dashes on the 4 px grid out of a picture and leaves the rest of it."""
+    import tensorflow as tf
+
+    from faststyle.measures import LUMA, stride_pattern
+    from faststyle.training.losses import stride_loss
+
+    y, x = np.mgrid[0:131, 0:131]  # 128 px of detail after the 4x4 box: four 32 px areas a side
+    smooth = np.stack([128 + 60 * np.sin(x / 9.0 + c) * np.cos(y / 13.0) for c in range(3)], axis=-1)
+    dashes = smooth.copy()
+    dashes[:, ::4] += 8
+    picture = tf.Variable(dashes[None].astype(np.float32))
+    for _ in range(100):  # plain gradient steps: they move each place of the grid as one
+        with tf.GradientTape() as tape:
+            cost = tf.reduce_sum(stride_loss(picture))
+        picture.assign_sub(5000 * tape.gradient(cost, picture))
+    inner = np.s_[3:, 3:]  # where the box's detail reaches (its first 3 rows and columns only feed boxes)
+    cleaned = picture.numpy()[0][inner]
+    assert stride_pattern(dashes[inner], 4) > 2 and stride_pattern(cleaned, 4) < 0.1
+    # What went is the wave: the dashes' mean (2 grey levels) stays, and so does the picture.
+    assert np.abs((cleaned - smooth[inner] - 2) @ np.array(LUMA)).mean() < 0.5
+
+
 def test_the_layout_white_and_stride_terms_are_trained_logged_and_recorded_in_the_card(data, tmp_path):
     run = tmp_path / "run"
     r = subprocess.run(train_cmd(data, run, "--steps", "2", "--layout-weight", "100", "--white-weight", "5",
