@@ -37,7 +37,7 @@ SCHEDULES = {
     "quick": {"steps": 120, "crop_size": 96, "learning_rate": 1e-3, "learning_rate_end": 1e-4,
               "init_from": "wave", "precision": "auto", "lite_steps": 100, "preview_every": 15,
               "checkpoint_every": 40,
-              "loss": {"content_weight": 0.5, "layout_weight": 7e4, "white_weight": 1e4, "stride_weight": 3e3}},
+              "loss": {"content_weight": 0.5, "layout_weight": 7e4, "white_weight": 3e4, "stride_weight": 3e3}},
     "long": {},
 }
 # Where the CPU does bfloat16 maths (and --precision is auto), a quick step costs about a sixth of
