@@ -34,8 +34,8 @@ from faststyle.model_file import ModelCard
 from faststyle.training.config import TrainConfig
 
 KEEP_CHECKPOINTS = 2
-LOSS_COLUMNS = ["step", "content", "style", "tv", "range", "layout", "white", "stride", "distill", "shift", "lite", "total",
-                "seconds"]
+LOSS_COLUMNS = ["step", "content", "style", "tv", "range", "layout", "white", "stride", "distill", "shift", "lite",
+                "total", "seconds"]
 QUALITY_COLUMNS = ["step", "blown_white_mean", "blown_white_max", "photos", "tonal_layout"]
 
 

@@ -171,17 +171,19 @@ def dtype_policy(name: str):
         keras.mixed_precision.set_global_policy(before)
 
 
-def train(config: TrainConfig, resume: bool = False, progress: bool = True, start=None) -> Path:
+def train(config: TrainConfig, resume: bool = False, progress: bool = True, start=None, loss=None) -> Path:
     """Runs (or resumes) a training run and exports the ONNX model; returns its path.
 
     The run folder is locked meanwhile: a second training on it is refused, not interleaved.
     start: a Keras network of the run's architecture whose weights a new run begins with (the
     lite network trained beside the full one, for the lite stage).
+    loss: the perceptual loss of this run's painting and loss settings, already built (the full
+    stage's, for the lite stage): the VGG network and the painting's Gram matrices are not made again.
     """
     created = not config.folder.exists()
     held = run_folder.lock(config.folder)
     try:
-        return _train(config, resume, progress, start)
+        return _train(config, resume, progress, start, loss)
     except BaseException:
         if created and [p.name for p in config.folder.iterdir()] == [run_folder.LOCK_FILE]:
             (config.folder / run_folder.LOCK_FILE).unlink()  # a run that could not start leaves no folder
@@ -191,7 +193,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, star
         run_folder.unlock(held)
 
 
-def _train(config: TrainConfig, resume: bool, progress: bool, start=None) -> Path:
+def _train(config: TrainConfig, resume: bool, progress: bool, start=None, loss=None) -> Path:
     import keras
     from keras import ops
     from tqdm import tqdm
@@ -220,7 +222,10 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start=None) -> Pat
     with dtype_policy(config.precision):  # layers take the policy they are built under
         # A pure distillation run (a teacher, no VGG steps) needs no loss network: seconds saved.
         pure_distillation = config.teacher and config.perceptual_every == 0
-        loss = None if pure_distillation else build_loss(config.loss, config.style_image, config.vgg_weights)
+        if pure_distillation:
+            loss = None
+        elif loss is None:
+            loss = build_loss(config.loss, config.style_image, config.vgg_weights)
         net = build_transform_net(config.architecture)
         teacher = load_style_net(config.teacher) if config.teacher else None
         latest = run_folder.latest_intact_checkpoint(folder)[1] if resume and run_folder.checkpoints(folder) else None
@@ -327,7 +332,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start=None) -> Pat
         lite = _lite_config(config, output)
         if getattr(train_step, "chosen", None):  # this CPU's faster compile mode, without measuring again
             lite.compile_mode = CHOSEN_MODE[train_step.chosen]
-        train(lite, resume=resume, progress=progress, start=beside)
+        train(lite, resume=resume, progress=progress, start=beside, loss=loss)  # the same painting and loss
     return output
 
 
