@@ -82,7 +82,7 @@ def stride_pattern(picture: np.ndarray, period: int = 4, reach: int = 8) -> floa
     Each row's spectrum, averaged over the rows (then the same for the columns): the power at
     that period above the median of the `reach` frequencies on either side of it (below it only,
     for 2 px: the highest frequency there is), as the amplitude of a wave; the larger of the two
-    axes. A photo has no such period (0.1-0.7, JPEG's 8 px blocks included); dashes every 4 px,
+    axes. A photo has no such period (0-0.7, JPEG's 8 px blocks included); dashes every 4 px,
     6 grey levels high, over half of each row, score 1.5.
     """
     lum = _luminance(picture)

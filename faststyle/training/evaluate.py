@@ -279,7 +279,7 @@ def format_report(report: Report) -> str:
         lines.append(f"2x2 block grid (steps across / within blocks at {LARGE_SIZE} px, 1 = none): "
                      f"{np.mean(report.grid):.2f} mean, {np.max(report.grid):.2f} worst")
     if report.stride:
-        lines.append(f"stride pattern at {LARGE_SIZE} px (grey levels repeating every 2 or 4 px; photos 0.1-0.7): "
+        lines.append(f"stride pattern at {LARGE_SIZE} px (grey levels repeating every 2 or 4 px; photos 0-0.7): "
                      + "; ".join(f"{period} px {np.median(v):.1f} median, {np.max(v):.1f} worst"
                                  for period, v in report.stride.items()))
     return "\n".join(lines)
