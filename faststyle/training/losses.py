@@ -73,10 +73,14 @@ def distill_loss(stylized: Tensor, target: Tensor) -> Tensor:
 LAYOUT_BLOCK = TONE_BLOCK // 2
 
 
+def luminance(images: Tensor) -> Tensor:
+    """(N, H, W, 3) pictures -> (N, H, W, 1) luminance in float32 (measures.LUMA, as the judge's)."""
+    return ops.sum(ops.cast(images, "float32") * ops.convert_to_tensor(LUMA, "float32"), axis=-1, keepdims=True)
+
+
 def block_luminance(images: Tensor, block: int = LAYOUT_BLOCK) -> Tensor:
     """(N, H, W, 3) pictures -> (N, H/block, W/block) mean luminance of each block, in float32."""
-    luma = ops.sum(ops.cast(images, "float32") * ops.convert_to_tensor(LUMA, "float32"), axis=-1, keepdims=True)
-    return ops.average_pool(luma, block, block, padding="valid")[..., 0]
+    return ops.average_pool(luminance(images), block, block, padding="valid")[..., 0]
 
 
 def layout_loss(shown: Tensor, photo_blocks: Tensor) -> Tensor:
@@ -124,7 +128,7 @@ def stride_loss(images: Tensor) -> Tensor:
     area's own mean: what `measures.stride_pattern` finds, measured locally. Strokes the painting
     puts anywhere fall on every place alike and average out; dashes painted on the grid do not.
     """
-    luma = ops.sum(ops.cast(images, "float32") * ops.convert_to_tensor(LUMA, "float32"), axis=-1, keepdims=True)
+    luma = luminance(images)
     s = PAD_MULTIPLE
     detail = (luma[:, s - 1:, s - 1:] - ops.average_pool(luma, s, 1, padding="valid"))[..., 0]
     area = min(STRIDE_AREA, detail.shape[1] // s, detail.shape[2] // s)  # a smaller crop: one area, all of it

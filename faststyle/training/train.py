@@ -222,10 +222,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start=None, loss=N
     with dtype_policy(config.precision):  # layers take the policy they are built under
         # A pure distillation run (a teacher, no VGG steps) needs no loss network: seconds saved.
         pure_distillation = config.teacher and config.perceptual_every == 0
-        if pure_distillation:
-            loss = None
-        elif loss is None:
-            loss = build_loss(config.loss, config.style_image, config.vgg_weights)
+        loss = None if pure_distillation else loss or build_loss(config.loss, config.style_image, config.vgg_weights)
         net = build_transform_net(config.architecture)
         teacher = load_style_net(config.teacher) if config.teacher else None
         latest = run_folder.latest_intact_checkpoint(folder)[1] if resume and run_folder.checkpoints(folder) else None
