@@ -118,3 +118,29 @@ def test_a_choice_measured_while_other_programs_used_the_cpu_is_not_remembered(t
         assert picker.chosen == "XLA"
         assert memory.recall("(4, 96, 96, 3) perceptual") == remembered
         assert ("other programs used 50% of the CPU" in lines[0]) == (others == 0.5)
+
+
+def test_auto_takes_graph_mode_unmeasured_for_bfloat16_on_a_cpu():
+    """XLA loses to graph mode with bfloat16 maths on a CPU (2.2-2.4x), so auto does not spend a
+    fresh machine's first steps measuring it; float32 still measures both."""
+    import keras
+
+    from faststyle.training.step import make_train_step
+
+    net = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    opt = keras.optimizers.SGD(0.1)
+
+    def compute_terms(images, perceptual):
+        return {"total": keras.ops.mean(keras.ops.square(net(images) - 1.0), axis=-1)}
+
+    lines = []
+    assert isinstance(make_train_step(net, opt, compute_terms, [], "auto", lines.append), FastestStep)
+    assert lines == []
+    step = make_train_step(net, opt, compute_terms, [], "auto", lines.append, precision="mixed_bfloat16")
+    assert not isinstance(step, FastestStep)
+    assert lines == ["steps run in graph mode: XLA is slower with bfloat16 on a CPU"]
+    images = np.ones((2, 4), np.float32)
+    first = step(images, True)["total"]
+    for _ in range(5):
+        last = step(images, True)["total"]
+    assert last < first  # a real step that trains

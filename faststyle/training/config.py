@@ -184,10 +184,12 @@ class TrainConfig:
     seed: int = field(default=0, metadata=option(
         "--seed", "seed of the weights and the photo order", type=int_between(0, SEED_MAX)))
     # Which is faster depends on the CPU: XLA was 1.6x faster than plain graph mode on an AVX2 host,
-    # 1.2-1.4x slower on AVX-512 ones. "auto" times both on the run's first steps (step.FastestStep).
+    # 1.2-1.4x slower on AVX-512 ones. "auto" times both on the run's first steps (step.FastestStep),
+    # except with bfloat16 on a CPU, where XLA is known to lose (step.known_slower_xla).
     compile_mode: str = field(default="auto", metadata=option(
         "--compile", "how TensorFlow runs a step: xla, graph (a plain tf.function) or auto (time both on "
-        "the first steps, keep the faster and remember it for this CPU)", resume=MAY_CHANGE,
+        "the first steps, keep the faster and remember it for this CPU; graph with bfloat16 on a CPU)",
+        resume=MAY_CHANGE,
         choices=list(COMPILE_MODES)))
     # Weights and optimiser stay float32 either way; see STYLES.md for the A/B of the two.
     precision: str = field(default="float32", metadata=option(

@@ -27,15 +27,20 @@ StepFn = Callable[[np.ndarray, bool], dict[str, float]]
 
 def make_train_step(net: keras.Model, opt: keras.optimizers.Optimizer, compute_terms: TermsFn,
                     frozen: list[keras.Model], compile_mode: str = "auto",
-                    report: Callable[[str], None] = print, memory: "ChoiceMemory | None" = None) -> StepFn:
+                    report: Callable[[str], None] = print, memory: "ChoiceMemory | None" = None,
+                    precision: str = "float32") -> StepFn:
     """A step that minimises the batch mean of compute_terms(...)["total"] and returns the terms' means.
 
     `frozen`: the other networks compute_terms calls (loss network, teacher), whose weights stay fixed.
     `compile_mode` ("xla", "graph" or "auto", see FastestStep) applies to TensorFlow; JAX always
     compiles. `report` gets auto's measurement, one line; `memory` keeps it for the next run.
+    `precision`: the run's dtype policy; under mixed_bfloat16 on a CPU, auto takes graph mode unmeasured.
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":
+        if compile_mode == "auto" and known_slower_xla(precision):
+            report("steps run in graph mode: XLA is slower with bfloat16 on a CPU")
+            compile_mode = "graph"
         if compile_mode == "auto":
             return FastestStep({"XLA": _tensorflow_step(net, opt, compute_terms, jit_compile=True),
                                 "graph mode": _tensorflow_step(net, opt, compute_terms, jit_compile=False)}, report,
@@ -45,6 +50,16 @@ def make_train_step(net: keras.Model, opt: keras.optimizers.Optimizer, compute_t
         return _jax_step(net, opt, compute_terms, frozen)
     raise FaststyleError(f"training runs on Keras' tensorflow or jax backend, not {backend!r}; "
                          "set KERAS_BACKEND=tensorflow (or jax)")
+
+
+def known_slower_xla(precision: str) -> bool:
+    """Whether XLA is known to lose to graph mode here, so auto need not measure: bfloat16 maths on
+    a CPU, where graph mode runs TensorFlow's oneDNN bfloat16 kernels and XLA's step took 2.2-2.4x
+    as long (AVX512-BF16 hosts: STYLES.md, "bfloat16 training"). Measuring cost a fresh machine's
+    first quick style about 9 s (XLA's compile and two slow steps)."""
+    import tensorflow as tf
+
+    return precision == "mixed_bfloat16" and not tf.config.list_physical_devices("GPU")
 
 
 class FastestStep:

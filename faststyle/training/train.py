@@ -285,7 +285,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start=None, loss=N
     bar = tqdm(total=config.steps, initial=step, desc=f"train {config.name}", unit="step",
                disable=not progress, dynamic_ncols=True)
     train_step = make_train_step(trained, opt, compute_terms, frozen, config.compile_mode, report=bar.write,
-                                 memory=_compile_memory(config, beside is not None))
+                                 memory=_compile_memory(config, beside is not None), precision=config.precision)
     deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
     saved = step
     try:
