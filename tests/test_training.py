@@ -125,6 +125,7 @@ def test_quick_schedule_adapts_the_nearest_style_and_distils_a_lite_network(data
     assert cards[0]["steps"] == 3 and cards[0]["learning_rate_end"] and cards[0]["architecture"] == PRESETS["full"].to_dict()
     assert cards[1]["architecture"] == PRESETS["lite"].to_dict() and cards[1]["steps"] == 2
     assert cards[1]["teacher"] == "mine" and cards[1]["init_from"] == start  # a name, not this machine's path
+    assert [c["loss_layers"]["style"] for c in cards] == [["block1_conv2", "block2_conv2", "block3_conv3"]] * 2
     assert (run / "preview.jpg").is_file() and (run / "lite" / "preview.jpg").is_file()
     assert log_steps(run / "lite") == [1, 2]
     with open(run / "lite" / "losses.csv") as f:  # the full network's pictures, and the VGG loss if asked
@@ -447,6 +448,7 @@ def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_t
     # areas from the stride's dashes, so that it can ask less of the photo's content.
     assert config.loss.layout_weight > 0 and config.loss.white_weight > 0 and config.loss.stride_weight > 0
     assert config.loss.content_weight < LossConfig.content_weight
+    assert config.loss.style_depth == 3  # relu4_3 weighs ~1e-4 of the style term, a third of VGG's work
     # An option given still wins over the schedule, for the loss too.
     assert cli.main(argv + ["--steps", "7", "--crop-size", "64", "--layout-weight", "0"]) == 0
     assert (started[1].steps, started[1].crop_size, started[1].loss.layout_weight) == (7, 64, 0)
@@ -752,6 +754,27 @@ def test_the_layout_white_and_stride_terms_are_trained_logged_and_recorded_in_th
     card = json.loads(ort.InferenceSession(str(run / "model.onnx")).get_modelmeta().custom_metadata_map["faststyle"])
     assert card["loss"]["layout_weight"] == 100 and card["loss"]["white_weight"] == 5
     assert card["loss"]["stride_weight"] == 7
+
+
+def test_a_shallower_style_depth_computes_fewer_layers_and_drops_only_their_terms(data):
+    """--style-depth 3 leaves VGG16's block 4 out of the loss network, and the loss is the full one
+    with relu4_3's term taken away."""
+    from faststyle.training.config import LossConfig
+    from faststyle.training.losses import build_loss, style_loss
+
+    full = build_loss(LossConfig(style_size=48), str(data / "style.png"), "random")
+    shallow = build_loss(LossConfig(style_size=48, style_depth=3), str(data / "style.png"), "random")
+    assert not any(layer.name.startswith("block4") for layer in shallow.loss_net.model.layers)
+    assert any(layer.name.startswith("block4") for layer in full.loss_net.model.layers)
+    shallow.loss_net.model.set_weights(full.loss_net.model.get_weights()[:len(shallow.loss_net.model.get_weights())])
+    shallow.style_grams = full.style_grams[:3]  # the same painting's targets from the same weights
+    images = np.random.default_rng(0).uniform(0, 255, (2, 40, 40, 3)).astype(np.float32)
+    _, feats = full.loss_net(images)
+    without_relu4_3 = style_loss(feats[:3], full.style_grams[:3], full.layer_weights[:3])
+    assert len(shallow.layer_weights) == 3 and shallow.layer_weights == full.layer_weights[:3]
+    np.testing.assert_allclose(shallow.terms(images, shallow.content_targets(images))["style"],
+                               LossConfig().style_weight * np.asarray(without_relu4_3), rtol=1e-5)
+    assert float(np.min(style_loss(feats, full.style_grams, full.layer_weights) - without_relu4_3)) > 0
 
 
 def test_a_log_from_before_a_new_column_resumes_with_its_values_in_their_columns(tmp_path):

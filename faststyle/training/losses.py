@@ -190,12 +190,12 @@ class PerceptualLoss:
     def __init__(self, loss_net: LossNetwork, style_image: np.ndarray, config: LossConfig):
         self.loss_net = loss_net
         self.config = config
+        weights = config.style_layer_weights or default_style_layer_weights(loss_net.spec)
+        if len(weights) != len(loss_net.spec.style_layers):
+            raise FaststyleError(f"{len(loss_net.spec.style_layers)} style layer weights needed, got {len(weights)}")
         _, style_feats = loss_net(style_image[None])
         self.style_grams = [gram_matrix(f) for f in style_feats]
-        n_layers = len(self.style_grams)
-        self.layer_weights = config.style_layer_weights or default_style_layer_weights(loss_net.spec)
-        if len(self.layer_weights) != n_layers:
-            raise FaststyleError(f"{n_layers} style layer weights needed, got {len(self.layer_weights)}")
+        self.layer_weights = weights[:len(self.style_grams)]  # the layers the loss network computes
 
     def range_term(self, stylized: Tensor) -> Tensor:
         return self.config.range_weight * range_loss(stylized)
@@ -241,5 +241,5 @@ class PerceptualLoss:
 
 def build_loss(config: LossConfig, style_image: str, vgg_weights: str | None = None) -> PerceptualLoss:
     """The loss, built one way for training, the Gatys optimisation and evaluation."""
-    return PerceptualLoss(LossNetwork(config.loss_net, vgg_weights), style_image_array(style_image, config.style_size),
-                          config)
+    return PerceptualLoss(LossNetwork(config.loss_net, vgg_weights, config.style_depth),
+                          style_image_array(style_image, config.style_size), config)

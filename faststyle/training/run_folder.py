@@ -230,6 +230,7 @@ def model_card(config: TrainConfig, step: int, losses: dict[str, float]) -> Mode
     spec = SPECS[config.loss.loss_net]
     loss = config.loss.to_dict()
     loss["style_layer_weights"] = config.loss.style_layer_weights or default_style_layer_weights(spec)
+    computed = spec.style_layers[:config.loss.style_depth or None]  # --style-depth
     return ModelCard.from_dict({
         **config.metadata,  # title, artist, year and anything else given with --meta
         "name": config.name,
@@ -237,7 +238,7 @@ def model_card(config: TrainConfig, step: int, losses: dict[str, float]) -> Mode
         "painting_thumbnail": _painting_thumbnail(config.style_image),
         "architecture": config.architecture.to_dict(),
         "loss": loss,
-        "loss_layers": {"content": spec.content_layer, "style": list(spec.style_layers)},
+        "loss_layers": {"content": spec.content_layer, "style": list(computed)},
         # A lite network distilled from its own style's full network names that style, not a path
         # on the machine that trained it.
         "teacher": config.name if config.teacher and Path(config.teacher).name == f"{config.name}.onnx"

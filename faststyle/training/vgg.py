@@ -81,13 +81,15 @@ def _load_backbone(name: str, weights: str | None) -> keras.Model:
 class LossNetwork:
     """Maps RGB 0..255 images to (content features, [style features...])."""
 
-    def __init__(self, name: str = "vgg16", weights: str | None = None):
+    def __init__(self, name: str = "vgg16", weights: str | None = None, style_depth: int = 0):
+        """`style_depth`: how many of the spec's style layers to compute, shallow first (0: all)."""
         if name not in SPECS:
             raise FaststyleError(f"unknown loss network {name!r}; choose one of {sorted(SPECS)}")
         self.name = name
         self.spec = SPECS[name]
+        self.style_layers = self.spec.style_layers[:style_depth or None]
         backbone = _load_backbone(name, resolve_weights(weights))
-        names = [self.spec.content_layer, *self.spec.style_layers]
+        names = [self.spec.content_layer, *self.style_layers]
         # A functional model over these outputs holds only the layers up to the deepest one.
         self.model = keras.Model(backbone.input, [backbone.get_layer(n).output for n in names])
         self.model.trainable = False
