@@ -1,4 +1,5 @@
-"""Training step time per way of running a step, in one run: XLA, plain graph mode, bfloat16.
+"""Training step time per way of running a step, in one run: XLA, plain graph mode, bfloat16, and
+the loss without VGG16's deepest style layer (`--style-depth 3`, the quick schedule's).
 
     python benchmarks/bench_training.py [--size 256] [--batch 4] [--steps 5]
 
@@ -25,14 +26,18 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from faststyle.machine import cpu_summary  # noqa: E402
 
-MODES = [("xla", "float32"), ("graph", "float32"), ("graph", "mixed_bfloat16"), ("xla", "mixed_bfloat16")]
+# (compile mode, precision, style layers computed)
+MODES = [("xla", "float32", 4), ("graph", "float32", 4), ("graph", "float32", 3), ("graph", "mixed_bfloat16", 4),
+         ("graph", "mixed_bfloat16", 3), ("xla", "mixed_bfloat16", 4)]
 
 
-def step_times(folder: Path, compile_mode: str, precision: str, size: int, batch: int, steps: int) -> list[float]:
-    run = folder / f"run-{compile_mode}-{precision}"
+def step_times(folder: Path, compile_mode: str, precision: str, depth: int, size: int, batch: int,
+               steps: int) -> list[float]:
+    run = folder / f"run-{compile_mode}-{precision}-{depth}"
     cmd = [sys.executable, "-m", "faststyle", "train", str(folder / "painting.png"), "--content-dir",
            str(folder / "photos"), "--vgg-weights", "random", "--image-size", str(size), "--batch-size", str(batch),
-           "--steps", str(steps + 1), "--compile", compile_mode, "--precision", precision, "--run-dir", str(run),
+           "--steps", str(steps + 1), "--compile", compile_mode, "--precision", precision, "--style-depth", str(depth),
+           "--run-dir", str(run),
            "-o", str(run / "model.onnx"), "--preview-every", "100000", "--checkpoint-every", "100000"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
@@ -56,17 +61,17 @@ def main() -> None:
                 folder / "photos" / f"{i}.png")
         Image.fromarray(rng.integers(0, 256, (args.size, args.size, 3), np.uint8)).save(folder / "painting.png")
         rows = []
-        for compile_mode, precision in MODES:
-            times = step_times(folder, compile_mode, precision, args.size, args.batch, args.steps)
-            rows.append((compile_mode, precision, statistics.median(times), min(times)))
-            print(f"  measured {compile_mode} {precision}", file=sys.stderr)
+        for compile_mode, precision, depth in MODES:
+            times = step_times(folder, compile_mode, precision, depth, args.size, args.batch, args.steps)
+            rows.append((compile_mode, precision, depth, statistics.median(times), min(times)))
+            print(f"  measured {compile_mode} {precision} {depth}", file=sys.stderr)
     print(f"\n{args.size} px crops, batch {args.batch}, median of {args.steps} steps after the first")
     print(f"CPU: {cpu_summary()}\n")
-    print("| step | precision | median (s) | fastest (s) | speed / XLA float32 |")
-    print("|---|---|---:|---:|---:|")
-    base = rows[0][2]
-    for compile_mode, precision, median, fastest in rows:
-        print(f"| {compile_mode} | {precision} | {median:.2f} | {fastest:.2f} | {base / median:.2f}x |")
+    print("| step | precision | style layers | median (s) | fastest (s) | speed / XLA float32 |")
+    print("|---|---|---:|---:|---:|---:|")
+    base = rows[0][3]
+    for compile_mode, precision, depth, median, fastest in rows:
+        print(f"| {compile_mode} | {precision} | {depth} | {median:.2f} | {fastest:.2f} | {base / median:.2f}x |")
 
 
 if __name__ == "__main__":
