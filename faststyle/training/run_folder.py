@@ -230,7 +230,6 @@ def model_card(config: TrainConfig, step: int, losses: dict[str, float]) -> Mode
     spec = SPECS[config.loss.loss_net]
     loss = config.loss.to_dict()
     loss["style_layer_weights"] = config.loss.style_layer_weights or default_style_layer_weights(spec)
-    computed = spec.style_layers[:config.loss.style_depth or None]  # --style-depth
     return ModelCard.from_dict({
         **config.metadata,  # title, artist, year and anything else given with --meta
         "name": config.name,
@@ -238,7 +237,8 @@ def model_card(config: TrainConfig, step: int, losses: dict[str, float]) -> Mode
         "painting_thumbnail": _painting_thumbnail(config.style_image),
         "architecture": config.architecture.to_dict(),
         "loss": loss,
-        "loss_layers": {"content": spec.content_layer, "style": list(computed)},
+        "loss_layers": {"content": spec.content_layer,
+                        "style": list(spec.computed_style_layers(config.loss.style_depth))},
         # A lite network distilled from its own style's full network names that style, not a path
         # on the machine that trained it.
         "teacher": config.name if config.teacher and Path(config.teacher).name == f"{config.name}.onnx"

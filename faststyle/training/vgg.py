@@ -25,6 +25,10 @@ class LossNetSpec:
     content_layer: str
     style_layers: tuple[str, ...]
 
+    def computed_style_layers(self, depth: int = 0) -> tuple[str, ...]:
+        """The style layers a loss of --style-depth `depth` computes: the first `depth` (0: all)."""
+        return self.style_layers[:depth or None]
+
 
 # VGG16: the layers of Johnson et al. 2016 (relu2_2; relu1_2, relu2_2, relu3_3, relu4_3).
 # VGG19: the layers of the TensorFlow reference implementation (relu4_2; relu1_1..relu5_1).
@@ -87,9 +91,8 @@ class LossNetwork:
             raise FaststyleError(f"unknown loss network {name!r}; choose one of {sorted(SPECS)}")
         self.name = name
         self.spec = SPECS[name]
-        self.style_layers = self.spec.style_layers[:style_depth or None]
         backbone = _load_backbone(name, resolve_weights(weights))
-        names = [self.spec.content_layer, *self.style_layers]
+        names = [self.spec.content_layer, *self.spec.computed_style_layers(style_depth)]
         # A functional model over these outputs holds only the layers up to the deepest one.
         self.model = keras.Model(backbone.input, [backbone.get_layer(n).output for n in names])
         self.model.trainable = False
