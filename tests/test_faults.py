@@ -224,12 +224,15 @@ def test_export_of_a_folder_that_is_no_run_says_so(tmp_path):
     ("train", "--steps", "-3", "--steps: must be at least 1"),
     ("train", "--batch-size", "0", "--batch-size: must be at least 1"),
     ("train", "--lr", "-1", "--lr: must be a positive number"),
+    ("train-base", "--rounds", "0", "--rounds: must be at least 1"),
+    ("train-base", "--inner-steps", "0", "--inner-steps: must be at least 1"),
     ("optimize", "--iterations", "0", "--iterations: must be at least 1"),
     ("evaluate", "--crop-size", "x", "--crop-size/--size: expected a whole number"),
 ])
 def test_numeric_options_are_range_checked_in_one_line(tmp_path, command, option, value, message):
     required = {"stylize": ["p.jpg", "-s", "wave"], "video": ["c.mp4", "-o", "o.mp4", "-s", "wave"],
-                "train": ["style.jpg", "--content-dir", "photos"], "optimize": ["p.jpg", "s.jpg", "-o", "o.png"],
+                "train": ["style.jpg", "--content-dir", "photos"],
+                "train-base": ["paintings", "--content-dir", "p", "-o", "b"], "optimize": ["p.jpg", "s.jpg", "-o", "o.png"],
                 "evaluate": ["wave", "photos", "--style-image", "s.jpg"]}[command]
     r = faststyle(command, *required, option, value, cwd=tmp_path)
     assert r.returncode == 2

@@ -3,7 +3,7 @@
 
     paint.py     stylize, demo, video, sheet (and the options every painting command shares)
     manage.py    styles (list, add, remove, rename), completion, gui
-    training.py  train, export, optimize, evaluate (TensorFlow is imported by these only)
+    training.py  train, train-base, export, optimize, evaluate (TensorFlow is imported by these only)
     serving.py   serve (FastAPI and uvicorn are imported by it only)
 
 This module builds the parser from them and runs a command with one-line errors.
@@ -27,8 +27,8 @@ from faststyle.cli.manage import (STYLE_ACTIONS, _add_completion, _add_gui, _add
 from faststyle.cli.paint import (DEVICE_CHOICES, _add_demo, _add_sheet, _add_stylize, _add_video, run_demo,
                                  run_sheet, run_stylize, run_video)
 from faststyle.cli.serving import _add_serve, run_serve
-from faststyle.cli.training import (_add_evaluate, _add_export, _add_optimize, _add_train, run_evaluate, run_export,
-                                    run_optimize, run_train)
+from faststyle.cli.training import (_add_evaluate, _add_export, _add_optimize, _add_train, _add_train_base,
+                                    run_evaluate, run_export, run_optimize, run_train, run_train_base)
 from faststyle.errors import FaststyleError
 
 __all__ = ["DEVICE_CHOICES", "build_parser", "import_quietly", "main"]
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_styles(sub)
     _add_style_actions(sub)
     _add_train(sub)
+    _add_train_base(sub)
     _add_export(sub)
     _add_optimize(sub)
     _add_evaluate(sub)
@@ -59,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"stylize": run_stylize, "demo": run_demo, "styles": run_styles, "train": run_train,
-            "export": run_export, "optimize": run_optimize, "evaluate": run_evaluate, "gui": run_gui,
-            "video": run_video, "sheet": run_sheet, "serve": run_serve, "styles-add": run_style_action,
+            "train-base": run_train_base, "export": run_export, "optimize": run_optimize, "evaluate": run_evaluate,
+            "gui": run_gui, "video": run_video, "sheet": run_sheet, "serve": run_serve, "styles-add": run_style_action,
             "styles-remove": run_style_action, "styles-rename": run_style_action, "completion": run_completion}
 
 
@@ -75,7 +76,7 @@ TRAINING_MODULES = {"tensorflow": "train", "keras": "train", "onnx": "train", "s
 # Commands that run Keras (and TensorFlow behind it by default).
 
 
-KERAS_COMMANDS = ("train", "export", "optimize", "evaluate")
+KERAS_COMMANDS = ("train", "train-base", "export", "optimize", "evaluate")
 # What TensorFlow's C++ libraries print while they load: since TensorFlow 2.19 they log before their
 # logging is set up, which TF_CPP_MIN_LOG_LEVEL cannot stop (on CPUs with AVX-512: "oneDNN custom
 # operations are on", twice, each after absl's warning). INFO and WARNING lines only.

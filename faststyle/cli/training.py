@@ -1,4 +1,4 @@
-"""`faststyle train`, `export`, `optimize` and `evaluate`: the commands that need the [train] extra.
+"""`faststyle train`, `train-base`, `export`, `optimize` and `evaluate`: the commands that need the [train] extra.
 
 Each imports Keras and TensorFlow inside its function, so the rest of the command line starts
 without them.
@@ -197,4 +197,41 @@ def run_evaluate(args) -> int:
         print(json.dumps(dataclasses.asdict(report)))
     else:
         print(format_report(report))
+    return 0
+
+
+def _add_train_base(sub) -> None:
+    from faststyle.training.base import BaseRun
+
+    p = sub.add_parser("train-base", help="the base networks new styles start from: trained across many "
+                                          "paintings to adapt fast (hours; docs/training.md)")
+    p.add_argument("paintings", help="folder of paintings (searched recursively)")
+    p.add_argument("--content-dir", required=True, help="folder of training photos (searched recursively)")
+    p.add_argument("-o", "--output", required=True, help="folder to write full.onnx and lite.onnx to")
+    p.add_argument("--hold-out", action="append", default=[], metavar="GLOB",
+                   help="leave out paintings matching this pattern (relative to the folder), to judge the "
+                        "base on paintings it never saw")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="leave out photos matching this pattern (relative to --content-dir)")
+    p.add_argument("--rounds", type=int_between(1, MAX_COUNT), default=BaseRun.rounds,
+                   help="rounds: one painting each, trained --inner-steps steps by each network")
+    p.add_argument("--inner-steps", type=int_between(1, 10_000), default=BaseRun.inner_steps,
+                   help="steps of a round, from a fresh Adam, as a new style's first steps")
+    p.add_argument("--start", default=BaseRun.start,
+                   help="the style whose full and lite networks the base starts from ('none': random weights)")
+    p.add_argument("--seed", type=int_between(0, 2 ** 31 - 1), default=0, help="seed of the paintings' order "
+                                                                                 "and the photo crops")
+    _add_vgg_weights(p)
+
+
+def run_train_base(args) -> int:
+    from faststyle.training.base import BaseRun, train_base
+    from faststyle.training.data import find_images
+
+    paintings = find_images(args.paintings, args.hold_out, option="the paintings argument")
+    written = train_base(BaseRun(
+        paintings=paintings, content_dir=args.content_dir, output=Path(args.output), rounds=args.rounds,
+        inner_steps=args.inner_steps, start=None if args.start == "none" else args.start,
+        exclude=tuple(args.exclude), vgg_weights=args.vgg_weights, seed=args.seed))
+    print("wrote " + " and ".join(str(p) for p in written.values()))
     return 0

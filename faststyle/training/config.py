@@ -26,6 +26,7 @@ COMPILE_MODES = ("auto", "xla", "graph")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 SHIFT_BY = ("any", "stride")  # --shift-by: the shifts of --shift-weight's moved crops (losses.shift_loss)
 NEAREST = "nearest"  # --init-from: the bundled style whose pictures are nearest the painting in style
+BASE = "base"  # --init-from: the bundled base network, trained across paintings to adapt fast (training/base.py)
 
 # What --schedule sets unless an option says otherwise ("loss": LossConfig's fields). "quick" (the
 # default) adapts the bundled "wave" in a few minutes and trains its lite network after it; "long"
@@ -173,8 +174,9 @@ class TrainConfig:
     preview_every: int = field(default=100, metadata=option(
         "--preview-every", "steps between previews and blob measurements", resume=MAY_CHANGE, type=at_least(1)))
     init_from: str | None = field(default=None, metadata=option(
-        "--init-from", "start from a trained style: name, .onnx, checkpoint .npz, or 'nearest' (the bundled "
-        "style nearest the painting)", resume=IGNORED))
+        "--init-from", "start from a trained style: name, .onnx, checkpoint .npz, 'base' (the bundled network "
+        "trained across many paintings to adapt fast) or 'nearest' (the bundled style nearest the painting)",
+        resume=IGNORED))
     schedule: str = field(default="quick", metadata=option(
         "--schedule", "quick: adapt the bundled wave to the painting in minutes, then distil a lite network; "
         "long: from random weights (set --steps)", resume=IGNORED, choices=list(SCHEDULES)))

@@ -21,7 +21,7 @@ from faststyle.image_io import load_image, save_image
 from faststyle.preprocess import shrink_to
 from faststyle.styles import LITE_SUBDIR, user_style_dir
 from faststyle.training import run_folder
-from faststyle.training.config import LITE_DISTILLATION, NEAREST, TrainConfig, resolved_precision
+from faststyle.training.config import BASE, LITE_DISTILLATION, NEAREST, TrainConfig, resolved_precision
 
 
 def nearest_style(loss, architecture: Architecture, photos: list[np.ndarray]) -> list[str]:
@@ -51,10 +51,11 @@ def nearest_style(loss, architecture: Architecture, photos: list[np.ndarray]) ->
 
 
 def init_weights(net, source: str) -> None:
-    """Starts from another trained style: a checkpoint (.npz), an .onnx file or a style name (a lite
-    run takes that style's lite network)."""
+    """Starts from another trained style: a checkpoint (.npz), an .onnx file, a style name (a lite
+    run takes that style's lite network) or "base", the bundled base network of the net's shape."""
     from faststyle.model_file import read_card
     from faststyle.styles import resolve_style
+    from faststyle.training.base import base_model
     from faststyle.training.onnx_import import load_onnx_weights
 
     path = Path(source)
@@ -63,7 +64,8 @@ def init_weights(net, source: str) -> None:
         _same_shape(source, run_folder.checkpoint_config(arrays, path.parent).architecture, net.architecture)
         run_folder.load_checkpoint(arrays, net)
     else:
-        model = resolve_style(source, fast=net.architecture == PRESETS["lite"])
+        model = base_model(net.architecture) if source == BASE else resolve_style(
+            source, fast=net.architecture == PRESETS["lite"])
         _same_shape(source, read_card(model).network(), net.architecture)
         load_onnx_weights(net, model)
 
@@ -390,11 +392,11 @@ def _lite_beside(config: TrainConfig, checkpoint: dict | None):
 
 
 def _lite_start(init_from: str | None) -> str | None:
-    """The lite network a full run's lite stage starts from: that of the style the full one
-    started from, where it has one."""
+    """The lite network a full run's lite stage starts from: that of the style (or base) the full
+    one started from, where it has one."""
     from faststyle.styles import available_styles
 
-    return init_from if init_from in {s.name for s in available_styles() if s.lite} else None
+    return init_from if init_from == BASE or init_from in {s.name for s in available_styles() if s.lite} else None
 
 
 def use_devices(count: int, batch_size: int) -> None:
