@@ -1,10 +1,12 @@
 """A new style from a painting: how long until the first preview and until done, and how good.
 
     python benchmarks/bench_new_style.py --painting P.jpg [--painting Q.jpg] --content-dir PHOTOS \\
-        --photos "PHOTOS/val_*.jpg" --vgg-weights VGG16.h5 [--candidates quick,hand,long] [--exclude GLOB]
+        --photos "PHOTOS/val_*.jpg" --vgg-weights VGG16.h5 [--candidates quick,wave,hand,long] [--exclude GLOB]
 
 Each candidate is a real `faststyle train` run in its own process, into a scratch style folder:
 - quick: today's default, `faststyle train PAINTING` with no other option;
+- wave:  the same from the bundled `wave` networks instead of the base ones (--init-from wave), as
+         the quick path started before the base networks;
 - hand:  the by-hand recipe of issue 26 (--init-from wave --steps 300 --crop-size 128, bfloat16 where
          the CPU has it, graph mode, no lite network);
 - long:  the long schedule (from random weights), stopped after --long-minutes, to show where its
@@ -33,6 +35,7 @@ from faststyle.machine import cpu_summary  # noqa: E402
 
 CANDIDATES = {
     "quick": [],
+    "wave": ["--init-from", "wave"],
     "hand": ["--schedule", "long", "--init-from", "wave", "--steps", "300", "--crop-size", "128",
              "--precision", "auto", "--compile", "graph", "--preview-every", "10"],
     "long": ["--schedule", "long"],

@@ -29,10 +29,12 @@ NEAREST = "nearest"  # --init-from: the bundled style whose pictures are nearest
 BASE = "base"  # --init-from: the bundled base network, trained across paintings to adapt fast (training/base.py)
 
 # What --schedule sets unless an option says otherwise ("loss": LossConfig's fields). "quick" (the
-# default) adapts the bundled "wave" in a few minutes and trains its lite network after it; "long"
-# is the field defaults: from random weights, as the bundled styles were first trained. Why wave
-# and not the style nearest the painting, why 96 px crops and these steps: STYLES.md, "A new style
-# in minutes"; why the layout and near-white terms: there, "A layout term and a lite network taught
+# default) adapts a trained network in a few minutes, the lite one after the full one: the bundled
+# base networks, trained across many paintings to adapt fast, where bfloat16 makes its steps cheap
+# (QUICK_ON_BFLOAT16), else wave; "long" is the field defaults: from random weights, as the bundled
+# styles were first trained. Why the base and not wave or the style nearest the painting:
+# STYLES.md, "A base network for new styles"; why 96 px crops and these steps: "A new
+# style in minutes"; why the layout and near-white terms: "A layout term and a lite network taught
 # by VGG"; why half the content weight and the stride term: "Nearer the painting, without dashes";
 # why three style layers: "Steps without what does not count".
 SCHEDULES = {
@@ -48,8 +50,11 @@ SCHEDULES = {
 # bigger crops and more steps in fewer minutes, and its lite network learns from the VGG loss as
 # well as from the full network's pictures (0.14 s a step there, twice a picture-only step): far
 # nearer the painting (measured: STYLES.md, "On a CPU with bfloat16"); 200 and 240 steps since the
-# schedule's steps got cheaper ("Steps without what does not count").
-QUICK_ON_BFLOAT16 = {"steps": 200, "crop_size": 128, "lite_steps": 240, "lite_perceptual_every": 1}
+# schedule's steps got cheaper ("Steps without what does not count"). It starts from the base
+# networks; an AVX2 CPU's schedule keeps wave, because its lite stage, taught by pictures only,
+# came out further from the painting and blew more white from the base ("A base network for new styles").
+QUICK_ON_BFLOAT16 = {"steps": 200, "crop_size": 128, "lite_steps": 240, "lite_perceptual_every": 1,
+                     "init_from": BASE}
 # The lite network's run after the full one (--lite-steps). From pictures only (an AVX2 CPU's
 # schedule) it starts from the lite network trained beside the full one (train._lite_beside), so
 # fewer steps do: 100 at 96 px after 120 beside came nearer the painting than 150 from the bundled
@@ -178,7 +183,7 @@ class TrainConfig:
         "trained across many paintings to adapt fast) or 'nearest' (the bundled style nearest the painting)",
         resume=IGNORED))
     schedule: str = field(default="quick", metadata=option(
-        "--schedule", "quick: adapt the bundled wave to the painting in minutes, then distil a lite network; "
+        "--schedule", "quick: adapt bundled networks (full, then lite) to the painting in minutes; "
         "long: from random weights (set --steps)", resume=IGNORED, choices=list(SCHEDULES)))
     devices: int = field(default=1, metadata=option(
         "--devices", "train data-parallel on this many devices of this machine, the batch split between "
