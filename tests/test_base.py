@@ -64,7 +64,7 @@ def test_train_base_needs_paintings_to_train_across(folders, tmp_path):
                         "-o", str(tmp_path / "out"), "--vgg-weights", "random"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "1 found, give a folder with at least two" in r.stderr.strip().splitlines()[-1]
+    assert "1 found, give a folder with at least two and at most" in r.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "out").exists()
 
 

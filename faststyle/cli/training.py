@@ -218,7 +218,8 @@ def _add_train_base(sub) -> None:
     p.add_argument("--inner-steps", type=int_between(1, 10_000), default=BaseRun.inner_steps,
                    help="steps of a round, from a fresh Adam, as a new style's first steps")
     p.add_argument("--start", default=BaseRun.start,
-                   help="the style whose full and lite networks the base starts from ('none': random weights)")
+                   help="the style whose full and lite networks the base starts from ('base': the bundled base "
+                        "networks, to go on from them; 'none': random weights)")
     p.add_argument("--seed", type=int_between(0, 2 ** 31 - 1), default=0, help="seed of the paintings' order "
                                                                                  "and the photo crops")
     _add_vgg_weights(p)

@@ -23,6 +23,7 @@ from faststyle.errors import FaststyleError
 from faststyle.styles import BUNDLED_DIR
 
 BASE_DIR = BUNDLED_DIR / "base"  # full.onnx and lite.onnx: not styles, so not in the style list
+MAX_PAINTINGS = 2000  # each painting's Gram matrices stay in memory, about 0.35 MB apiece
 
 
 def base_model(architecture: Architecture) -> Path:
@@ -72,9 +73,10 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
     from faststyle.training.train import dtype_policy, init_weights
     from faststyle.training.vgg import LossNetwork
 
-    if len(run.paintings) < 2:
+    if not 2 <= len(run.paintings) <= MAX_PAINTINGS:
         raise FaststyleError(f"a base network is trained across paintings: {len(run.paintings)} found, "
-                             "give a folder with at least two")
+                             f"give a folder with at least two and at most {MAX_PAINTINGS} "
+                             "(--hold-out leaves some out)")
     precision = resolved_precision(run.precision)
     quick = schedule_defaults("quick", precision)
     config = LossConfig(**quick["loss"])
