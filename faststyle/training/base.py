@@ -90,11 +90,11 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
         if run.start:
             for net in nets.values():
                 init_weights(net, run.start)
-    grams = []  # each painting's Gram matrices, once: a round only swaps them in
-    for path in run.paintings:
+    loss = PerceptualLoss(loss_net, style_image_array(str(run.paintings[0]), config.style_size), config)
+    grams = [[np.asarray(g) for g in loss.style_grams]]  # each painting's, once: a round only swaps them in
+    for path in run.paintings[1:]:
         _, features = loss_net(style_image_array(str(path), config.style_size)[None])
         grams.append([np.asarray(gram_matrix(f)) for f in features])
-    loss = PerceptualLoss(loss_net, style_image_array(str(run.paintings[0]), config.style_size), config)
     loss.style_grams = [keras.Variable(g, trainable=False) for g in grams[0]]  # read at each step, not traced in
 
     streams, opts, steps = {}, {}, {}
