@@ -425,11 +425,12 @@ def test_losses_of_bfloat16_features_are_computed_in_float32():
 
 
 @pytest.mark.parametrize("bfloat16, precision, expected", [
-    (False, None, (120, 96, 100, 0, "wave")),    # an AVX2 CPU: the quick schedule as measured there
-    (True, None, (200, 128, 240, 1, "base")),    # bfloat16 maths: cheaper steps, so bigger crops, more steps,
-                                                 # the VGG loss for the lite network too, and the base networks
-    (True, "float32", (120, 96, 100, 0, "wave")),  # asked for float32 there: its steps cost what they do elsewhere
-    (False, "mixed_bfloat16", (200, 128, 240, 1, "base")),
+    (False, None, (120, 96, 100, 0, 100.0, "wave")),    # an AVX2 CPU: the quick schedule as measured there
+    (True, None, (200, 128, 300, 1, 30.0, "base")),    # bfloat16 maths: cheaper steps, so bigger crops, more
+                                                       # steps, the VGG loss for the lite network too (its
+                                                       # pictures' pull lighter beside it), and the base networks
+    (True, "float32", (120, 96, 100, 0, 100.0, "wave")),  # asked for float32 there: steps cost what they do elsewhere
+    (False, "mixed_bfloat16", (200, 128, 300, 1, 30.0, "base")),
 ])
 def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_them_cheap(
         data, monkeypatch, user_styles, bfloat16, precision, expected):
@@ -444,7 +445,8 @@ def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_t
     argv = ["train", str(data / "style.png"), "--content-dir", str(data / "photos"), "--name", "mine"]
     assert cli.main(argv + (["--precision", precision] if precision else [])) == 0
     config = started[0]
-    schedule = (config.steps, config.crop_size, config.lite_steps, config.lite_perceptual_every, config.init_from)
+    schedule = (config.steps, config.crop_size, config.lite_steps, config.lite_perceptual_every,
+                config.distill_weight, config.init_from)
     assert schedule == expected
     assert config.learning_rate_end == 1e-4  # the rest of the schedule as it was
     # The schedule's loss keeps the photo's light and dark, pale paintings from flat white and flat
@@ -453,8 +455,9 @@ def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_t
     assert config.loss.content_weight < LossConfig.content_weight
     assert config.loss.style_depth == 3  # relu4_3 weighs ~1e-4 of the style term, a third of VGG's work
     # An option given still wins over the schedule, for the loss too.
-    assert cli.main(argv + ["--steps", "7", "--crop-size", "64", "--layout-weight", "0"]) == 0
-    assert (started[1].steps, started[1].crop_size, started[1].loss.layout_weight) == (7, 64, 0)
+    assert cli.main(argv + ["--steps", "7", "--crop-size", "64", "--layout-weight", "0", "--distill-weight", "5"]) == 0
+    assert (started[1].steps, started[1].crop_size, started[1].loss.layout_weight, started[1].distill_weight) == \
+        (7, 64, 0, 5)
     assert cli.main(argv + ["--schedule", "long"]) == 0 and started[2].loss.layout_weight == 0
     assert started[2].loss == LossConfig(loss_net=started[2].loss.loss_net)  # long: the field defaults
 
