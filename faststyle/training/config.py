@@ -29,36 +29,32 @@ NEAREST = "nearest"  # --init-from: the bundled style whose pictures are nearest
 BASE = "base"  # --init-from: the bundled base network, trained across paintings to adapt fast (training/base.py)
 
 # What --schedule sets unless an option says otherwise ("loss": LossConfig's fields). "quick" (the
-# default) adapts a trained network in a few minutes, the lite one after the full one: the bundled
-# base networks, trained across many paintings to adapt fast, where bfloat16 makes its steps cheap
-# (QUICK_ON_BFLOAT16), else wave; "long" is the field defaults: from random weights, as the bundled
-# styles were first trained. Why the base and not wave or the style nearest the painting:
-# STYLES.md, "A base network for new styles"; why 96 px crops and these steps: "A new
+# default) adapts the bundled base networks, trained across many paintings to adapt fast, in a few
+# minutes, the lite one after the full one, taught by the VGG loss and by the full network's
+# pictures (weighed 30: "A lighter pull on the lite network"); "long" is the field defaults: from
+# random weights, as the bundled styles were first trained. Why the base and not wave or the style
+# nearest the painting: STYLES.md, "A base network for new styles" (and, for a CPU without
+# bfloat16, "The base on an AVX2 CPU"); why 96 px crops and these steps: "A new
 # style in minutes"; why the layout and near-white terms: "A layout term and a lite network taught
 # by VGG"; why half the content weight and the stride term: "Nearer the painting, without dashes";
 # why three style layers: "Steps without what does not count".
 SCHEDULES = {
     "quick": {"steps": 120, "crop_size": 96, "learning_rate": 1e-3, "learning_rate_end": 1e-4,
-              "init_from": "wave", "precision": "auto", "lite_steps": 100, "preview_every": 15,
-              "checkpoint_every": 40,
+              "init_from": BASE, "precision": "auto", "lite_steps": 100, "lite_perceptual_every": 1,
+              "distill_weight": 30.0, "preview_every": 15, "checkpoint_every": 40,
               "loss": {"content_weight": 0.5, "layout_weight": 7e4, "white_weight": 3e4, "stride_weight": 3e3,
                        "style_depth": 3}},
     "long": {},
 }
 # Where the CPU does bfloat16 maths (and --precision is auto), a quick step costs about a sixth of
 # an AVX2 host's (0.18 s against 1.0-1.1 s at 96 px, 2 cores each), so the quick schedule takes
-# bigger crops and more steps in fewer minutes, and its lite network learns from the VGG loss as
-# well as from the full network's pictures (0.14 s a step there, twice a picture-only step): far
-# nearer the painting (measured: STYLES.md, "On a CPU with bfloat16"); 200 and 240 steps since the
-# schedule's steps got cheaper ("Steps without what does not count"). It starts from the base
-# networks; an AVX2 CPU's schedule keeps wave, because its lite stage, taught by pictures only,
-# came out further from the painting and blew more white from the base ("A base network for new styles").
-# Its lite stage: 300 steps, the full network's pictures weighed 30 rather than 100 beside the VGG
-# loss, which then pulls harder towards the painting ("A lighter pull on the lite network").
-QUICK_ON_BFLOAT16 = {"steps": 200, "crop_size": 128, "lite_steps": 300, "lite_perceptual_every": 1,
-                     "distill_weight": 30.0, "init_from": BASE}
-# The lite network's run after the full one (--lite-steps). From pictures only (an AVX2 CPU's
-# schedule) it starts from the lite network trained beside the full one (train._lite_beside), so
+# bigger crops and more steps in fewer minutes: far nearer the painting (measured: STYLES.md, "On a
+# CPU with bfloat16"); 200 full steps since the schedule's steps got cheaper ("Steps without what
+# does not count"), 300 lite ones since their pictures' pull got lighter ("A lighter pull on the
+# lite network").
+QUICK_ON_BFLOAT16 = {"steps": 200, "crop_size": 128, "lite_steps": 300}
+# The lite network's run after the full one (--lite-steps). From pictures only
+# (--lite-perceptual-every 0) it starts from the lite network trained beside the full one (train._lite_beside), so
 # fewer steps do: 100 at 96 px after 120 beside came nearer the painting than 150 from the bundled
 # lite network, in the same time. A faster rate painted a 2x2 grid (measured: STYLES.md, "A new
 # style in minutes").
