@@ -7,7 +7,9 @@
 Each candidate is a real `faststyle train` run in its own process, into a scratch style folder:
 - quick: today's default, `faststyle train PAINTING` with no other option;
 - wave:  the same from the bundled `wave` networks instead of the base ones (--init-from wave), as
-         the quick path started before the base networks;
+         the quick path started before the base networks (its lite stage as today's: before, a CPU
+         without bfloat16 taught it by the full network's pictures only, --lite-perceptual-every 0
+         --distill-weight 100);
 - hand:  the by-hand recipe of issue 26 (--init-from wave --steps 300 --crop-size 128, bfloat16 where
          the CPU has it, graph mode, no lite network);
 - long:  the long schedule (from random weights), stopped after --long-minutes, to show where its
