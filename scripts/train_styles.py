@@ -57,6 +57,9 @@ def command_for(name: str, recipe: dict, args) -> list[str]:
         train.update(recipe[stage])
         train["init_from"] = str(BUNDLED / f"{name}.onnx")
         run_dir = Path(args.runs_dir) / f"{name}-{stage}"
+    # A recipe says every setting it needs; without `schedule` it is a long run (the recipes before the quick
+    # path was the default), not the quick path's loss terms and lite stage.
+    train.setdefault("schedule", "long")
     cmd = [sys.executable, "-m", "faststyle", "train", str(Path(args.styles_dir) / train["style_image"]),
            "--run-dir", str(run_dir)] + (["--steps", str(train["steps"])] if "steps" in train else [])
     if args.max_minutes:

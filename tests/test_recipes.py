@@ -85,6 +85,15 @@ def test_each_stage_gives_every_style_a_train_command(tmp_path, stage):
         assert Path(option(cmd, "-o")) == expected_output
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_recipe_without_a_schedule_trains_the_long_schedule(tmp_path, stage):
+    """`faststyle train` takes the quick path unless told otherwise; a recipe written for a long run
+    (its steps, loss weights and no lite stage of its own) must not get the quick path's loss terms."""
+    for name, cmd in dry_run(tmp_path, *STAGES[stage]).items():
+        expected = "quick" if name in quick_styles() and stage == "cpu" else "long"
+        assert option(cmd, "--schedule") == expected, name
+
+
 def test_gpu_stages_continue_the_bundled_models_on_whole_256_px_photos(tmp_path):
     for flags, sub in ((["--gpu"], ""), (["--gpu", "--lite"], "lite/")):
         for name, cmd in dry_run(tmp_path, *flags).items():
