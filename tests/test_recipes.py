@@ -94,6 +94,19 @@ def test_a_recipe_without_a_schedule_trains_the_long_schedule(tmp_path, stage):
         assert option(cmd, "--schedule") == expected, name
 
 
+def test_the_shift_stage_continues_the_bundled_networks_with_the_shift_term(tmp_path):
+    """`--stage shift` (docs/video.md, "Training for shift consistency"): the bundled networks go on
+    with the term that compares pictures of moved crops, on whole 256 px crops."""
+    full, lite = dry_run(tmp_path, "--stage", "shift"), dry_run(tmp_path, "--stage", "shift", "--lite")
+    assert "starry_night" in full and "starry_night" in lite  # the style furthest from the target had it
+    bundled = ROOT / "faststyle" / "models"
+    for networks, sub in ((full, ""), (lite, "lite/")):
+        for name, cmd in networks.items():
+            assert float(option(cmd, "--shift-weight")) > 0 and option(cmd, "--shift-by") == "stride"
+            assert option(cmd, "--crop-size") == "256" and option(cmd, "--schedule") == "long"
+            assert Path(option(cmd, "--init-from")) == bundled / f"{sub}{name}.onnx"
+
+
 def test_gpu_stages_continue_the_bundled_models_on_whole_256_px_photos(tmp_path):
     for flags, sub in ((["--gpu"], ""), (["--gpu", "--lite"], "lite/")):
         for name, cmd in dry_run(tmp_path, *flags).items():
