@@ -11,8 +11,9 @@ each learns from the full network in --output-dir (else the installed style of t
 `--gpu` runs each recipe's [gpu] table: a further stage that continues the bundled full model
 with what a GPU affords (see the table's comment); `--stage TABLE` runs another such table (the
 quick-path styles' [cpu] stage, and with `--lite` its [cpu_lite] table; [cpu2], a second fall after
-[cpu]; [cpu256], a last fall on 256 px crops; [shift], the shift stage, docs/video.md); with `--lite`,
-the [gpu_lite] (or [TABLE_lite]) table continues the bundled lite network the same way. On a machine with JAX but no TensorFlow, set KERAS_BACKEND=jax.
+[cpu]; [cpu256], a last fall on 256 px crops; [shift], the shift stage, docs/video.md); with
+`--lite`, the [gpu_lite] (or [TABLE_lite]) table continues the bundled lite network the same way.
+On a machine with JAX but no TensorFlow, set KERAS_BACKEND=jax.
 Each network is then re-exported in int8 (`faststyle export --int8`, calibrated on the training
 photos; the residual blocks, the upsampling convs staying float), which replaces the float file:
 the bundled networks are int8.
