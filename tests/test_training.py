@@ -425,10 +425,10 @@ def test_losses_of_bfloat16_features_are_computed_in_float32():
 
 
 @pytest.mark.parametrize("bfloat16, precision, expected", [
-    (False, None, (120, 96, 100, 1, 30.0, "base")),    # an AVX2 CPU: 96 px crops, the base, a VGG-taught lite stage
-    (True, None, (200, 128, 300, 1, 30.0, "base")),    # bfloat16 maths: cheaper steps, so bigger crops, more steps
-    (True, "float32", (120, 96, 100, 1, 30.0, "base")),  # asked for float32 there: steps cost what they do elsewhere
-    (False, "mixed_bfloat16", (200, 128, 300, 1, 30.0, "base")),
+    (False, None, (120, 96, 100, 1, 30.0, "base", 3.6)),  # an AVX2 CPU: 96 px crops, the base, a VGG-taught lite stage
+    (True, None, (200, 128, 300, 1, 30.0, "base", 1.8)),  # bfloat16 maths: cheaper steps, so bigger crops, more steps
+    (True, "float32", (120, 96, 100, 1, 30.0, "base", 3.6)),  # asked for float32 there: steps cost what they do elsewhere
+    (False, "mixed_bfloat16", (200, 128, 300, 1, 30.0, "base", 1.8)),
 ])
 def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_them_cheap(
         data, monkeypatch, user_styles, bfloat16, precision, expected):
@@ -438,13 +438,14 @@ def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_t
     from faststyle.training.config import LossConfig
 
     monkeypatch.setattr(config_module, "bfloat16_cpu", lambda: bfloat16)
-    started = []
-    monkeypatch.setattr(train_module, "train", lambda config, resume: started.append(config) or Path("x.onnx"))
+    starts = []
+    monkeypatch.setattr(train_module, "train",
+                        lambda config, resume, started=None: (starts.append(config), Path("x.onnx"))[1])
     argv = ["train", str(data / "style.png"), "--content-dir", str(data / "photos"), "--name", "mine"]
     assert cli.main(argv + (["--precision", precision] if precision else [])) == 0
-    config = started[0]
+    config = starts[0]
     schedule = (config.steps, config.crop_size, config.lite_steps, config.lite_perceptual_every,
-                config.distill_weight, config.init_from)
+                config.distill_weight, config.init_from, config.time_budget)
     assert schedule == expected
     assert config.learning_rate_end == 1e-4  # the rest of the schedule as it was
     # The schedule's loss keeps the photo's light and dark, pale paintings from flat white and flat
@@ -454,10 +455,13 @@ def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_t
     assert config.loss.style_depth == 3  # relu4_3 weighs ~1e-4 of the style term, a third of VGG's work
     # An option given still wins over the schedule, for the loss too.
     assert cli.main(argv + ["--steps", "7", "--crop-size", "64", "--layout-weight", "0", "--distill-weight", "5"]) == 0
-    assert (started[1].steps, started[1].crop_size, started[1].loss.layout_weight, started[1].distill_weight) == \
+    assert (starts[1].steps, starts[1].crop_size, starts[1].loss.layout_weight, starts[1].distill_weight) == \
         (7, 64, 0, 5)
-    assert cli.main(argv + ["--schedule", "long"]) == 0 and started[2].loss.layout_weight == 0
-    assert started[2].loss == LossConfig(loss_net=started[2].loss.loss_net)  # long: the field defaults
+    assert starts[1].time_budget is None  # steps asked for by number are all trained
+    assert cli.main(argv + ["--schedule", "long"]) == 0 and starts[2].loss.layout_weight == 0
+    assert starts[2].loss == LossConfig(loss_net=starts[2].loss.loss_net)  # long: the field defaults
+    assert starts[2].time_budget is None
+    assert cli.main(argv + ["--lite-steps", "9", "--time-budget", "2.5"]) == 0 and starts[3].time_budget == 2.5
 
 
 def test_a_run_folder_of_an_older_version_keeps_its_compile_choice(tmp_path):
@@ -612,12 +616,13 @@ def test_lr_end_falls_along_a_cosine_and_a_resumed_run_goes_on_down_it(data, tmp
 
     config = TrainConfig(style_image="s.png", content_dir="photos", name="s", steps=100,
                          learning_rate=1e-3, learning_rate_end=1e-5)
-    schedule = learning_rate(config)
-    assert [float(schedule(s)) for s in (0, 50, 100, 150)] == pytest.approx([1e-3, 5.05e-4, 1e-5, 1e-5], rel=1e-4)
+    assert [learning_rate(config, s) for s in (0, 50, 100, 150)] == pytest.approx([1e-3, 5.05e-4, 1e-5, 1e-5], rel=1e-4)
+    config.steps = 50  # fewer steps (a --time-budget's): the same fall, over them
+    assert [learning_rate(config, s) for s in (0, 25, 50)] == pytest.approx([1e-3, 5.05e-4, 1e-5], rel=1e-4)
     config.learning_rate_end = None
-    assert learning_rate(config) == 1e-3
+    assert learning_rate(config, 50) == 1e-3
 
-    # The fall is driven by Adam's step counter, which the checkpoint keeps for --resume.
+    # The fall goes by the steps done, which the checkpoint keeps for --resume.
     run = tmp_path / "run"
     r = subprocess.run(train_cmd(data, run, "--steps", "2", "--lr-end", "1e-5"), capture_output=True, text=True,
                        timeout=600)
@@ -625,9 +630,56 @@ def test_lr_end_falls_along_a_cosine_and_a_resumed_run_goes_on_down_it(data, tmp
     r = subprocess.run([sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--resume",
                         "--run-dir", str(run), "--steps", "3"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert int(np.load(run / "ckpt-000003.npz")["opt/adam/iteration"]) == 3
+    checkpoint = dict(np.load(run / "ckpt-000003.npz"))
+    assert int(checkpoint["opt/adam/iteration"]) == 3
+    config.steps, config.learning_rate_end = 3, 1e-5  # the third step ran at the fall's rate for step 2 of 3
+    assert float(checkpoint["opt/adam/learning_rate"]) == pytest.approx(learning_rate(config, 2), rel=1e-5)
     card = json.loads(ort.InferenceSession(str(run / "model.onnx")).get_modelmeta().custom_metadata_map["faststyle"])
     assert card["learning_rate_end"] == 1e-5
+    # A checkpoint from before the rate was a variable of Adam's still resumes.
+    del checkpoint["opt/adam/learning_rate"]
+    np.savez(run / "ckpt-000003.npz", **checkpoint)
+    r = subprocess.run([sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--resume",
+                        "--run-dir", str(run), "--steps", "4"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert log_steps(run) == [1, 2, 3, 4]
+
+
+def test_time_budget_plans_fewer_steps_in_both_stages_and_no_more_than_asked():
+    from faststyle.training.budget import LEAST_SHARE, OVERHEAD, fit
+
+    # 1 s steps, 10 done of 100, 200 lite steps at 0.45 s: 90 + 90 s to go, times the overhead.
+    need = OVERHEAD * (90 + 0.45 * 200)
+    assert fit(10, 100, 200, 1.0, seconds_left=need) == fit(10, 100, 200, 1.0, seconds_left=10 * need)
+    assert fit(10, 100, 200, 1.0, seconds_left=10 * need).steps == 100  # never more than asked
+    half = fit(10, 100, 200, 1.0, seconds_left=need / 2)
+    assert (half.steps, half.later_steps) == (10 + 45, 100)
+    assert OVERHEAD * (45 + 0.45 * 100) <= need / 2  # what is planned fits
+    late = fit(10, 100, 200, 1.0, seconds_left=-5.0)  # past the deadline already: a least share, not nothing
+    assert (late.steps, late.later_steps) == (10 + int(90 * LEAST_SHARE), int(200 * LEAST_SHARE))
+    assert fit(99, 100, 0, 1.0, seconds_left=0.0).steps == 100  # at least the step under way
+
+
+def test_a_time_budget_trims_both_stages_of_a_real_run(data, tmp_path, user_styles):
+    """A budget already spent when the steps are timed (start-up counts): the least share of each stage."""
+    from faststyle.training.budget import LEAST_SHARE, TIMED_STEPS
+
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--content-dir", str(data / "photos"),
+           "--run-dir", str(run), "--name", "budget", "--vgg-weights", "random", "--image-size", "40",
+           "--crop-size", "32", "--style-size", "48", "--batch-size", "2", "--steps", "40", "--lite-steps", "20",
+           "--compile", "graph", "--time-budget", "0.01"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    done = 1 + TIMED_STEPS  # the first step compiles; then the timed ones
+    steps, lite_steps = done + int((40 - done) * LEAST_SHARE), int(20 * LEAST_SHARE)
+    assert f"{steps} of 40 steps and {lite_steps} of 20 lite steps fit the 0.01-minute --time-budget" in r.stdout
+    assert log_steps(run) == list(range(1, steps + 1))
+    assert json.loads((run / "config.json").read_text())["steps"] == steps  # what the app and --resume read
+    assert log_steps(run / "lite")[-1] == lite_steps  # too few for the lite stage to time and plan again
+    with open(run / "losses.csv") as f:
+        assert len(list(csv.DictReader(f))) == steps
+    assert (user_styles / "budget.onnx").is_file() and (user_styles / "lite" / "budget.onnx").is_file()
 
 
 def test_the_shift_term_is_trained_and_logged(data, tmp_path):

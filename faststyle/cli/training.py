@@ -64,6 +64,7 @@ def run_train(args) -> int:
     from faststyle.training.config import LossConfig, TrainConfig, from_args, resumed, schedule_defaults
     from faststyle.training.photoset import DEFAULT_SET, photo_folder
     from faststyle.training.run_folder import load_run_config
+    from faststyle.training.budget import process_started
     from faststyle.training.train import train
 
     if args.resume:
@@ -75,6 +76,8 @@ def run_train(args) -> int:
             raise FaststyleError(f"{args.style_image}: style image not found")
         meta = dict(item.split("=", 1) for item in args.meta if "=" in item)
         defaults = schedule_defaults(args.schedule or "quick", args.precision)
+        if args.time_budget is None and (args.steps is not None or args.lite_steps is not None):
+            defaults.pop("time_budget", None)  # steps asked for by number are all trained
         loss_defaults = defaults.pop("loss")
         config = from_args(TrainConfig, args, defaults=defaults, style_image=args.style_image,
                            loss=from_args(LossConfig, args, defaults=loss_defaults),
@@ -95,7 +98,7 @@ def run_train(args) -> int:
         refuse_overwriting_inputs(config.output, config.style_image, config.preview_image)
     if args.no_jit:  # the older flag, for new and resumed runs alike
         config.compile_mode = "graph"
-    path = train(config, resume=args.resume)
+    path = train(config, resume=args.resume, started=process_started())  # the budget counts start-up
     print(f"wrote {path}")
     return 0
 

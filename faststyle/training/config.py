@@ -41,7 +41,7 @@ BASE = "base"  # --init-from: the bundled base network, trained across paintings
 SCHEDULES = {
     "quick": {"steps": 120, "crop_size": 96, "learning_rate": 1e-3, "learning_rate_end": 1e-4,
               "init_from": BASE, "precision": "auto", "lite_steps": 100, "lite_perceptual_every": 1,
-              "distill_weight": 30.0, "preview_every": 15, "checkpoint_every": 40,
+              "distill_weight": 30.0, "preview_every": 15, "checkpoint_every": 40, "time_budget": 3.6,
               "loss": {"content_weight": 0.5, "layout_weight": 7e4, "white_weight": 3e4, "stride_weight": 3e3,
                        "style_depth": 3}},
     "long": {},
@@ -51,8 +51,9 @@ SCHEDULES = {
 # bigger crops and more steps in fewer minutes: far nearer the painting (measured: STYLES.md, "On a
 # CPU with bfloat16"); 200 full steps since the schedule's steps got cheaper ("Steps without what
 # does not count"), 300 lite ones since their pictures' pull got lighter ("A lighter pull on the
-# lite network").
-QUICK_ON_BFLOAT16 = {"steps": 200, "crop_size": 128, "lite_steps": 300}
+# lite network"). The time budgets (--time-budget, minutes) keep a slower machine of either kind within
+# 2 and 4 minutes by training fewer steps there ("A time budget").
+QUICK_ON_BFLOAT16 = {"steps": 200, "crop_size": 128, "lite_steps": 300, "time_budget": 1.8}
 # The lite network's run after the full one (--lite-steps). From pictures only
 # (--lite-perceptual-every 0) it starts from the lite network trained beside the full one (train._lite_beside), so
 # fewer steps do: 100 at 96 px after 120 beside came nearer the painting than 150 from the bundled
@@ -170,6 +171,11 @@ class TrainConfig:
     max_minutes: float | None = field(default=None, metadata=option(
         "--max-minutes", "stop after this many minutes (checkpoint and export as at the last step); "
         "--resume goes on", resume=MAY_CHANGE, type=positive_float))
+    time_budget: float | None = field(default=None, metadata=option(
+        "--time-budget", "minutes the whole run may take on this machine, start-up included: it times its "
+        "first steps and, where the steps asked for would not fit, trains fewer in both stages (the learning "
+        "rate falls over the fewer steps); never more. The quick schedule sets it unless --steps or "
+        "--lite-steps is given", resume=MAY_CHANGE, type=positive_float))
     checkpoint_every: int = field(default=100, metadata=option(
         "--checkpoint-every", "steps between checkpoints", resume=MAY_CHANGE, type=at_least(1)))
     preview_image: str | None = field(default=None, metadata=option(

@@ -169,7 +169,9 @@ def load_checkpoint(arrays: dict[str, np.ndarray], net, opt=None) -> tuple[int, 
 
     assign(net.weights, "net", "w")
     if opt is not None:
-        assign(opt.variables, "opt", "o")
+        # Not the learning rate: the run sets it before every step (train.learning_rate), and
+        # checkpoints from before it was a variable have none.
+        assign([v for v in opt.variables if v.path.split("/")[-1] != "learning_rate"], "opt", "o")
     step, position = (int(v) for v in arrays["state"])
     return step, position
 

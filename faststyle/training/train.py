@@ -7,6 +7,7 @@ The settings are a TrainConfig (config.py); the run's files live in its run fold
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from faststyle.image_io import load_image, save_image
 from faststyle.preprocess import shrink_to
 from faststyle.styles import LITE_SUBDIR, user_style_dir
 from faststyle.training import run_folder
+from faststyle.training.budget import Budget
 from faststyle.training.config import BASE, LITE_DISTILLATION, NEAREST, TrainConfig, resolved_precision
 
 
@@ -146,18 +148,16 @@ def _preview_array(path: str | None) -> np.ndarray:
                       np.float32)
 
 
-def learning_rate(config: TrainConfig):
-    """Adam's learning rate: constant, or a cosine fall to --lr-end over the run's steps.
-
-    The schedule reads Adam's own step counter, which checkpoints keep, so a resumed run goes on
-    where it stopped; a run started --init-from another model starts its fall at --lr.
-    """
-    import keras
-
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Adam's learning rate for the step after `step` done: constant, or a cosine fall to --lr-end
+    over the run's steps (Keras' CosineDecay, computed here so that a --time-budget's fewer steps
+    shorten the fall). A resumed run goes on down it from its step; a run started --init-from
+    another model starts its fall at --lr."""
     if config.learning_rate_end is None:
         return config.learning_rate
-    return keras.optimizers.schedules.CosineDecay(
-        config.learning_rate, config.steps, alpha=config.learning_rate_end / config.learning_rate)
+    alpha = config.learning_rate_end / config.learning_rate
+    cosine = 0.5 * (1.0 + math.cos(math.pi * min(step, config.steps) / max(config.steps, 1)))
+    return config.learning_rate * (alpha + (1.0 - alpha) * cosine)
 
 
 @contextmanager
@@ -173,7 +173,8 @@ def dtype_policy(name: str):
         keras.mixed_precision.set_global_policy(before)
 
 
-def train(config: TrainConfig, resume: bool = False, progress: bool = True, start=None, loss=None) -> Path:
+def train(config: TrainConfig, resume: bool = False, progress: bool = True, start=None, loss=None,
+          started: float | None = None) -> Path:
     """Runs (or resumes) a training run and exports the ONNX model; returns its path.
 
     The run folder is locked meanwhile: a second training on it is refused, not interleaved.
@@ -181,11 +182,13 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, star
     lite network trained beside the full one, for the lite stage).
     loss: the perceptual loss of this run's painting and loss settings, already built (the full
     stage's, for the lite stage): the VGG network and the painting's Gram matrices are not made again.
+    started: when the run began, on time.monotonic()'s clock, for --time-budget (the command line
+    passes its process's start, so that start-up counts); default: now.
     """
     created = not config.folder.exists()
     held = run_folder.lock(config.folder)
     try:
-        return _train(config, resume, progress, start, loss)
+        return _train(config, resume, progress, start, loss, time.monotonic() if started is None else started)
     except BaseException:
         if created and [p.name for p in config.folder.iterdir()] == [run_folder.LOCK_FILE]:
             (config.folder / run_folder.LOCK_FILE).unlink()  # a run that could not start leaves no folder
@@ -195,7 +198,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, star
         run_folder.unlock(held)
 
 
-def _train(config: TrainConfig, resume: bool, progress: bool, start=None, loss=None) -> Path:
+def _train(config: TrainConfig, resume: bool, progress: bool, start, loss, started: float) -> Path:
     import keras
     from keras import ops
     from tqdm import tqdm
@@ -230,7 +233,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start=None, loss=N
         latest = run_folder.latest_intact_checkpoint(folder)[1] if resume and run_folder.checkpoints(folder) else None
         beside = _lite_beside(config, latest)
     trained = Networks(net, beside) if beside is not None else net
-    opt = keras.optimizers.Adam(learning_rate(config))
+    opt = keras.optimizers.Adam(learning_rate(config, 0))
     opt.build(trained.trainable_variables)
 
     step, position = 0, 0
@@ -289,7 +292,8 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start=None, loss=N
     train_step = make_train_step(trained, opt, compute_terms, frozen, config.compile_mode, report=bar.write,
                                  memory=_compile_memory(config, beside is not None), precision=config.precision)
     deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
-    saved = step
+    budget = Budget(started + 60 * config.time_budget) if config.time_budget else None
+    saved = first_step = step
     try:
         for images, position_after in batches(stream, config.batch_size, position):
             if step >= config.steps:
@@ -298,11 +302,22 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start=None, loss=N
                 bar.write(f"stopped at step {step}: --max-minutes {config.max_minutes:g} reached")
                 run_folder.save_checkpoint(config, trained, opt, step, position)
                 break
+            opt.learning_rate = learning_rate(config, step)
             t0 = time.perf_counter()
             terms = train_step(images, perceptual_step(step + 1))
+            seconds = time.perf_counter() - t0
             step, position = step + 1, position_after
             log.writerow([step, *(f"{terms[k]:.6g}" if k in terms else "" for k in run_folder.LOSS_COLUMNS[1:-1]),
-                          f"{time.perf_counter() - t0:.3f}"])
+                          f"{seconds:.3f}"])
+            # Steady steps only: not the first (it compiles), nor --compile auto's trials.
+            plan = budget and budget.observe(seconds, step, config.steps, config.lite_steps,
+                                             ready=step > first_step + 1 and getattr(train_step, "chosen", True))
+            if plan and (plan.steps, plan.later_steps) != (config.steps, config.lite_steps):
+                bar.write(plan.line(config.steps, config.lite_steps, config.time_budget))
+                config.steps, config.lite_steps = plan.steps, plan.later_steps
+                run_folder.write_config(config)  # what --resume and the app's progress read
+                bar.total = config.steps
+                bar.refresh()
             bar.update(1)
             bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items() if k != "range"}, skipped=len(stream.skipped))
             if step % config.checkpoint_every == 0 or step == config.steps:
@@ -331,7 +346,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start=None, loss=N
         lite = _lite_config(config, output)
         if getattr(train_step, "chosen", None):  # this CPU's faster compile mode, without measuring again
             lite.compile_mode = CHOSEN_MODE[train_step.chosen]
-        train(lite, resume=resume, progress=progress, start=beside, loss=loss)  # the same painting and loss
+        train(lite, resume=resume, progress=progress, start=beside, loss=loss, started=started)  # the same painting and loss
     return output
 
 

@@ -1,0 +1,84 @@
+"""A run fitted to minutes: the quick schedule's steps, trimmed to what this machine can do in time.
+
+Machines of one kind differ by 2x in a step's time (two 2-core AVX-512 hosts: a quick 128 px step in
+0.25 s on one and 0.46 s on the other, STYLES.md "A time budget"), so a number of steps cannot
+promise minutes. With --time-budget, a run times its first steps and, where the steps asked for
+would not fit by the deadline, trains fewer: the same share of the full and the lite stage, the
+learning rate falling over the fewer steps. It never adds steps.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from dataclasses import dataclass
+
+TIMED_STEPS = 5  # timed before planning; the stage's first step compiles and is not among them
+LITE_STEP_SHARE = 0.45  # a lite step's time over a full step's (0.197 / 0.456 s and 0.11 / 0.25 s, quick schedule)
+OVERHEAD = 1.12  # checkpoints, quality checks and previews on top of the steps (about 11 %, quick schedule)
+RESERVE_SECONDS = 6.0  # what follows the last step: exports, the lite stage's start, the process's end
+LEAST_SHARE = 0.25  # a machine too slow even for this share trains it anyway, over time: not a useless network
+
+
+def process_started() -> float:
+    """When this process started, on time.monotonic()'s clock (Linux), so a budget counts start-up;
+    elsewhere, now."""
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22: start, clock ticks after boot
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        age = uptime - ticks / os.sysconf("SC_CLK_TCK")
+        return time.monotonic() - max(age, 0.0)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.monotonic()
+
+
+@dataclass
+class Plan:
+    """Steps that fit the deadline: this stage's (counted from 0) and those of the lite stage after it."""
+
+    steps: int
+    later_steps: int
+    step_seconds: float
+
+    def line(self, steps: int, later_steps: int, minutes: float) -> str:
+        later = f" and {self.later_steps} of {later_steps} lite steps" if later_steps else ""
+        return (f"a step takes {self.step_seconds:.2f} s on this machine: {self.steps} of {steps} steps{later} "
+                f"fit the {minutes:g}-minute --time-budget")
+
+
+def fit(done: int, steps: int, later_steps: int, step_seconds: float, seconds_left: float,
+        later_share: float = LITE_STEP_SHARE) -> Plan:
+    """The steps that fit in `seconds_left` (to the deadline, the reserve already taken off), after
+    `done` of `steps`, with `later_steps` of a stage whose steps cost `later_share` of these."""
+    need = OVERHEAD * step_seconds * ((steps - done) + later_share * later_steps)
+    share = 1.0 if need <= seconds_left else max(seconds_left / need, LEAST_SHARE)
+    if share >= 1.0:
+        return Plan(steps, later_steps, step_seconds)
+    return Plan(max(done + 1, done + int((steps - done) * share)),
+                max(1, int(later_steps * share)) if later_steps else 0, step_seconds)
+
+
+class Budget:
+    """A stage's side of the deadline: times its steps and, once, plans what fits."""
+
+    def __init__(self, deadline: float, clock=time.monotonic):
+        self.deadline, self.clock = deadline, clock
+        self.times: list[float] = []
+        self.planned = False
+
+    def observe(self, seconds: float, done: int, steps: int, later_steps: int, ready: bool = True) -> Plan | None:
+        """Takes the step just run (`done` now); returns a plan once TIMED_STEPS steady steps are timed.
+
+        `ready`: whether the step is a steady one (not the first, which compiles, nor a trial of
+        --compile auto's)."""
+        if self.planned or not ready:
+            return None
+        self.times.append(seconds)
+        if len(self.times) < TIMED_STEPS:
+            return None
+        self.planned = True
+        left = self.deadline - self.clock() - RESERVE_SECONDS
+        return fit(done, steps, later_steps, statistics.median(self.times), left)
