@@ -660,9 +660,27 @@ def test_time_budget_plans_fewer_steps_in_both_stages_and_no_more_than_asked():
     assert fit(99, 100, 0, 1.0, seconds_left=0.0).steps == 100  # at least the step under way
 
 
+def test_a_budget_plans_on_its_first_steps_and_again_on_more_of_them():
+    from faststyle.training.budget import OVERHEAD, PLAN_AT, RESERVE_SECONDS, Budget
+
+    now = [0.0]
+    budget = Budget(deadline=RESERVE_SECONDS + OVERHEAD * 100, steps=200, later_steps=0, clock=lambda: now[0])
+    assert budget.observe(9.0, 1, ready=False) is None  # the compiling step is not timed
+    plans = []
+    for done in range(2, 200):
+        seconds = 1.0 if done <= 1 + PLAN_AT[0] else 0.5  # the first steps slower than the rest
+        now[0] += seconds
+        plan = budget.observe(seconds, done)
+        if plan:
+            plans.append((done, plan.steps))
+    (at, steps), (again_at, again) = plans
+    assert at == 1 + PLAN_AT[0] and steps == at + int((OVERHEAD * 100 - PLAN_AT[0]) / OVERHEAD)  # 1 s a step
+    assert again_at == 1 + PLAN_AT[1] and steps < again <= 200  # its median now 0.5 s: more, not over what was asked
+
+
 def test_a_time_budget_trims_both_stages_of_a_real_run(data, tmp_path, user_styles):
     """A budget already spent when the steps are timed (start-up counts): the least share of each stage."""
-    from faststyle.training.budget import LEAST_SHARE, TIMED_STEPS
+    from faststyle.training.budget import LEAST_SHARE, PLAN_AT
 
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--content-dir", str(data / "photos"),
@@ -671,7 +689,7 @@ def test_a_time_budget_trims_both_stages_of_a_real_run(data, tmp_path, user_styl
            "--compile", "graph", "--time-budget", "0.01"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    done = 1 + TIMED_STEPS  # the first step compiles; then the timed ones
+    done = 1 + PLAN_AT[0]  # the first step compiles; then the timed ones
     steps, lite_steps = done + int((40 - done) * LEAST_SHARE), int(20 * LEAST_SHARE)
     assert f"{steps} of 40 steps and {lite_steps} of 20 lite steps fit the 0.01-minute --time-budget" in r.stdout
     assert log_steps(run) == list(range(1, steps + 1))

@@ -14,7 +14,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-TIMED_STEPS = 5  # timed before planning; the stage's first step compiles and is not among them
+PLAN_AT = (5, 30)  # steady steps timed when the stage plans (the first step compiles and is not among them)
 LITE_STEP_SHARE = 0.45  # a lite step's time over a full step's (0.197 / 0.456 s and 0.11 / 0.25 s, quick schedule)
 OVERHEAD = 1.12  # checkpoints, quality checks and previews on top of the steps (about 11 %, quick schedule)
 RESERVE_SECONDS = 6.0  # what follows the last step: exports, the lite stage's start, the process's end
@@ -62,23 +62,23 @@ def fit(done: int, steps: int, later_steps: int, step_seconds: float, seconds_le
 
 
 class Budget:
-    """A stage's side of the deadline: times its steps and, once, plans what fits."""
+    """A stage's side of the deadline: times its steps and plans what fits, twice: soon, and again
+    on more steps (a 2-core host's first steps ran 10 % slower than its median), up to what the
+    stage was asked for at its start."""
 
-    def __init__(self, deadline: float, clock=time.monotonic):
-        self.deadline, self.clock = deadline, clock
+    def __init__(self, deadline: float, steps: int, later_steps: int, clock=time.monotonic):
+        self.deadline, self.steps, self.later_steps, self.clock = deadline, steps, later_steps, clock
         self.times: list[float] = []
-        self.planned = False
 
-    def observe(self, seconds: float, done: int, steps: int, later_steps: int, ready: bool = True) -> Plan | None:
-        """Takes the step just run (`done` now); returns a plan once TIMED_STEPS steady steps are timed.
+    def observe(self, seconds: float, done: int, ready: bool = True) -> Plan | None:
+        """Takes the step just run (`done` now); returns a plan when PLAN_AT steady steps are timed.
 
         `ready`: whether the step is a steady one (not the first, which compiles, nor a trial of
         --compile auto's)."""
-        if self.planned or not ready:
+        if not ready or len(self.times) >= PLAN_AT[-1]:
             return None
         self.times.append(seconds)
-        if len(self.times) < TIMED_STEPS:
+        if len(self.times) not in PLAN_AT:
             return None
-        self.planned = True
         left = self.deadline - self.clock() - RESERVE_SECONDS
-        return fit(done, steps, later_steps, statistics.median(self.times), left)
+        return fit(done, self.steps, self.later_steps, statistics.median(self.times), left)

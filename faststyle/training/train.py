@@ -292,7 +292,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start, loss, start
     train_step = make_train_step(trained, opt, compute_terms, frozen, config.compile_mode, report=bar.write,
                                  memory=_compile_memory(config, beside is not None), precision=config.precision)
     deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
-    budget = Budget(started + 60 * config.time_budget) if config.time_budget else None
+    budget = Budget(started + 60 * config.time_budget, config.steps, config.lite_steps) if config.time_budget else None
     saved = first_step = step
     try:
         for images, position_after in batches(stream, config.batch_size, position):
@@ -310,10 +310,10 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start, loss, start
             log.writerow([step, *(f"{terms[k]:.6g}" if k in terms else "" for k in run_folder.LOSS_COLUMNS[1:-1]),
                           f"{seconds:.3f}"])
             # Steady steps only: not the first (it compiles), nor --compile auto's trials.
-            plan = budget and budget.observe(seconds, step, config.steps, config.lite_steps,
+            plan = budget and budget.observe(seconds, step,
                                              ready=step > first_step + 1 and getattr(train_step, "chosen", True))
             if plan and (plan.steps, plan.later_steps) != (config.steps, config.lite_steps):
-                bar.write(plan.line(config.steps, config.lite_steps, config.time_budget))
+                bar.write(plan.line(budget.steps, budget.later_steps, config.time_budget))
                 config.steps, config.lite_steps = plan.steps, plan.later_steps
                 run_folder.write_config(config)  # what --resume and the app's progress read
                 bar.total = config.steps
