@@ -646,15 +646,18 @@ def test_lr_end_falls_along_a_cosine_and_a_resumed_run_goes_on_down_it(data, tmp
 
 
 def test_time_budget_plans_fewer_steps_in_both_stages_and_no_more_than_asked():
-    from faststyle.training.budget import LEAST_SHARE, OVERHEAD, fit
+    from faststyle.training.budget import LEAST_SHARE, OVERHEAD, STAGE_SECONDS, fit
 
-    # 1 s steps, 10 done of 100, 200 lite steps at 0.45 s: 90 + 90 s to go, times the overhead.
+    # 1 s steps, 10 done of 100, 200 lite steps at 0.45 s: 90 + 90 s to go, times the overhead,
+    # and the seconds between the stages.
     need = OVERHEAD * (90 + 0.45 * 200)
-    assert fit(10, 100, 200, 1.0, seconds_left=need) == fit(10, 100, 200, 1.0, seconds_left=10 * need)
-    assert fit(10, 100, 200, 1.0, seconds_left=10 * need).steps == 100  # never more than asked
-    half = fit(10, 100, 200, 1.0, seconds_left=need / 2)
+    enough = need + STAGE_SECONDS
+    assert fit(10, 100, 200, 1.0, seconds_left=enough) == fit(10, 100, 200, 1.0, seconds_left=10 * enough)
+    assert fit(10, 100, 200, 1.0, seconds_left=10 * enough).steps == 100  # never more than asked
+    half = fit(10, 100, 200, 1.0, seconds_left=need / 2 + STAGE_SECONDS)
     assert (half.steps, half.later_steps) == (10 + 45, 100)
     assert OVERHEAD * (45 + 0.45 * 100) <= need / 2  # what is planned fits
+    assert fit(10, 100, 0, 1.0, seconds_left=OVERHEAD * 90).steps == 100  # no lite stage: no seconds between
     late = fit(10, 100, 200, 1.0, seconds_left=-5.0)  # past the deadline already: a least share, not nothing
     assert (late.steps, late.later_steps) == (10 + int(90 * LEAST_SHARE), int(200 * LEAST_SHARE))
     assert fit(99, 100, 0, 1.0, seconds_left=0.0).steps == 100  # at least the step under way

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 PLAN_AT = (5, 30)  # steady steps timed when the stage plans (the first step compiles and is not among them)
 LITE_STEP_SHARE = 0.45  # a lite step's time over a full step's (0.197 / 0.456 s and 0.11 / 0.25 s, quick schedule)
 OVERHEAD = 1.12  # checkpoints, quality checks and previews on top of the steps (about 11 %, quick schedule)
-RESERVE_SECONDS = 6.0  # what follows the last step: exports, the lite stage's start, the process's end
+RESERVE_SECONDS = 6.0  # what follows the last step: the export and the process's end
+STAGE_SECONDS = 5.0  # between the stages: the full network's export, the lite one's build and first step
 LEAST_SHARE = 0.25  # a machine too slow even for this share trains it anyway, over time: not a useless network
 
 
@@ -53,8 +54,9 @@ def fit(done: int, steps: int, later_steps: int, step_seconds: float, seconds_le
         later_share: float = LITE_STEP_SHARE) -> Plan:
     """The steps that fit in `seconds_left` (to the deadline, the reserve already taken off), after
     `done` of `steps`, with `later_steps` of a stage whose steps cost `later_share` of these."""
+    fixed = STAGE_SECONDS if later_steps else 0.0
     need = OVERHEAD * step_seconds * ((steps - done) + later_share * later_steps)
-    share = 1.0 if need <= seconds_left else max(seconds_left / need, LEAST_SHARE)
+    share = 1.0 if need + fixed <= seconds_left else max((seconds_left - fixed) / need, LEAST_SHARE)
     if share >= 1.0:
         return Plan(steps, later_steps, step_seconds)
     return Plan(max(done + 1, done + int((steps - done) * share)),
