@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 PLAN_AT = (5, 30)  # steady steps timed when the stage plans (the first step compiles and is not among them)
 LITE_STEP_SHARE = 0.45  # a lite step's time over a full step's (0.197 / 0.456 s and 0.11 / 0.25 s, quick schedule)
-OVERHEAD = 1.12  # checkpoints, quality checks and previews on top of the steps (about 11 %, quick schedule)
-RESERVE_SECONDS = 6.0  # what follows the last step: the export and the process's end
+OVERHEAD = 1.08  # checkpoints, quality checks and previews on top of the steps (quick schedule)
+RESERVE_SECONDS = 4.0  # what follows the last step: the export and the process's end
 STAGE_SECONDS = 5.0  # between the stages: the full network's export, the lite one's build and first step
 LEAST_SHARE = 0.25  # a machine too slow even for this share trains it anyway, over time: not a useless network
 
