@@ -1,8 +1,8 @@
 """A run fitted to minutes: the quick schedule's steps, trimmed to what this machine can do in time.
 
-Machines of one kind differ by 2x in a step's time (two 2-core AVX-512 hosts: a quick 128 px step in
-0.25 s on one and 0.46 s on the other, STYLES.md "A time budget"), so a number of steps cannot
-promise minutes. With --time-budget, a run times its first steps and, where the steps asked for
+Machines of one kind differ by nearly 2x in a step's time (two 2-core AVX-512 hosts: a quick
+128 px step in 0.25 s on one and 0.46 s on the other, STYLES.md "A time budget"), so a number of
+steps cannot promise minutes. With --time-budget, a run times its first steps and, where the steps asked for
 would not fit by the deadline, trains fewer: the same share of the full and the lite stage, the
 learning rate falling over the fewer steps. It never adds steps.
 """
