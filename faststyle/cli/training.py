@@ -61,10 +61,10 @@ def _asked_architecture(args):
 
 def run_train(args) -> int:
     from faststyle.files import refuse_overwriting_inputs
+    from faststyle.training.budget import process_started
     from faststyle.training.config import LossConfig, TrainConfig, from_args, resumed, schedule_defaults
     from faststyle.training.photoset import DEFAULT_SET, photo_folder
     from faststyle.training.run_folder import load_run_config
-    from faststyle.training.budget import process_started
     from faststyle.training.train import train
 
     if args.resume:
