@@ -101,12 +101,13 @@ def test_lite_student_learns_its_teachers_pictures(data, tmp_path, tiny_model_pa
     assert resolve_style("tiny") == user_styles / "tiny.onnx"
 
 
-@pytest.mark.parametrize("lite_perceptual_every", [0, 1])
+@pytest.mark.parametrize("lite_perceptual_every,distill_weight", [(0, 30), (1, 30), (1, 0)])
 def test_quick_schedule_adapts_a_bundled_network_and_distils_a_lite_network(data, tmp_path, user_styles,
-                                                                           lite_perceptual_every):
+                                                                           lite_perceptual_every, distill_weight):
     """The default path end to end: a bundled network as the start, a preview at once, then
     a lite network distilled from the new full one; both land in the user style folder. Without the
-    VGG loss in its stage (--lite-perceptual-every 0) the lite network first learns beside the full one."""
+    VGG loss in its stage (--lite-perceptual-every 0) the lite network first learns beside the full one;
+    with --distill-weight 0 the lite stage has no teacher, only the VGG loss."""
     from faststyle.architecture import PRESETS
     from faststyle.styles import resolve_style
     from faststyle.training.config import schedule_defaults
@@ -115,7 +116,8 @@ def test_quick_schedule_adapts_a_bundled_network_and_distils_a_lite_network(data
     cmd = [sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--content-dir", str(data / "photos"),
            "--run-dir", str(run), "--name", "mine", "--vgg-weights", "random", "--image-size", "40",
            "--crop-size", "32", "--style-size", "48", "--batch-size", "2", "--steps", "3", "--lite-steps", "2",
-           "--lite-perceptual-every", str(lite_perceptual_every), "--compile", "graph"]
+           "--lite-perceptual-every", str(lite_perceptual_every), "--distill-weight", str(distill_weight),
+           "--compile", "graph"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     full, lite = user_styles / "mine.onnx", user_styles / "lite" / "mine.onnx"
@@ -126,13 +128,15 @@ def test_quick_schedule_adapts_a_bundled_network_and_distils_a_lite_network(data
     assert start == schedule_defaults("quick")["init_from"] == "base"
     assert cards[0]["steps"] == 3 and cards[0]["learning_rate_end"] and cards[0]["architecture"] == PRESETS["full"].to_dict()
     assert cards[1]["architecture"] == PRESETS["lite"].to_dict() and cards[1]["steps"] == 2
-    assert cards[1]["teacher"] == "mine" and cards[1]["init_from"] == start  # a name, not this machine's path
+    assert cards[1].get("teacher") == ("mine" if distill_weight else None)  # a name, not this machine's path
+    assert cards[1]["init_from"] == start
     assert [c["loss_layers"]["style"] for c in cards] == [["block1_conv2", "block2_conv2", "block3_conv3"]] * 2
     assert (run / "preview.jpg").is_file() and (run / "lite" / "preview.jpg").is_file()
     assert log_steps(run / "lite") == [1, 2]
-    with open(run / "lite" / "losses.csv") as f:  # the full network's pictures, and the VGG loss if asked
+    with open(run / "lite" / "losses.csv") as f:  # the full network's pictures if weighed, the VGG loss if asked
         rows = list(csv.DictReader(f))
-    assert all(float(row["distill"]) > 0 and bool(row["style"]) == bool(lite_perceptual_every) for row in rows)
+    assert all(bool(row["distill"]) == bool(distill_weight) for row in rows)
+    assert all(float(row["distill"] or 1) > 0 and bool(row["style"]) == bool(lite_perceptual_every) for row in rows)
     # Distilled from pictures only, the lite network learned beside the full one first (its loss
     # logged, its weights in the full run's checkpoints under their own names).
     with open(run / "losses.csv") as f:
@@ -425,10 +429,10 @@ def test_losses_of_bfloat16_features_are_computed_in_float32():
 
 
 @pytest.mark.parametrize("bfloat16, precision, expected", [
-    (False, None, (120, 96, 100, 1, 30.0, "base", 3.6)),  # an AVX2 CPU: 96 px crops, the base, a VGG-taught lite stage
-    (True, None, (200, 128, 300, 1, 30.0, "base", 1.85)),  # bfloat16 maths: cheaper steps, so bigger crops, more steps
-    (True, "float32", (120, 96, 100, 1, 30.0, "base", 3.6)),  # asked for float32 there: steps cost what they do elsewhere
-    (False, "mixed_bfloat16", (200, 128, 300, 1, 30.0, "base", 1.85)),
+    (False, None, (120, 96, 100, 1, 0.0, "base", 3.6)),  # an AVX2 CPU: 96 px crops, the base, a VGG-taught lite stage
+    (True, None, (200, 128, 300, 1, 0.0, "base", 1.85)),  # bfloat16 maths: cheaper steps, so bigger crops, more steps
+    (True, "float32", (120, 96, 100, 1, 0.0, "base", 3.6)),  # asked for float32 there: steps cost what they do elsewhere
+    (False, "mixed_bfloat16", (200, 128, 300, 1, 0.0, "base", 1.85)),
 ])
 def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_them_cheap(
         data, monkeypatch, user_styles, bfloat16, precision, expected):
@@ -646,21 +650,27 @@ def test_lr_end_falls_along_a_cosine_and_a_resumed_run_goes_on_down_it(data, tmp
 
 
 def test_time_budget_plans_fewer_steps_in_both_stages_and_no_more_than_asked():
-    from faststyle.training.budget import LEAST_SHARE, OVERHEAD, STAGE_SECONDS, fit
+    from faststyle.training.budget import LEAST_SHARE, LITE_STEP_SHARE, OVERHEAD, STAGE_SECONDS, Budget, fit
 
     # 1 s steps, 10 done of 100, 200 lite steps at 0.45 s: 90 + 90 s to go, times the overhead,
     # and the seconds between the stages.
     need = OVERHEAD * (90 + 0.45 * 200)
     enough = need + STAGE_SECONDS
-    assert fit(10, 100, 200, 1.0, seconds_left=enough) == fit(10, 100, 200, 1.0, seconds_left=10 * enough)
-    assert fit(10, 100, 200, 1.0, seconds_left=10 * enough).steps == 100  # never more than asked
-    half = fit(10, 100, 200, 1.0, seconds_left=need / 2 + STAGE_SECONDS)
+    assert fit(10, 100, 200, 1.0, enough, 0.45) == fit(10, 100, 200, 1.0, 10 * enough, 0.45)
+    assert fit(10, 100, 200, 1.0, 10 * enough, 0.45).steps == 100  # never more than asked
+    half = fit(10, 100, 200, 1.0, need / 2 + STAGE_SECONDS, 0.45)
     assert (half.steps, half.later_steps) == (10 + 45, 100)
     assert OVERHEAD * (45 + 0.45 * 100) <= need / 2  # what is planned fits
-    assert fit(10, 100, 0, 1.0, seconds_left=OVERHEAD * 90).steps == 100  # no lite stage: no seconds between
-    late = fit(10, 100, 200, 1.0, seconds_left=-5.0)  # past the deadline already: a least share, not nothing
+    # Cheaper lite steps: more of both stages fit in the same seconds.
+    cheaper = fit(10, 100, 200, 1.0, need / 2 + STAGE_SECONDS, 0.25)
+    assert cheaper.steps > half.steps and cheaper.later_steps > half.later_steps
+    assert fit(10, 100, 0, 1.0, OVERHEAD * 90, 0.45).steps == 100  # no lite stage: no seconds between
+    late = fit(10, 100, 200, 1.0, -5.0, 0.45)  # past the deadline already: a least share, not nothing
     assert (late.steps, late.later_steps) == (10 + int(90 * LEAST_SHARE), int(200 * LEAST_SHARE))
-    assert fit(99, 100, 0, 1.0, seconds_left=0.0).steps == 100  # at least the step under way
+    assert fit(99, 100, 0, 1.0, 0.0, 0.45).steps == 100  # at least the step under way
+    # A stage plans with its precision's lite share (the quick schedule's lite stage costs differ).
+    assert Budget(0, 1, 1, "mixed_bfloat16").later_share == LITE_STEP_SHARE["mixed_bfloat16"]
+    assert Budget(0, 1, 1, "float32").later_share == LITE_STEP_SHARE["float32"] > LITE_STEP_SHARE["mixed_bfloat16"]
 
 
 def test_a_budget_plans_on_its_first_steps_and_again_on_more_of_them():
@@ -689,7 +699,7 @@ def test_a_time_budget_trims_both_stages_of_a_real_run(data, tmp_path, user_styl
     cmd = [sys.executable, "-m", "faststyle", "train", str(data / "style.png"), "--content-dir", str(data / "photos"),
            "--run-dir", str(run), "--name", "budget", "--vgg-weights", "random", "--image-size", "40",
            "--crop-size", "32", "--style-size", "48", "--batch-size", "2", "--steps", "40", "--lite-steps", "20",
-           "--compile", "graph", "--time-budget", "0.01"]
+           "--compile", "graph", "--time-budget", "0.01", "--checkpoint-every", "3"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     done = 1 + PLAN_AT[0]  # the first step compiles; then the timed ones
@@ -700,6 +710,11 @@ def test_a_time_budget_trims_both_stages_of_a_real_run(data, tmp_path, user_styl
     assert log_steps(run / "lite")[-1] == lite_steps  # too few for the lite stage to time and plan again
     with open(run / "losses.csv") as f:
         assert len(list(csv.DictReader(f))) == steps
+    # Checkpoints as asked; the quality check, whose seconds the budget would rather spend on steps, at the end.
+    assert (run / f"ckpt-{3 * (steps // 3):06d}.npz").is_file()
+    for stage, last in ((run, steps), (run / "lite", lite_steps)):
+        with open(stage / "quality.csv") as f:
+            assert [int(row["step"]) for row in csv.DictReader(f)] == [last]
     assert (user_styles / "budget.onnx").is_file() and (user_styles / "lite" / "budget.onnx").is_file()
 
 

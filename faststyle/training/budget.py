@@ -15,8 +15,11 @@ import time
 from dataclasses import dataclass
 
 PLAN_AT = (5, 30)  # steady steps timed when the stage plans (the first step compiles and is not among them)
-LITE_STEP_SHARE = 0.45  # a lite step's time over a full step's (0.197 / 0.456 s and 0.11 / 0.25 s, quick schedule)
-OVERHEAD = 1.08  # checkpoints, quality checks and previews on top of the steps (quick schedule)
+# A lite step's time over a full one's in the quick schedule (its lite stage: 96 px crops, the VGG loss,
+# no teacher), by precision: 0.154 / 0.445 s (bfloat16: the full steps at 128 px) and 0.265 / 0.477 s
+# (float32, both at 96 px, as an AVX2 CPU computes). STYLES.md, "A lite stage without a teacher".
+LITE_STEP_SHARE = {"mixed_bfloat16": 0.35, "float32": 0.56}
+OVERHEAD = 1.05  # checkpoints and previews on top of the steps (quick schedule; quality checked at the end)
 RESERVE_SECONDS = 4.0  # what follows the last step: the export and the process's end
 STAGE_SECONDS = 5.0  # between the stages: the full network's export, the lite one's build and first step
 LEAST_SHARE = 0.25  # a machine too slow even for this share trains it anyway, over time: not a useless network
@@ -51,7 +54,7 @@ class Plan:
 
 
 def fit(done: int, steps: int, later_steps: int, step_seconds: float, seconds_left: float,
-        later_share: float = LITE_STEP_SHARE) -> Plan:
+        later_share: float) -> Plan:
     """The steps that fit in `seconds_left` (to the deadline, the reserve already taken off), after
     `done` of `steps`, with `later_steps` of a stage whose steps cost `later_share` of these."""
     fixed = STAGE_SECONDS if later_steps else 0.0
@@ -68,8 +71,10 @@ class Budget:
     on more steps (a 2-core host's first steps ran 10 % slower than its median), up to what the
     stage was asked for at its start."""
 
-    def __init__(self, deadline: float, steps: int, later_steps: int, clock=time.monotonic):
+    def __init__(self, deadline: float, steps: int, later_steps: int, precision: str = "float32",
+                 clock=time.monotonic):
         self.deadline, self.steps, self.later_steps, self.clock = deadline, steps, later_steps, clock
+        self.later_share = LITE_STEP_SHARE.get(precision, LITE_STEP_SHARE["float32"])
         self.times: list[float] = []
 
     def observe(self, seconds: float, done: int, ready: bool = True) -> Plan | None:
@@ -83,4 +88,4 @@ class Budget:
         if len(self.times) not in PLAN_AT:
             return None
         left = self.deadline - self.clock() - RESERVE_SECONDS
-        return fit(done, self.steps, self.later_steps, statistics.median(self.times), left)
+        return fit(done, self.steps, self.later_steps, statistics.median(self.times), left, self.later_share)

@@ -37,11 +37,13 @@ BASE = "base"  # --init-from: the bundled base network, trained across paintings
 # bfloat16, "The base on an AVX2 CPU"); why 96 px crops and these steps: "A new
 # style in minutes"; why the layout and near-white terms: "A layout term and a lite network taught
 # by VGG"; why half the content weight and the stride term: "Nearer the painting, without dashes";
-# why three style layers: "Steps without what does not count".
+# why three style layers: "Steps without what does not count"; why the lite stage has the VGG loss
+# and no teacher (--distill-weight 0; --distill-weight 30 brings back the full network's pictures as
+# targets): "A lite stage without a teacher".
 SCHEDULES = {
     "quick": {"steps": 120, "crop_size": 96, "learning_rate": 1e-3, "learning_rate_end": 1e-4,
               "init_from": BASE, "precision": "auto", "lite_steps": 100, "lite_perceptual_every": 1,
-              "distill_weight": 30.0, "preview_every": 15, "checkpoint_every": 40, "time_budget": 3.6,
+              "distill_weight": 0.0, "preview_every": 15, "checkpoint_every": 40, "time_budget": 3.6,
               "loss": {"content_weight": 0.5, "layout_weight": 7e4, "white_weight": 3e4, "stride_weight": 3e3,
                        "style_depth": 3}},
     "long": {},
@@ -155,7 +157,8 @@ class TrainConfig:
     teacher: str | None = field(default=None, metadata=option(
         "--teacher", "distil from this trained style (name or .onnx): its pictures become targets"))
     distill_weight: float = field(default=100.0, metadata=option(
-        "--distill-weight", "with --teacher: weight per squared grey level of difference to its picture",
+        "--distill-weight", "with --teacher, or --lite-steps (the full network teaches): weight per squared "
+        "grey level of difference to the teacher's picture (with --lite-steps, 0: the VGG loss alone)",
         type=non_negative_float))
     shift_weight: float = field(default=0.0, metadata=option(
         "--shift-weight", "weight per squared grey level of the difference between the picture of a crop "

@@ -292,7 +292,8 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start, loss, start
     train_step = make_train_step(trained, opt, compute_terms, frozen, config.compile_mode, report=bar.write,
                                  memory=_compile_memory(config, beside is not None), precision=config.precision)
     deadline = time.monotonic() + 60 * config.max_minutes if config.max_minutes else None
-    budget = Budget(started + 60 * config.time_budget, config.steps, config.lite_steps) if config.time_budget else None
+    budget = (Budget(started + 60 * config.time_budget, config.steps, config.lite_steps, config.precision)
+              if config.time_budget else None)
     saved = first_step = step
     try:
         for images, position_after in batches(stream, config.batch_size, position):
@@ -324,8 +325,9 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start, loss, start
                 log_file.flush()
                 run_folder.save_checkpoint(config, trained, opt, step, position)
                 saved = step
-                bar.write(_log_quality(net, validation, quality_log, step))
-                quality_file.flush()
+                if step == config.steps or not budget:  # a budget's seconds go to steps: checked at the end
+                    bar.write(_log_quality(net, validation, quality_log, step))
+                    quality_file.flush()
             if step % config.preview_every == 0 or step == config.steps:
                 _write_preview(net, preview, folder / "preview.jpg")
     except BaseException:  # Ctrl-C or SIGTERM (e.g. the app's Cancel): keep the steps done for --resume
@@ -353,10 +355,13 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start, loss, start
 def _lite_config(config: TrainConfig, teacher: Path) -> TrainConfig:
     """The lite network's run, after the full one: distilled from it (its pictures as targets), and
     with --lite-perceptual-every also taught by the VGG loss, in the subfolder lite/ of the run
-    folder. It starts from the network trained beside the full one (_lite_beside); its card names
-    where that began: the lite network of the style the full one started from."""
+    folder. With --distill-weight 0 it has no teacher: the VGG loss alone, without the full
+    network's forward pass on every step (about a fifth of a lite step). It starts from the network
+    trained beside the full one (_lite_beside); its card names where that began: the lite network
+    of the style the full one started from."""
     return dataclasses.replace(
-        config, **LITE_DISTILLATION, architecture=PRESETS["lite"], teacher=str(teacher), steps=config.lite_steps,
+        config, **LITE_DISTILLATION, architecture=PRESETS["lite"], steps=config.lite_steps,
+        teacher=str(teacher) if config.distill_weight else None,
         perceptual_every=config.lite_perceptual_every, lite_steps=0, lite_perceptual_every=0,
         init_from=_lite_start(config.init_from), run_dir=str(config.folder / LITE_SUBDIR),
         output=str(lite_path(_output_path(config))))
@@ -397,7 +402,7 @@ def _lite_beside(config: TrainConfig, checkpoint: dict | None):
 
     from faststyle.training.network import build_transform_net
 
-    if not config.lite_steps or config.architecture == PRESETS["lite"] or config.teacher:
+    if not config.lite_steps or config.architecture == PRESETS["lite"] or config.teacher or not config.distill_weight:
         return None
     made_with = checkpoint is not None and any(k.startswith(f"net/{BESIDE}/") for k in checkpoint)
     if not made_with and (checkpoint is not None or config.lite_perceptual_every):
