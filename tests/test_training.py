@@ -328,7 +328,7 @@ def test_optimize_and_evaluate_commands(data, tmp_path, tiny_model_path):
     # 30 px is not a multiple of 4: the model's padded output must still be scored at the photo's size.
     assert "blown white (model, 6 photos)" in r.stdout and "at 1024 px" in r.stdout
     assert "tonal layout kept" in r.stdout and "stride pattern at 1024 px" in r.stdout
-    assert ("video, pan over the first photo" in r.stdout) == bool(importlib.util.find_spec("cv2"))
+    assert ("video, pan over p" in r.stdout) == bool(importlib.util.find_spec("cv2"))
     r = subprocess.run([sys.executable, "-m", "faststyle", "evaluate", str(tiny_model_path), str(data / "photos"),
                         "--style-image", str(data / "style.png"), "--crop-size", "80", "--gatys-photos", "0",
                         "--vgg-weights", "random", "--json"], capture_output=True, text=True, timeout=300)
@@ -343,6 +343,7 @@ def test_optimize_and_evaluate_commands(data, tmp_path, tiny_model_path):
     if importlib.util.find_spec("cv2"):  # the video measure needs the [video] extra
         assert set(report["video"]) == {"pan", "handheld"}
         assert all(set(v) == {"input", "painted", "steady"} and min(v.values()) >= 0 for v in report["video"].values())
+        assert report["video_photo"] in {f"p{i}.jpg" for i in range(5)} | {"grey.png"}
     # A missing folder is named before anything slow (the VGG weights, perhaps a download) starts.
     r = subprocess.run([sys.executable, "-m", "faststyle", "evaluate", str(tiny_model_path), str(tmp_path / "nowhere"),
                         "--style-image", str(data / "style.png")], capture_output=True, text=True, timeout=300)
@@ -647,6 +648,25 @@ def test_lr_end_falls_along_a_cosine_and_a_resumed_run_goes_on_down_it(data, tmp
                         "--run-dir", str(run), "--steps", "4"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert log_steps(run) == [1, 2, 3, 4]
+
+
+def test_evaluate_films_its_clips_over_the_photo_with_the_most_detail(data, tmp_path, tiny_model_path):
+    """A flat sky first in the folder gives the input's own warping error about 0: nothing to judge a
+    painted clip against. The clips are filmed over the photo with the most detail where they film."""
+    pytest.importorskip("cv2")
+    from faststyle.runtime import StyleModel
+    from faststyle.training.evaluate import evaluate, filmed_detail
+
+    sky, leaves = tmp_path / "a_sky.png", tmp_path / "b_leaves.png"
+    Image.fromarray(np.full((600, 800, 3), 235, np.uint8)).save(sky)
+    blocks = np.random.default_rng(3).integers(0, 256, (150, 200, 3), dtype=np.uint8)
+    Image.fromarray(np.kron(blocks, np.ones((4, 4, 1), np.uint8))).save(leaves)  # foliage-like detail
+    assert filmed_detail(np.asarray(Image.open(sky))) == 0 < filmed_detail(np.asarray(Image.open(leaves)))
+    assert filmed_detail(np.zeros((40, 40, 3), np.uint8)) == 0  # too small to film over: no detail, no error
+    report = evaluate(StyleModel.load(tiny_model_path), [sky, leaves], str(data / "style.png"), size=32,
+                      vgg_weights="random", gatys_iterations=(), gatys_photos=0, large_size=600)
+    assert report.video_photo == "b_leaves.png"
+    assert report.video["handheld"]["input"] > 1  # over the sky it reads about 0
 
 
 def test_time_budget_plans_fewer_steps_in_both_stages_and_no_more_than_asked():

@@ -93,9 +93,11 @@ class Report:
     # The same with the unmoved photo's normalisation statistics, as a video's running average holds
     # them: what is left is the strokes alone (the crop's few columns no longer move the statistics).
     shift_held: dict[int, float] = field(default_factory=dict)
-    # Warping error (temporal.warping_error) of clips filmed over the first photo, per motion:
-    # the input's own, painted frame by frame, and painted with --stable. Empty without OpenCV.
+    # Warping error (temporal.warping_error) of clips filmed over one photo (video_photo, the one
+    # with the most detail where the clips film), per motion: the input's own, painted frame by
+    # frame, and painted with --stable. Empty without OpenCV.
     video: dict[str, dict[str, float]] = field(default_factory=dict)
+    video_photo: str = ""
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -126,7 +128,7 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
             continue  # unreadable photos are left out, as in training
     if not readable:
         raise FaststyleError("none of the evaluation photos could be read")
-    blown, blown_large, tone, gatys_tone, grid = [], [], [], [], []
+    blown, blown_large, tone, gatys_tone, grid, detail = [], [], [], [], [], []
     stride = {period: [] for period in STRIDE_PERIODS}
     for i, (path, content) in enumerate(readable):
         stylized = model.transform(content.astype(np.uint8)).astype(np.float32)  # what users get
@@ -139,6 +141,7 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
         stylized_large = model.transform(large)
         blown_large.append(blown_white_share(stylized_large, large))
         grid.append(block_grid_ratio(stylized_large))
+        detail.append(filmed_detail(large))
         for period, values in stride.items():
             values.append(stride_pattern(stylized_large, period))
         if i < gatys_photos and gatys_iterations:
@@ -160,7 +163,9 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
         report.shift_held = _mean_shift([_shift_with_held_statistics(model, p) for p in shift_photos])
     except FaststyleError:  # a model exported before the statistics outputs: it cannot hold them
         report.shift_held = {}
-    report.video = video_steadiness(model, long_side_photo(readable[0][0], large_size))
+    filmed = readable[int(np.argmax(detail))][0]
+    report.video = video_steadiness(model, long_side_photo(filmed, large_size))
+    report.video_photo = filmed.name if report.video else ""
     report.gatys = {n: _mean(rows) for n, rows in gatys_rows.items() if rows}
     # The model on the same photos as Gatys, for a like-for-like comparison.
     if report.gatys_photos:
@@ -169,6 +174,20 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
 
 
 VIDEO_FRAMES = 24
+
+
+def filmed_detail(photo: np.ndarray) -> float:
+    """Mean absolute grey-level step between neighbouring pixels of what a clip over `photo` films
+    (temporal.camera_clip's first frame); 0 without OpenCV or where the photo is too small. A flat
+    sky there gives the input's own warping error about 0, and the painted clip's nothing to be
+    measured against."""
+    from faststyle.temporal import camera_clip
+
+    try:
+        frame = camera_clip(photo, "pan", 1)[0].astype(np.float32).mean(axis=2)
+    except (FaststyleError, ValueError):
+        return 0.0
+    return float(np.abs(np.diff(frame, axis=0)).mean() + np.abs(np.diff(frame, axis=1)).mean())
 
 
 def video_steadiness(model: StyleModel, photo: np.ndarray, frames: int = VIDEO_FRAMES) -> dict[str, dict[str, float]]:
@@ -273,7 +292,8 @@ def format_report(report: Report) -> str:
         lines.append("the same with the statistics held, as in a video: "
                      + ", ".join(f"{d} px {e:.2f}" for d, e in report.shift_held.items()))
     for motion, errors in report.video.items():
-        lines.append(f"video, {motion} over the first photo (warping error, grey levels): input {errors['input']:.2f}, "
+        lines.append(f"video, {motion} over {report.video_photo} (warping error, grey levels): "
+                     f"input {errors['input']:.2f}, "
                      f"painted frame by frame {errors['painted']:.2f}, steady (--stable) {errors['steady']:.2f}")
     if report.grid:
         lines.append(f"2x2 block grid (steps across / within blocks at {LARGE_SIZE} px, 1 = none): "
