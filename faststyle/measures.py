@@ -31,6 +31,13 @@ def blown_white_share(stylized: np.ndarray, photo: np.ndarray, level: int = WHIT
     return float(np.mean(blown & ~white_in_photo))
 
 
+def detail(picture: np.ndarray) -> float:
+    """Mean absolute difference of neighbouring pixels, down and across: what blurring takes away,
+    and what a flat sky lacks."""
+    picture = np.asarray(picture, np.float32)
+    return float(np.mean([np.abs(np.diff(picture, axis=a)).mean() for a in (0, 1)]))
+
+
 def _luminance(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(rgb, np.float64) @ np.array(LUMA)
 

@@ -74,7 +74,7 @@ class Budget:
     def __init__(self, deadline: float, steps: int, later_steps: int, precision: str = "float32",
                  clock=time.monotonic):
         self.deadline, self.steps, self.later_steps, self.clock = deadline, steps, later_steps, clock
-        self.later_share = LITE_STEP_SHARE.get(precision, LITE_STEP_SHARE["float32"])
+        self.later_share = LITE_STEP_SHARE[precision]
         self.times: list[float] = []
 
     def observe(self, seconds: float, done: int, ready: bool = True) -> Plan | None:

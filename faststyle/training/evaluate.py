@@ -14,7 +14,7 @@ import numpy as np
 
 from faststyle.errors import FaststyleError
 from faststyle.image_io import load_image
-from faststyle.measures import (SHIFT_BORDER, SHIFTS, STRIDE_PERIODS, block_grid_ratio, blown_white_share,
+from faststyle.measures import (SHIFT_BORDER, SHIFTS, STRIDE_PERIODS, block_grid_ratio, blown_white_share, detail,
                                 shift_consistency, stride_pattern, tonal_correlation)
 from faststyle.model_file import ModelCard
 from faststyle.preprocess import centre_square, resize_long_side
@@ -128,7 +128,7 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
             continue  # unreadable photos are left out, as in training
     if not readable:
         raise FaststyleError("none of the evaluation photos could be read")
-    blown, blown_large, tone, gatys_tone, grid, detail = [], [], [], [], [], []
+    blown, blown_large, tone, gatys_tone, grid, details = [], [], [], [], [], []
     stride = {period: [] for period in STRIDE_PERIODS}
     for i, (path, content) in enumerate(readable):
         stylized = model.transform(content.astype(np.uint8)).astype(np.float32)  # what users get
@@ -141,7 +141,7 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
         stylized_large = model.transform(large)
         blown_large.append(blown_white_share(stylized_large, large))
         grid.append(block_grid_ratio(stylized_large))
-        detail.append(filmed_detail(large))
+        details.append(filmed_detail(large))
         for period, values in stride.items():
             values.append(stride_pattern(stylized_large, period))
         if i < gatys_photos and gatys_iterations:
@@ -163,7 +163,7 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
         report.shift_held = _mean_shift([_shift_with_held_statistics(model, p) for p in shift_photos])
     except FaststyleError:  # a model exported before the statistics outputs: it cannot hold them
         report.shift_held = {}
-    filmed = readable[int(np.argmax(detail))][0]
+    filmed = readable[int(np.argmax(details))][0]
     report.video = video_steadiness(model, long_side_photo(filmed, large_size))
     report.video_photo = filmed.name if report.video else ""
     report.gatys = {n: _mean(rows) for n, rows in gatys_rows.items() if rows}
@@ -177,17 +177,15 @@ VIDEO_FRAMES = 24
 
 
 def filmed_detail(photo: np.ndarray) -> float:
-    """Mean absolute grey-level step between neighbouring pixels of what a clip over `photo` films
-    (temporal.camera_clip's first frame); 0 without OpenCV or where the photo is too small. A flat
-    sky there gives the input's own warping error about 0, and the painted clip's nothing to be
-    measured against."""
+    """measures.detail of what a clip over `photo` films (temporal.camera_clip's first frame); 0
+    without OpenCV or where the photo is too small. A flat sky there gives the input's own warping
+    error about 0, and the painted clip's nothing to be measured against."""
     from faststyle.temporal import camera_clip
 
     try:
-        frame = camera_clip(photo, "pan", 1)[0].astype(np.float32).mean(axis=2)
+        return detail(camera_clip(photo, "pan", 1)[0])
     except (FaststyleError, ValueError):
         return 0.0
-    return float(np.abs(np.diff(frame, axis=0)).mean() + np.abs(np.diff(frame, axis=1)).mean())
 
 
 def video_steadiness(model: StyleModel, photo: np.ndarray, frames: int = VIDEO_FRAMES) -> dict[str, dict[str, float]]:

@@ -348,7 +348,8 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start, loss, start
         lite = _lite_config(config, output)
         if getattr(train_step, "chosen", None):  # this CPU's faster compile mode, without measuring again
             lite.compile_mode = CHOSEN_MODE[train_step.chosen]
-        train(lite, resume=resume, progress=progress, start=beside, loss=loss, started=started)  # the same painting and loss
+        # The same painting and loss, and the same clock.
+        train(lite, resume=resume, progress=progress, start=beside, loss=loss, started=started)
     return output
 
 
