@@ -6,9 +6,11 @@ For each photo, a pan of (3, 1) px a frame and a hand-held clip (temporal.camera
 are filmed over it; each style paints them frame by frame (video.FramePainter with stable=False:
 the running-average statistics only) and with the flow carry (stable=True, the default of
 `faststyle video`). Printed per style and motion, averaged over the photos: the warping error
-(temporal.warping_error, grey levels) of the input, of each painting, the steady one's ratio to the
-input's and to frame by frame, how much detail it keeps (mean gradient against frame by frame),
-and milliseconds a frame for each. Use photos the styles never saw (not their training photos).
+(temporal.warping_error, grey levels) of the input, of each painting, of the photo painted once
+and filmed by the same camera ("glued": a painting that moves exactly with the scene, the least a
+painted clip can score on this measure), the steady one's ratio to the input's, to frame by frame
+and to glued, how much detail it keeps (mean gradient against frame by frame), and milliseconds a
+frame for each. Use photos the styles never saw (not their training photos).
 Times mean something only within one run on one host; the CPU is printed.
 """
 
@@ -23,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from faststyle import measures  # noqa: E402
+from faststyle.api import load_style  # noqa: E402
 from faststyle.image_io import load_image  # noqa: E402
 from faststyle.machine import cpu_summary  # noqa: E402
 from faststyle.styles import bundled_style_names  # noqa: E402
@@ -61,21 +64,24 @@ def main() -> None:
     floor = {key: warping_error(clip) for key, clip in clips.items()}
     print(cpu_summary())
     print(f"{len(photos)} photo(s), {args.frames} frames of 320x240 each, {'lite' if args.fast else 'full'} networks")
-    print("| style | motion | input | frame by frame | steady | steady / input | steady / frame by frame "
-          "| detail kept | ms/frame plain | ms/frame steady |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| style | motion | input | frame by frame | steady | glued | steady / input | steady / frame by frame "
+          "| steady / glued | glued / input | detail kept | ms/frame plain | ms/frame steady |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for style in styles:
+        model = load_style(style, fast=args.fast)
+        painted_once = [model.transform(p) for p in photos]
         for motion in ("pan", "handheld"):
             rows = []
             for i in range(len(photos)):
                 clip = clips[(i, motion)]
                 plain, ms_plain = paint(style, clip, args.fast, stable=False)
                 steady, ms_steady = paint(style, clip, args.fast, stable=True)
+                glued = camera_clip(painted_once[i], motion, args.frames)
                 rows.append((floor[(i, motion)], warping_error(clip, plain), warping_error(clip, steady),
-                             detail(steady[8:]) / detail(plain[8:]), ms_plain, ms_steady))
-            f, p, s, kept, msp, mss = np.mean(rows, axis=0)
-            print(f"| {style} | {motion} | {f:.2f} | {p:.2f} | {s:.2f} | {s / f:.2f}x | {s / p:.2f}x | {kept:.2f} "
-                  f"| {msp:.0f} | {mss:.0f} |", flush=True)
+                             warping_error(clip, glued), detail(steady[8:]) / detail(plain[8:]), ms_plain, ms_steady))
+            f, p, s, g, kept, msp, mss = np.mean(rows, axis=0)
+            print(f"| {style} | {motion} | {f:.2f} | {p:.2f} | {s:.2f} | {g:.2f} | {s / f:.2f}x | {s / p:.2f}x "
+                  f"| {s / g:.2f}x | {g / f:.2f}x | {kept:.2f} | {msp:.0f} | {mss:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,8 @@ class FlowCarry:
     smooths.
     carry: the previous steady picture's share where the flow holds (0: off); where the whole
     picture moved by whole pixels, it is carried exactly and the new painting's share halved.
+    new_share (after `motion`): how much of the frame the previous one does not show (1 at a cut or
+    a shot's first frame, about 0.01 on a slow pan): what the painting's statistics should follow.
     """
 
     def __init__(self, carry: float = CARRY, agreement: float = AGREEMENT):
@@ -123,23 +125,44 @@ class FlowCarry:
         self.dis = self.cv2.DISOpticalFlow_create(self.cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         self.previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # frame, gray, steady picture
         self.offset = np.zeros(2)  # (x, y): how far the picture has moved since the shot began
-        self.current: tuple | None = None  # frame, gray, flow, whole-pixel shift (or None): the last motion()
+        # The last motion(): frame, gray, flow, whole-pixel shift (or None), and trust: per pixel, how
+        # far the previous frame, moved along the flow, agrees with this one (0..1; None without flow).
+        self.current: tuple | None = None
 
     def motion(self, frame: np.ndarray) -> tuple[int, int]:
         """Measures the flow from the previous frame; -> (top, left) padding, each 0..3."""
         gray = _gray(self.cv2, frame)
-        flow, shift = None, None
+        flow, shift, trust = None, None, None
         if self.previous is not None and self.previous[0].shape == frame.shape:
             flow = self.dis.calc(gray, self.previous[1], None)  # for each pixel now: where it was before
             shift = _whole_pixel_shift(flow)
             # A whole-pixel shift counts exactly, so a pan's offset gathers no fractions of flow error.
             self.offset -= shift if shift is not None else np.median(flow.reshape(-1, 2), axis=0)
+            trust = self._trust(frame, flow, shift)
         else:  # a new shot (or size): its first frame sets the grid where a still picture has it
             top, left = grid_anchor(frame)
             self.offset[:] = (-left, -top)
-        self.current = (frame, gray, flow, shift)
+        self.current = (frame, gray, flow, shift, trust)
         left, top = (-np.round(self.offset).astype(int)) % PAD_MULTIPLE
         return int(top), int(left)
+
+    def _trust(self, frame: np.ndarray, flow: np.ndarray, shift: tuple[int, int] | None) -> np.ndarray:
+        """Per pixel 0..1: the previous frame moved along the flow agrees with this one (1) or not
+        (0 from `agreement` grey levels apart, and outside the previous frame)."""
+        last_frame = self.previous[0]
+        if shift is not None:
+            seen = _shifted(last_frame, *shift)
+            inside = _inside(np.broadcast_to(np.array(shift, np.float32), flow.shape))
+        else:
+            seen, inside = _warp(self.cv2, last_frame.astype(np.float32), flow), _inside(flow)
+        mismatch = np.abs(seen.astype(np.float32, copy=False) - frame.astype(np.float32)).mean(axis=2)
+        return np.clip(1.0 - mismatch / self.agreement, 0.0, 1.0) * inside
+
+    @property
+    def new_share(self) -> float:
+        """The share of the last motion()'s frame that the previous frame does not show."""
+        trust = self.current[4] if self.current is not None else None
+        return 1.0 if trust is None else float(1.0 - trust.mean())
 
     @property
     def _fraction(self) -> tuple[float, float]:
@@ -160,21 +183,14 @@ class FlowCarry:
     def __call__(self, frame: np.ndarray, painted: np.ndarray) -> np.ndarray:
         if self.current is None or self.current[0] is not frame:
             self.motion(frame)
-        _, gray, flow, shift = self.current
-        cv2 = self.cv2
+        _, gray, flow, shift, trust = self.current
         steady = painted.astype(np.float32)
         if flow is not None and self.carry > 0:
-            last_frame, _, last_steady = self.previous
+            last_steady = self.previous[2]
             if shift is not None:
-                uniform = np.broadcast_to(np.array(shift, np.float32), flow.shape)
-                seen, carried = _shifted(last_frame, *shift), _shifted(last_steady, *shift)
-                inside, carry = _inside(uniform), 1.0 - (1.0 - self.carry) / 2
+                carried, carry = _shifted(last_steady, *shift), 1.0 - (1.0 - self.carry) / 2
             else:
-                seen = _warp(cv2, last_frame.astype(np.float32), flow)
-                carried = _warp(cv2, last_steady, flow, sharp=True)
-                inside, carry = _inside(flow), self.carry
-            mismatch = np.abs(seen.astype(np.float32, copy=False) - frame.astype(np.float32)).mean(axis=2)
-            trust = np.clip(1.0 - mismatch / self.agreement, 0.0, 1.0) * inside
+                carried, carry = _warp(self.cv2, last_steady, flow, sharp=True), self.carry
             steady += (carry * trust)[..., None] * (carried - steady)
         self.previous, self.current = (frame, gray, steady), None
         return np.clip(np.rint(steady), 0, 255).astype(np.uint8)

@@ -342,7 +342,8 @@ def test_optimize_and_evaluate_commands(data, tmp_path, tiny_model_path):
     assert sorted(map(int, report["shift_held"])) == list(range(1, 9)) and min(report["shift_held"].values()) >= 0
     if importlib.util.find_spec("cv2"):  # the video measure needs the [video] extra
         assert set(report["video"]) == {"pan", "handheld"}
-        assert all(set(v) == {"input", "painted", "steady"} and min(v.values()) >= 0 for v in report["video"].values())
+        assert all(set(v) == {"input", "painted", "steady", "glued"} and min(v.values()) >= 0
+                   for v in report["video"].values())
         assert report["video_photo"] in {f"p{i}.jpg" for i in range(5)} | {"grey.png"}
     # A missing folder is named before anything slow (the VGG weights, perhaps a download) starts.
     r = subprocess.run([sys.executable, "-m", "faststyle", "evaluate", str(tiny_model_path), str(tmp_path / "nowhere"),

@@ -133,6 +133,45 @@ def test_a_cut_shows_the_new_painting_not_the_old_one():
     assert np.abs(after_cut.astype(float) - painted).mean() < 2.0
 
 
+def test_the_new_share_is_what_the_frame_before_did_not_show():
+    pan, other = camera_clip(scene(seed=1), "pan", 4, (192, 144)), camera_clip(scene(seed=2), "pan", 1, (192, 144))
+    carry = FlowCarry()
+    shares = []
+    for frame in pan + other:
+        carry.motion(frame)
+        shares.append(carry.new_share)
+        carry(frame, frame)
+    assert shares[0] == 1.0  # a shot's first frame: all new
+    # A pan of (3, 1) px a frame brings in 3 columns and a row of 192 x 144: 2.2 %.
+    assert all(0.005 < s < 0.06 for s in shares[1:4]), shares
+    assert shares[4] > 0.5  # a cut
+
+
+def test_the_tone_follows_the_scene_not_the_camera(tiny_model_path):
+    from faststyle.video import FramePainter
+
+    pan, other = camera_clip(scene(seed=1), "pan", 8, (192, 144)), camera_clip(scene(seed=2), "pan", 1, (192, 144))
+    painter = FramePainter(str(tiny_model_path))
+    model = painter.model
+
+    def gap(a, b):  # how far two sets of statistics are apart, over the size of the second
+        return max(np.abs(a[k] - b[k]).max() / (np.abs(b[k]).max() + 1e-6) for k in b)
+
+    stats = []
+    for frame in pan:
+        painter(frame)
+        stats.append(painter.stats)
+    on_its_own = model.norm_stats(pan[-1])
+    fixed = FramePainter(str(tiny_model_path), smoothing=0.9)  # a fixed weight, as before
+    for frame in pan:
+        fixed(frame)
+    # On a pan the statistics move by what comes into view, less than a fixed weight moves them.
+    assert gap(stats[-1], stats[0]) < 0.5 * gap(fixed.stats, stats[0])
+    assert gap(stats[-1], on_its_own) > 0
+    painter(other[0])  # a cut: the new scene's own statistics, at once
+    assert gap(painter.stats, model.norm_stats(other[0])) < 0.5 * gap(stats[-1], model.norm_stats(other[0]))
+
+
 def test_a_painter_without_a_stride_has_the_inputs_warping_error():
     clip = camera_clip(scene(), "handheld", 8, (192, 144))
     inverted = [255 - f for f in clip]

@@ -218,8 +218,10 @@ def _add_video(sub) -> None:
     p.add_argument("--max-size", type=pixels(), help="downscale the long side to this many pixels first")
     p.add_argument("--strength", type=fraction, default=1.0, help="0 keeps the frame, 1 full style")
     p.add_argument("--preserve-colors", action="store_true", help="keep the video's colours")
-    p.add_argument("--smoothing", type=fraction, default=0.9,
-                   help="0..1, steadies the tone between frames")
+    p.add_argument("--smoothing", type=fraction,
+                   help="0..1: how much of the tone carries over from frame to frame (default: with --stable, "
+                        "as much as the frame before showed of the picture, so a pan keeps its tone and a "
+                        "cut resets it; without, 0.9)")
     p.add_argument("--stable", action=argparse.BooleanOptionalAction, default=True,
                    help="carry the painting along the camera's motion, so strokes do not shimmer "
                         "(default: on; docs/video.md)")

@@ -190,17 +190,21 @@ def filmed_detail(photo: np.ndarray) -> float:
 
 def video_steadiness(model: StyleModel, photo: np.ndarray, frames: int = VIDEO_FRAMES) -> dict[str, dict[str, float]]:
     """Warping errors of a pan and a hand-held clip filmed over `photo` (temporal.camera_clip):
-    the input's own, painted frame by frame, and painted steadily (video.FramePainter's default).
+    the input's own, painted frame by frame, painted steadily (video.FramePainter's default), and
+    glued: the photo painted once and filmed by the same camera, a painting that moves exactly with
+    the scene, the least a painted clip can score (the measure's own floor on the painting's texture).
     Empty when OpenCV is missing or the photo is too small for a clip."""
     from faststyle.temporal import camera_clip, warping_error
     from faststyle.video import FramePainter
 
     result = {}
     try:
+        painted_once = model.transform(photo)
         for motion in ("pan", "handheld"):
             clip = camera_clip(photo, motion, frames)
             painted = {name: [painter(f) for f in clip] for name, painter in
                        (("painted", FramePainter(model, stable=False)), ("steady", FramePainter(model)))}
+            painted["glued"] = camera_clip(painted_once, motion, frames)
             result[motion] = {"input": warping_error(clip), **{k: warping_error(clip, v) for k, v in painted.items()}}
     except (FaststyleError, ValueError):  # no OpenCV, or a photo too small to film over
         return {}
@@ -292,7 +296,8 @@ def format_report(report: Report) -> str:
     for motion, errors in report.video.items():
         lines.append(f"video, {motion} over {report.video_photo} (warping error, grey levels): "
                      f"input {errors['input']:.2f}, "
-                     f"painted frame by frame {errors['painted']:.2f}, steady (--stable) {errors['steady']:.2f}")
+                     f"painted frame by frame {errors['painted']:.2f}, steady (--stable) {errors['steady']:.2f}, "
+                     f"glued (painted once, moving with the scene: the floor) {errors['glued']:.2f}")
     if report.grid:
         lines.append(f"2x2 block grid (steps across / within blocks at {LARGE_SIZE} px, 1 = none): "
                      f"{np.mean(report.grid):.2f} mean, {np.max(report.grid):.2f} worst")
