@@ -29,9 +29,9 @@ from faststyle.temporal import CARRY, FlowCarry
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif"}
 SMOOTHING = 0.9  # the running average's weight of the past when frames are painted one by one
-# With `stable`, a frame's statistics count by the share of it that is new, and at least this: on a
-# pan of 3 px a frame (1.4 % new) the tone then drifts less than at a fixed 0.9 (a bundled style's
-# pan: warping error 0.25 -> 0.17, docs/video.md), while a cut counts in full.
+# With `stable`, a frame's statistics count by the share of it that is new, and at least this: a
+# slow pan (about 1 % new a frame) then keeps its tone, where a fixed 0.9 drifted it, while a cut
+# counts in full (measured: docs/video.md, "The tone on a pan").
 LEAST_NEW = 0.01
 # Constant-quality encoding: the size follows the picture instead of a fixed high bitrate.
 DEFAULT_CRF = 23
