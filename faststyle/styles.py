@@ -126,10 +126,24 @@ def name_from_file(path: str | os.PathLike) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", Path(path).stem).strip("_-")[:64] or "style"
 
 
-def _check_new_name(name: str) -> None:
+def check_free_name(name: str, lite: bool = False) -> None:
+    """Refuses a name a new style cannot take: not a style name, a bundled style's (it would be
+    hidden behind it), or a user style's (it would be replaced). With `lite`, the name of a user
+    style that is to get a lite network beside it, which it must not have already."""
     check_style_name(name)
     if name in bundled_style_names():
         raise FaststyleError(f"{name!r} is a bundled style; choose another name (--name)")
+    taken = (user_style_dir() / LITE_SUBDIR / f"{name}.onnx").exists() if lite else \
+        any(s.name == name for s in available_styles())
+    if taken:
+        raise FaststyleError(f"a style named {name!r} {'has a lite network' if lite else 'exists'} already; choose "
+                             f"another name (--name), or remove it first: faststyle styles remove {name}")
+
+
+def free_name(name: str) -> str:
+    """`name`, or the first of name_2, name_3, ... that no style has taken."""
+    taken = {s.name for s in available_styles()}
+    return next(n for n in (name, *(f"{name[:60]}_{i}" for i in range(2, 10000))) if n not in taken)
 
 
 def _user_style(name: str) -> StyleInfo:
@@ -153,10 +167,8 @@ def add_user_style(path: str | os.PathLike, name: str | None = None, lite: bool 
     if lite:
         folder = _user_style(name).path.parent / LITE_SUBDIR
     else:
-        _check_new_name(name)
+        check_free_name(name)
         folder = user_style_dir()
-        if any(s.name == name for s in available_styles()):
-            raise FaststyleError(f"a style named {name!r} exists already; remove it first or choose another --name")
     target = folder / f"{name}.onnx"
     if lite and target.exists():
         raise FaststyleError(f"{name!r} has a lite network already; remove the style first to replace it")
@@ -187,9 +199,7 @@ def remove_user_style(name: str) -> list[Path]:
 def rename_user_style(old: str, new: str) -> Path:
     """Renames a user style (and its lite network); -> the new path of the full network."""
     style = _user_style(old)
-    _check_new_name(new)
-    if any(s.name == new for s in available_styles()):
-        raise FaststyleError(f"a style named {new!r} exists already")
+    check_free_name(new)
     if style.lite and _inside_user_folder(style.lite):
         style.lite.rename(style.lite.with_name(f"{new}.onnx"))
     target = style.path.with_name(f"{new}.onnx")

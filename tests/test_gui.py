@@ -416,6 +416,16 @@ def test_stopping_a_training_keeps_its_steps_and_starting_again_resumes(window, 
     window.trainer.wait()
 
 
+def test_a_painting_named_like_a_style_makes_a_new_one_beside_it(window, qtbot, tmp_path):
+    painting = tmp_path / "wave.png"  # the bundled style's name: the new one would hide behind it
+    Image.fromarray(photo(64, 64, seed=9)).save(painting)
+    window.trainer.extra_args = _tiny_training(tmp_path)
+    with qtbot.waitSignal(window.trainer.finished, timeout=300000) as done:
+        assert window.train_style(painting)
+    assert done.args[0] == "wave_2" and window.gallery.current_name() == "wave_2"
+    assert window.style.endswith("wave_2.onnx")
+
+
 def test_without_the_training_extra_the_app_names_the_pip_command(window, monkeypatch, tmp_path):
     import faststyle.gui.trainer as trainer
 

@@ -462,3 +462,35 @@ def test_a_fifo_and_dev_stdin_are_read_once_as_images(tmp_path, tiny_model_path)
                            timeout=300)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "from_fifo.png").is_file() and (tmp_path / "from_stdin.png").is_file()
+
+
+# A new style's name is checked before training: hidden behind a bundled style of that name, or
+# written over the user's own style, its minutes (or hours) of training would be lost.
+
+def test_a_new_style_never_hides_behind_a_bundled_one_nor_replaces_a_users(tmp_path, tiny_model_path):
+    import shutil
+
+    styles = tmp_path / "styles"
+    (styles / "lite").mkdir(parents=True)
+    for path in (styles / "mine.onnx", styles / "lite" / "mine.onnx"):
+        shutil.copy(tiny_model_path, path)
+    before = digest(styles / "mine.onnx")
+    save(tmp_path / "wave.jpg")
+    train = ["train", tmp_path / "wave.jpg", "--content-dir", tmp_path, "--vgg-weights", "random"]
+    for extra, message in (([], "'wave' is a bundled style"), (["--name", "mine"], "a style named 'mine' exists already"),
+                           (["--name", "mine", "--arch", "lite"], "'mine' has a lite network already")):
+        r = faststyle(*train, *extra, env_extra={"FASTSTYLE_STYLE_DIR": str(styles)}, cwd=tmp_path)
+        assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert digest(styles / "mine.onnx") == digest(styles / "lite" / "mine.onnx") == before
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_free_name_is_found_beside_taken_ones(tmp_path, tiny_model_path, monkeypatch):
+    import shutil
+
+    from faststyle.styles import free_name
+
+    monkeypatch.setenv("FASTSTYLE_STYLE_DIR", str(tmp_path))
+    for name in ("mine", "mine_2"):
+        shutil.copy(tiny_model_path, tmp_path / f"{name}.onnx")
+    assert (free_name("wave"), free_name("mine"), free_name("new")) == ("wave_2", "mine_3", "new")

@@ -65,7 +65,6 @@ def run_train(args) -> int:
     from faststyle.training.config import LossConfig, TrainConfig, from_args, resumed, schedule_defaults
     from faststyle.training.photoset import DEFAULT_SET, photo_folder
     from faststyle.training.run_folder import load_run_config
-    from faststyle.training.train import train
 
     if args.resume:
         if not args.run_dir and not args.name:
@@ -82,11 +81,12 @@ def run_train(args) -> int:
         config = from_args(TrainConfig, args, defaults=defaults, style_image=args.style_image,
                            loss=from_args(LossConfig, args, defaults=loss_defaults),
                            architecture=_architecture(args), metadata=meta)
-        from faststyle.styles import check_style_name, name_from_file
+        from faststyle.styles import check_free_name, name_from_file
 
         config.name = config.name or name_from_file(args.style_image)
         if not config.output:  # the name becomes a file in the user style folder, and what -s takes
-            check_style_name(config.name)
+            # Before minutes of training: the new style neither hidden nor replacing one.
+            check_free_name(config.name, lite=config.architecture == PRESETS["lite"])
         if not config.content_dir:  # no photos of the user's own: a public set, downloaded once
             photo_set = DEFAULT_SET
             config.content_dir = str(photo_folder(photo_set))
@@ -98,6 +98,8 @@ def run_train(args) -> int:
         refuse_overwriting_inputs(config.output, config.style_image, config.preview_image)
     if args.no_jit:  # the older flag, for new and resumed runs alike
         config.compile_mode = "graph"
+    from faststyle.training.train import train  # TensorFlow: only once the request is known to be good
+
     path = train(config, resume=args.resume, started=process_started())  # the budget counts start-up
     print(f"wrote {path}")
     return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
-from faststyle.styles import name_from_file, user_style_dir
+from faststyle.styles import free_name, name_from_file, user_style_dir
 
 POLL_MS = 500
 INSTALL_LINE = 'pip install "faststyle[train]"'
@@ -32,6 +32,11 @@ def training_available() -> bool:
 def runs_dir() -> Path:
     """Where the app keeps training runs: beside the user style folder, so they survive restarts."""
     return user_style_dir().parent / "runs"
+
+
+def _resumable(run: Path) -> bool:
+    """Whether a run folder holds checkpoints of either stage to go on from."""
+    return any(run.glob("ckpt-*.npz")) or any((run / "lite").glob("ckpt-*.npz"))
 
 
 class StyleTrainer(QObject):
@@ -68,8 +73,10 @@ class StyleTrainer(QObject):
             self.failed.emit(f"making a new style needs the training extra: {INSTALL_LINE}")
             return False
         self.name = name or name_from_file(painting)
+        if not _resumable(runs_dir() / self.name):
+            self.name = free_name(self.name)  # a painting named like a style there already: a new one beside it
         self.run = runs_dir() / self.name
-        resume = any(self.run.glob("ckpt-*.npz")) or any((self.run / "lite").glob("ckpt-*.npz"))
+        resume = _resumable(self.run)
         args = ["-m", "faststyle", "train", str(painting), "--name", self.name, "--run-dir", str(self.run)]
         if resume:
             args.append("--resume")
