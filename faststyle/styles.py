@@ -167,11 +167,9 @@ def add_user_style(path: str | os.PathLike, name: str | None = None, lite: bool 
     if lite:
         folder = _user_style(name).path.parent / LITE_SUBDIR
     else:
-        check_free_name(name)
         folder = user_style_dir()
+    check_free_name(name, lite=lite)
     target = folder / f"{name}.onnx"
-    if lite and target.exists():
-        raise FaststyleError(f"{name!r} has a lite network already; remove the style first to replace it")
     folder.mkdir(parents=True, exist_ok=True)
     return atomic_write_bytes(target, path.read_bytes())
 
