@@ -38,17 +38,11 @@ def detail(frames: list[np.ndarray]) -> float:
     return float(np.mean([measures.detail(f) for f in frames]))
 
 
-def paint(style: str, clip: list[np.ndarray], fast: bool, stable: bool) -> tuple[list[np.ndarray], float]:
-    painter = FramePainter(style if not fast else str(_lite(style)), stable=stable)
+def paint(model, clip: list[np.ndarray], stable: bool) -> tuple[list[np.ndarray], float]:
+    painter = FramePainter(model, stable=stable)
     start = time.perf_counter()
     frames = [painter(f) for f in clip]
     return frames, 1000 * (time.perf_counter() - start) / len(clip)
-
-
-def _lite(name: str) -> Path:
-    from faststyle.styles import resolve_style
-
-    return resolve_style(name, fast=True)
 
 
 def main() -> None:
@@ -74,8 +68,8 @@ def main() -> None:
             rows = []
             for i in range(len(photos)):
                 clip = clips[(i, motion)]
-                plain, ms_plain = paint(style, clip, args.fast, stable=False)
-                steady, ms_steady = paint(style, clip, args.fast, stable=True)
+                plain, ms_plain = paint(model, clip, stable=False)
+                steady, ms_steady = paint(model, clip, stable=True)
                 glued = camera_clip(painted_once[i], motion, args.frames)
                 rows.append((floor[(i, motion)], warping_error(clip, plain), warping_error(clip, steady),
                              warping_error(clip, glued), detail(steady[8:]) / detail(plain[8:]), ms_plain, ms_steady))

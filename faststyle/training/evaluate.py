@@ -128,7 +128,8 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
             continue  # unreadable photos are left out, as in training
     if not readable:
         raise FaststyleError("none of the evaluation photos could be read")
-    blown, blown_large, tone, gatys_tone, grid, details = [], [], [], [], [], []
+    blown, blown_large, tone, gatys_tone, grid = [], [], [], [], []
+    filmed, most_detail = None, -1.0  # (path, large photo, its picture): the photo the video clips film
     stride = {period: [] for period in STRIDE_PERIODS}
     for i, (path, content) in enumerate(readable):
         stylized = model.transform(content.astype(np.uint8)).astype(np.float32)  # what users get
@@ -141,7 +142,8 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
         stylized_large = model.transform(large)
         blown_large.append(blown_white_share(stylized_large, large))
         grid.append(block_grid_ratio(stylized_large))
-        details.append(filmed_detail(large))
+        if (shown := filmed_detail(large)) > most_detail:
+            filmed, most_detail = (path, large, stylized_large), shown
         for period, values in stride.items():
             values.append(stride_pattern(stylized_large, period))
         if i < gatys_photos and gatys_iterations:
@@ -163,9 +165,8 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
         report.shift_held = _mean_shift([_shift_with_held_statistics(model, p) for p in shift_photos])
     except FaststyleError:  # a model exported before the statistics outputs: it cannot hold them
         report.shift_held = {}
-    filmed = readable[int(np.argmax(details))][0]
-    report.video = video_steadiness(model, long_side_photo(filmed, large_size))
-    report.video_photo = filmed.name if report.video else ""
+    report.video = video_steadiness(model, *filmed[1:])
+    report.video_photo = filmed[0].name if report.video else ""
     report.gatys = {n: _mean(rows) for n, rows in gatys_rows.items() if rows}
     # The model on the same photos as Gatys, for a like-for-like comparison.
     if report.gatys_photos:
@@ -188,18 +189,18 @@ def filmed_detail(photo: np.ndarray) -> float:
         return 0.0
 
 
-def video_steadiness(model: StyleModel, photo: np.ndarray, frames: int = VIDEO_FRAMES) -> dict[str, dict[str, float]]:
+def video_steadiness(model: StyleModel, photo: np.ndarray, painted_once: np.ndarray,
+                     frames: int = VIDEO_FRAMES) -> dict[str, dict[str, float]]:
     """Warping errors of a pan and a hand-held clip filmed over `photo` (temporal.camera_clip):
     the input's own, painted frame by frame, painted steadily (video.FramePainter's default), and
-    glued: the photo painted once and filmed by the same camera, a painting that moves exactly with
-    the scene, the least a painted clip can score (the measure's own floor on the painting's texture).
-    Empty when OpenCV is missing or the photo is too small for a clip."""
+    glued: `painted_once` (the model's picture of the whole photo) filmed by the same camera, a
+    painting that moves exactly with the scene, the least a painted clip can score (the measure's
+    own floor on the painting's texture). Empty when OpenCV is missing or the photo is too small."""
     from faststyle.temporal import camera_clip, warping_error
     from faststyle.video import FramePainter
 
     result = {}
     try:
-        painted_once = model.transform(photo)
         for motion in ("pan", "handheld"):
             clip = camera_clip(photo, motion, frames)
             painted = {name: [painter(f) for f in clip] for name, painter in
