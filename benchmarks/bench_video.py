@@ -41,7 +41,7 @@ def detail(frames: list[np.ndarray]) -> float:
 def paint(model, clip: list[np.ndarray], stable: bool) -> tuple[list[np.ndarray], float]:
     painter = FramePainter(model, stable=stable)
     start = time.perf_counter()
-    frames = [painter(f) for f in clip]
+    frames = list(painter.paint_all(clip))
     return frames, 1000 * (time.perf_counter() - start) / len(clip)
 
 

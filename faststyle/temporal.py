@@ -196,6 +196,100 @@ class FlowCarry:
         return np.clip(np.rint(steady), 0, 255).astype(np.uint8)
 
 
+SURROUND = 16       # px of the scene painted around each frame, from the frames before and after it
+REACH = 8           # frames before and after a frame that may show its surroundings
+TRACK_SIDE = 320    # px: the long side frames are tracked at (a whole-scene shift needs no more)
+
+
+class Surround:
+    """The scene around a frame, from the frames of its shot before and after it.
+
+    The network paints the content near a frame's edge without what lies beyond it, and paints it
+    again, differently, once the camera has brought it inwards: on a pan, new content is repainted
+    for its first few dozen frames (docs/video.md, "The scene around the frame"). Painted on a
+    canvas that holds `margin` px of the real scene around the frame, it gets its strokes once.
+
+        surround.add(frame)            # each frame in order, `reach` frames ahead of painting
+        canvas = surround.canvas(i)    # frame i with `margin` px around it; crop [m:-m, m:-m] after
+
+    Frames are placed by the camera's overall motion (the median of DIS flow at TRACK_SIDE px);
+    each canvas pixel comes from the frame nearest in time that shows it, mirrored where none
+    does. A frame whose content does not follow the one before (a cut) starts a new shot, and
+    frames of other shots are not used.
+    """
+
+    def __init__(self, margin: int = SURROUND, reach: int = REACH):
+        if margin % PAD_MULTIPLE or margin < 0:
+            raise ValueError(f"the margin must be a multiple of {PAD_MULTIPLE} px, got {margin}")
+        self.cv2, self.margin, self.reach = _cv2(), margin, reach
+        self.dis = self.cv2.DISOpticalFlow_create(self.cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self.frames: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}  # index: frame, position (x, y), shot
+        self.added = 0
+        self.last: tuple[np.ndarray, float, int] | None = None  # small gray, its scale, shot
+
+    def add(self, frame: np.ndarray) -> None:
+        h, w = frame.shape[:2]
+        scale = min(1.0, TRACK_SIDE / max(h, w))
+        small = _gray(self.cv2, frame if scale == 1.0 else self.cv2.resize(
+            frame, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=self.cv2.INTER_AREA))
+        position, shot = np.zeros(2), 0
+        if self.last is not None:
+            last_small, last_scale, shot = self.last
+            step = self._step(last_small, small) if last_small.shape == small.shape else None
+            if step is None:
+                shot += 1
+            else:
+                position = self.frames[self.added - 1][1] - step / scale
+        self.frames[self.added] = (frame, position, shot)
+        self.last = (small, scale, shot)
+        self.added += 1
+        self.frames.pop(self.added - 1 - 2 * self.reach - 1, None)  # past what any canvas will ask for
+
+    def _step(self, last: np.ndarray, now: np.ndarray) -> np.ndarray | None:
+        """The median flow from `now` to `last` (px at tracking scale), or None where the frames do
+        not show the same scene: fewer than half of `now`'s pixels agree with `last` moved by it."""
+        flow = self.dis.calc(now, last, None)
+        step = np.median(flow.reshape(-1, 2), axis=0)
+        seen = self.cv2.warpAffine(last, np.float32([[1, 0, step[0]], [0, 1, step[1]]]), last.shape[::-1],
+                                   flags=self.cv2.INTER_LINEAR | self.cv2.WARP_INVERSE_MAP,
+                                   borderMode=self.cv2.BORDER_REPLICATE)
+        inside = _inside(np.broadcast_to(step.astype(np.float32), flow.shape))
+        agree = np.abs(seen.astype(np.float32) - now.astype(np.float32)) < AGREEMENT
+        return step if inside.any() and agree[inside].mean() >= 0.5 else None
+
+    def canvas(self, index: int) -> np.ndarray:
+        """Frame `index` with `margin` px of its surroundings on every side."""
+        frame, position, shot = self.frames[index]
+        m = self.margin
+        canvas = self.cv2.copyMakeBorder(frame, m, m, m, m, self.cv2.BORDER_REFLECT)
+        if not m:
+            return canvas
+        h, w = frame.shape[:2]
+        filled = np.zeros(canvas.shape[:2], bool)
+        filled[m:m + h, m:m + w] = True
+        nearest_first = sorted((i for i in self.frames if i != index), key=lambda i: (abs(i - index), i))
+        for i in nearest_first:
+            other, other_position, other_shot = self.frames[i]
+            if other_shot != shot or other.shape != frame.shape:
+                continue
+            # Canvas pixel c shows the scene point that frame i has at c - m + (its position - ours).
+            dx, dy = other_position - position
+            x0, x1 = max(0, int(np.ceil(m - dx))), min(w + 2 * m, int(np.floor(m - dx + w - 1)) + 1)
+            y0, y1 = max(0, int(np.ceil(m - dy))), min(h + 2 * m, int(np.floor(m - dy + h - 1)) + 1)
+            if x0 >= x1 or y0 >= y1 or filled[y0:y1, x0:x1].all():
+                continue
+            placed = self.cv2.warpAffine(other, np.float32([[1, 0, dx - m], [0, 1, dy - m]]),
+                                         canvas.shape[1::-1], flags=self.cv2.INTER_LINEAR | self.cv2.WARP_INVERSE_MAP)
+            take = np.zeros_like(filled)
+            take[y0:y1, x0:x1] = True
+            take &= ~filled
+            canvas[take] = placed[take]
+            filled |= take
+            if filled.all():
+                break
+        return canvas
+
+
 def warping_error(frames: list[np.ndarray], painted: list[np.ndarray] | None = None,
                   border: int = BORDER) -> float:
     """Mean absolute grey levels between each frame and the one before it warped along the flow

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from faststyle.errors import FaststyleError
 from faststyle.files import refuse_overwriting_inputs, remove_stale_temp_files, temp_file_beside
 from faststyle.postprocess import check_strength, finish
 from faststyle.preprocess import resize_array
-from faststyle.temporal import CARRY, FlowCarry
+from faststyle.temporal import CARRY, FlowCarry, Surround
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif"}
 SMOOTHING = 0.9  # the running average's weight of the past when frames are painted one by one
@@ -65,7 +65,9 @@ class FramePainter:
         self.carry = FlowCarry(carry) if carry > 0 else None
         self.stats = None
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
+    def __call__(self, frame: np.ndarray, canvas: np.ndarray | None = None) -> np.ndarray:
+        """The next frame's painting, at once. `canvas`: the frame with the scene around it
+        (temporal.Surround), painted instead of the frame alone when stable; `paint_all` makes it."""
         grid = self.carry.motion(frame) if self.carry else None
         self._follow_statistics(frame)
 
@@ -74,8 +76,29 @@ class FramePainter:
 
         if not self.carry:  # each frame anchored on its own, as a picture
             return self.model.transform(frame, paint, stats=self.stats)
-        out = self.model.transform(self.carry.onto_grid(frame), paint, stats=self.stats, grid=grid)
-        return self.carry(frame, self.carry.off_grid(out))
+        # A margin that is a multiple of the network's grid keeps the frame on the grid's phase.
+        m = 0 if canvas is None else (canvas.shape[0] - frame.shape[0]) // 2
+        out = self.model.transform(self.carry.onto_grid(frame if canvas is None else canvas), paint,
+                                   stats=self.stats, grid=grid)
+        return self.carry(frame, self.carry.off_grid(out[m:m + frame.shape[0], m:m + frame.shape[1]]))
+
+    def paint_all(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Paints frames in order, yielding each painting. With `stable`, each frame is painted with
+        the scene around it that the frames before and after it show, so a painting comes out
+        temporal.REACH frames after its frame went in (the rest at the end)."""
+        if not self.carry:
+            yield from map(self, frames)
+            return
+        surround = Surround()
+        painted = 0
+        for frame in frames:
+            surround.add(frame)
+            if surround.added - painted > surround.reach:
+                yield self(surround.frames[painted][0], surround.canvas(painted))
+                painted += 1
+        while painted < surround.added:
+            yield self(surround.frames[painted][0], surround.canvas(painted))
+            painted += 1
 
     def _follow_statistics(self, frame: np.ndarray) -> None:
         """Takes the frame's normalisation statistics into the running average (after `motion`)."""
@@ -140,14 +163,16 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
     writer.send(None)
     written = 0
     try:
-        for i, raw in enumerate(reader):
-            frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
-            if (out_w, out_h) != (w, h):
-                frame = resize_array(frame, (out_w, out_h))
-            writer.send(np.ascontiguousarray(painter(frame)))
+        def frames():
+            for raw in reader:
+                frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+                yield frame if (out_w, out_h) == (w, h) else resize_array(frame, (out_w, out_h))
+
+        for painted in painter.paint_all(frames()):
+            writer.send(np.ascontiguousarray(painted))
             written += 1
             if progress:
-                progress(i + 1, max(total, i + 1))
+                progress(written, max(total, written))
         writer.close()
         _check_written(tmp, target, written)
         os.replace(tmp, target)

@@ -203,7 +203,7 @@ def video_steadiness(model: StyleModel, photo: np.ndarray, painted_once: np.ndar
     try:
         for motion in ("pan", "handheld"):
             clip = camera_clip(photo, motion, frames)
-            painted = {name: [painter(f) for f in clip] for name, painter in
+            painted = {name: list(painter.paint_all(clip)) for name, painter in
                        (("painted", FramePainter(model, stable=False)), ("steady", FramePainter(model)))}
             painted["glued"] = camera_clip(painted_once, motion, frames)
             result[motion] = {"input": warping_error(clip), **{k: warping_error(clip, v) for k, v in painted.items()}}
