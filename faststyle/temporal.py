@@ -199,6 +199,7 @@ class FlowCarry:
 SURROUND = 16       # px of the scene painted around each frame, from the frames before and after it
 REACH = 8           # frames before and after a frame that may show its surroundings
 TRACK_SIDE = 320    # px: the long side frames are tracked at (a whole-scene shift needs no more)
+HELD_BYTES = 512 * 2**20  # the frames Surround holds at most: large frames reach fewer frames
 
 
 class Surround:
@@ -228,6 +229,8 @@ class Surround:
         self.last: tuple[np.ndarray, float, int] | None = None  # small gray, its scale, shot
 
     def add(self, frame: np.ndarray) -> None:
+        if not self.added:  # 2 * reach + 1 frames are held: 17 of 1080p take about 100 MB
+            self.reach = max(1, min(self.reach, (HELD_BYTES // frame.nbytes - 1) // 2))
         h, w = frame.shape[:2]
         scale = min(1.0, TRACK_SIDE / max(h, w))
         small = _gray(self.cv2, frame if scale == 1.0 else self.cv2.resize(

@@ -228,6 +228,18 @@ def test_the_surround_is_the_real_scene_around_the_frame():
         assert np.abs(mirrored[side] - real[side]).mean() > 10.0  # the test can tell the two apart
 
 
+def test_the_surround_holds_frames_within_its_memory_bound(monkeypatch):
+    import faststyle.temporal as temporal
+
+    clip = camera_clip(scene(), "pan", 12, (192, 144))
+    monkeypatch.setattr(temporal, "HELD_BYTES", 5 * clip[0].nbytes)  # room for five such frames
+    surround = Surround(margin=16, reach=8)
+    for frame in clip:
+        surround.add(frame)
+        assert len(surround.frames) <= 5
+    assert surround.reach == 2 and surround.canvas(9).shape == (176, 224, 3)
+
+
 def test_the_surround_takes_nothing_from_another_shot():
     a, b = camera_clip(scene(seed=4), "pan", 6, (192, 144)), camera_clip(scene(seed=5), "pan", 6, (192, 144))
     surround = Surround(margin=16, reach=8)
