@@ -34,7 +34,7 @@ def main() -> None:
     photo = np.asarray(Image.open(sample_image_path("coffee")).convert("RGB"))
     clip = camera_clip(photo, "pan", args.frames, size=(304, 224))
     plain, steady = FramePainter(args.style, stable=False), FramePainter(args.style)
-    painted = {"frame by frame": [plain(f) for f in clip], "--stable": [steady(f) for f in clip]}
+    painted = {"frame by frame": [plain(f) for f in clip], "--stable": list(steady.paint_all(clip))}
     for name, frames in painted.items():
         print(f"{args.style}, {name}: warping error {warping_error(clip, frames):.2f} (input {warping_error(clip):.2f})")
     pairs = [np.concatenate([a, np.full((a.shape[0], 8, 3), 255, np.uint8), b], axis=1)
