@@ -5,6 +5,8 @@ a step that is not a multiple of 4 px the strokes are painted anew and a pan shi
 docs/video.md). `FlowCarry` carries the previous painted frame forward along the input's optical
 flow and keeps it where the flow is trustworthy: the input frames agree after warping. Where
 they do not (occlusions, new content at the edges, cuts), the new painting shows through.
+`Surround` gives each frame the scene around it from the frames before and after it, so content
+that comes in at the edge is painted once, not again as it moves inwards.
 
 `warping_error` is the measure the fix is judged by: the difference between consecutive frames
 after lining them up along the flow, with occluded pixels left out. It needs OpenCV (the

@@ -8,7 +8,8 @@ Two things make a painted video unsteady, and `FramePainter` answers each:
    a cut resets it.
 2. The network's stride repaints the strokes whenever the picture moves by a step that is not
    a multiple of 4 px: shimmer. With `stable`, the previous painted frame is carried along the
-   optical flow (temporal.FlowCarry).
+   optical flow (temporal.FlowCarry), and each frame is painted with the scene around it that the
+   frames before and after it show (temporal.Surround, in `FramePainter.paint_all`).
 """
 
 from __future__ import annotations
