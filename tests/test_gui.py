@@ -308,6 +308,66 @@ def test_a_batch_of_photos_paints_with_one_progress_and_lists_failures(window, q
     assert skipped == [(1, 20)]
 
 
+def _video(path: Path, frames: int) -> Path:
+    ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    pytest.importorskip("cv2")
+    scene = photo(96, 160, seed=3)
+    writer = ffmpeg.write_frames(str(path), (96, 64), fps=10, macro_block_size=1, output_params=["-loglevel", "error"])
+    writer.send(None)
+    for i in range(frames):  # a pan over a photo
+        writer.send(np.ascontiguousarray(scene[i:i + 64, 2 * i:2 * i + 96]))
+    writer.close()
+    return path
+
+
+def test_a_video_paints_in_a_worker_with_progress_by_frames(window, qtbot, tmp_path):
+    import imageio_ffmpeg
+
+    source = _video(tmp_path / "walk.mp4", 12)
+    window.select_style("tiny")
+    progress = []
+    window.video.progress.connect(lambda done, total: progress.append((done, total)))
+    target = tmp_path / "out" / "walk.tiny.mp4"
+    target.parent.mkdir()
+    with qtbot.waitSignal(window.video.finished, timeout=120000) as finished:
+        assert window.paint_video(source, target)
+        assert window.options.busy.isVisible()  # the window answers while the frames are painted
+    written, error, cancelled = finished.args
+    assert written == str(target) and not error and not cancelled, error
+    frames = imageio_ffmpeg.read_frames(str(target))
+    assert next(frames)["size"] == (96, 64) and sum(1 for _ in frames) == 12
+    assert progress == [(i, 12) for i in range(1, 13)]  # one step a frame, out of the file's count
+    assert "Video written" in window.status.text() and not window.options.busy.isVisible()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["walk.tiny.mp4"]  # no temporary left
+
+
+def test_a_cancelled_video_leaves_nothing_and_errors_are_one_line(window, qtbot, tmp_path):
+    source = _video(tmp_path / "walk.mp4", 40)
+    window.select_style("tiny")
+    window.video.progress.connect(lambda done, total: window.cancel() if done == 2 else None)
+    with qtbot.waitSignal(window.video.finished, timeout=120000) as finished:
+        assert window.paint_video(source, tmp_path / "walk.tiny.mp4")
+    assert finished.args == ["", "", True]
+    assert sorted(p.name for p in tmp_path.iterdir() if "walk" in p.name) == ["walk.mp4"]  # nothing half-written
+    assert "nothing written" in window.status.text()
+    # The input itself as the target: refused in one line, the input untouched.
+    before = source.read_bytes()
+    assert not window.paint_video(source, source)
+    assert "walk.mp4" in window.message.text() and "another name" in window.message.text()
+    assert source.read_bytes() == before and not window.video.busy
+
+
+def test_without_the_video_extra_the_app_names_the_pip_command(window, qtbot, monkeypatch, tmp_path):
+    import sys
+
+    source = _video(tmp_path / "walk.mp4", 2)
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
+    window.select_style("tiny")
+    with qtbot.waitSignal(window.video.finished, timeout=60000) as finished:
+        assert window.paint_video(source, tmp_path / "walk.tiny.mp4")
+    assert 'pip install "faststyle[video]"' in finished.args[1] and window.message.isVisible()
+
+
 def test_zoom_with_the_wheel_and_buttons_and_pan_by_dragging(window, qtbot, tmp_path):
     from PySide6.QtCore import QPoint, QPointF, Qt
     from PySide6.QtGui import QAction, QWheelEvent

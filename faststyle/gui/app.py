@@ -20,12 +20,15 @@ from faststyle.gui.gallery import StyleGallery
 from faststyle.gui.options import PaintOptions
 from faststyle.gui.trainer import StyleTrainer
 from faststyle.gui.training_panel import TrainingPanel
+from faststyle.gui.video_worker import VideoPainter
 from faststyle.gui.worker import Stylizer, SwatchMaker
 from faststyle.image_io import IMAGE_EXTENSIONS, load_image, save_image
 from faststyle.styles import StyleInfo, available_styles, describe, sample_image_path
 from faststyle.styles import cache_dir as faststyle_cache_dir  # the window's own `cache_dir` is the swatches'
+from faststyle.video import VIDEO_EXTENSIONS
 
 OPEN_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS)) + ");;All files (*)"
+VIDEO_FILTER = "Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTENSIONS)) + ");;All files (*)"
 
 
 def _to_qimage(image: Image.Image) -> QImage:
@@ -62,6 +65,9 @@ class MainWindow(QMainWindow):
         self.batch.started.connect(self._batch_started)
         self.batch.progress.connect(self._batch_progress)
         self.batch.finished.connect(self._batch_finished)
+        self.video = VideoPainter(self)
+        self.video.progress.connect(self._video_progress)
+        self.video.finished.connect(self._video_finished)
         self.swatches = SwatchMaker(cache_dir, sample_image_path("chelsea"), self)
         self.swatches.ready.connect(lambda name, file: self.gallery.set_swatch(name, file))
         self._build()
@@ -81,6 +87,7 @@ class MainWindow(QMainWindow):
                                      ("Save…", QKeySequence.StandardKey.Save, self.choose_save),
                                      ("Paste", QKeySequence.StandardKey.Paste, self.paste_image),
                                      ("Paint many photos…", None, self.choose_batch),
+                                     ("Paint a video…", None, self.choose_video),
                                      ("Load style…", None, self.choose_style_file),
                                      ("New style from a painting…", None, self.choose_painting)]:
             action = QAction(text, self)
@@ -270,6 +277,56 @@ class MainWindow(QMainWindow):
         self.status.setText(f"Batch {what}{len(written)} painted into {self._batch_output}"
                             + (f", {len(errors)} failed" if errors else ""))
 
+    # --- video ----------------------------------------------------------------------
+    def choose_video(self) -> None:
+        source, _ = QFileDialog.getOpenFileName(self, "A video to paint in the chosen style", self._recent_dir(),
+                                                VIDEO_FILTER)
+        if not source:
+            return
+        try:
+            label = self.style_label()
+        except FaststyleError:
+            label = "painted"
+        start = str(Path(source).with_name(f"{Path(source).stem}.{label}.mp4"))
+        target, _ = QFileDialog.getSaveFileName(self, "Save the painted video", start,
+                                                "Videos (*.mp4 *.mov *.mkv *.webm)")
+        if target:
+            self.paint_video(Path(source), Path(target))
+
+    def paint_video(self, source: Path, target: Path) -> bool:
+        """Paints a video at its own size in the chosen style, steadily, as `faststyle video` does,
+        with the sound kept; one progress by frames. False if it cannot start."""
+        if self.style is None:
+            self.show_error("choose a style first, then the video to paint in it")
+            return False
+        if self.video.busy:
+            self.show_error("a video is already being painted; wait for it or cancel it")
+            return False
+        if target.resolve() == source.resolve():
+            self.show_error(f"{target.name}: the painted video cannot replace the one it is painted from; "
+                            "choose another name")
+            return False
+        self.hide_error()
+        values = self.options.values(None)
+        if not self.video.start(source, target, self._painting_style(), strength=values["strength"],
+                                preserve_colors=values["preserve_colors"]):
+            return False
+        self._set_busy(True)
+        self.status.setText(f"Video: starting {source.name}…")
+        return True
+
+    def _video_progress(self, done: int, total: int) -> None:
+        self.options.set_progress(done, total)
+        self.status.setText(f"Video: frame {done} of {total}{self.options.time_left(done, total)}")
+
+    def _video_finished(self, written: str, error: str, cancelled: bool) -> None:
+        self._set_busy(self.stylizer.busy)
+        if error:
+            self.show_error(error)
+            self.status.setText("Video: not painted")
+        else:
+            self.status.setText("Video cancelled: nothing written" if cancelled else f"Video written: {written}")
+
     # --- stylize --------------------------------------------------------------------
     def restylize(self, preview_only: bool = False) -> None:
         """Paints the photo: first with the style's lite network (at once), then with the full one.
@@ -319,10 +376,12 @@ class MainWindow(QMainWindow):
     def cancel(self) -> None:
         self.stylizer.cancel()
         self.batch.cancel()  # after the photo in progress: no half-written output
+        self.video.cancel()  # after the frame in progress; the unfinished file is removed
         self.status.setText("Cancelled")
 
     def _set_busy(self, busy: bool) -> None:
-        self.options.set_busy(busy or self.batch.busy)  # a batch keeps the bar while single pictures come and go
+        # A batch or a video keeps the bar while single pictures come and go.
+        self.options.set_busy(busy or self.batch.busy or self.video.busy)
 
     def _progress(self, request_id: int, done: int, total: int) -> None:
         """A picture painted in tiles: a moving percentage and the time left."""
@@ -414,5 +473,7 @@ class MainWindow(QMainWindow):
         self.stylizer.wait(5000)
         self.batch.cancel()
         self.batch.wait(30000)
+        self.video.cancel()
+        self.video.wait(30000)
         self.swatches.pool.waitForDone(5000)
         super().closeEvent(event)
