@@ -33,6 +33,7 @@ EXACT_TOLERANCE, EXACT_SHARE = 0.05, 0.9
 SUBPIXEL = 0.05     # px: a smaller rest of the motion is not worth resampling the frame for
 AGREEMENT = 24.0    # grey levels of input difference after warping at which the carry falls to zero
 BORDER = 16         # pixels left out at the edges by warping_error: flow is least sure there
+FLOW_SIDE = 12      # px: DIS needs a frame this wide or this high; smaller frames are painted each on its own
 
 
 def _cv2():
@@ -135,7 +136,7 @@ class FlowCarry:
         """Measures the flow from the previous frame; -> (top, left) padding, each 0..3."""
         gray = _gray(self.cv2, frame)
         flow, shift, trust = None, None, None
-        if self.previous is not None and self.previous[0].shape == frame.shape:
+        if self.previous is not None and self.previous[0].shape == frame.shape and max(gray.shape) >= FLOW_SIDE:
             flow = self.dis.calc(gray, self.previous[1], None)  # for each pixel now: where it was before
             shift = _whole_pixel_shift(flow)
             # A whole-pixel shift counts exactly, so a pan's offset gathers no fractions of flow error.
@@ -240,7 +241,7 @@ class Surround:
         position, shot = np.zeros(2), 0
         if self.last is not None:
             last_small, last_scale, shot = self.last
-            step = self._step(last_small, small) if last_small.shape == small.shape else None
+            step = self._step(last_small, small) if last_small.shape == small.shape and max(small.shape) >= FLOW_SIDE else None
             if step is None:
                 shot += 1
             else:

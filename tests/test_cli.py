@@ -198,6 +198,20 @@ def test_video_keeps_frame_count_and_size(tmp_path, tiny_model_path):
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["painted.mp4"]  # no temporary left behind
 
 
+def test_a_video_too_small_for_optical_flow_is_painted_frame_by_frame(tmp_path, tiny_model_path):
+    ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    src = tmp_path / "tiny.mp4"
+    writer = ffmpeg.write_frames(str(src), (8, 8), fps=10, macro_block_size=1, output_params=["-loglevel", "error"])
+    writer.send(None)
+    for i in range(5):
+        writer.send(photo(8, 8, seed=i))
+    writer.close()
+    r = faststyle("video", src, "-o", tmp_path / "tiny.painted.mp4", "-s", tiny_model_path)
+    assert r.returncode == 0, r.stderr  # DIS refuses frames under 12 px: no flow, no traceback
+    frames = ffmpeg.read_frames(str(tmp_path / "tiny.painted.mp4"))
+    assert next(frames)["size"] == (8, 8) and sum(1 for _ in frames) == 5
+
+
 def test_video_errors_are_one_line(tmp_path, tiny_model_path):
     pytest.importorskip("imageio_ffmpeg")
     fake = tmp_path / "fake.mp4"
