@@ -223,8 +223,9 @@ def _add_video(sub) -> None:
                         "as much as the frame before showed of the picture, so a pan keeps its tone and a "
                         "cut resets it; without, 0.9)")
     p.add_argument("--stable", action=argparse.BooleanOptionalAction, default=True,
-                   help="carry the painting along the camera's motion, so strokes do not shimmer "
-                        "(default: on; docs/video.md)")
+                   help="carry the painting along the camera's motion, so strokes do not shimmer, and paint "
+                        "each frame with the scene around it from the frames before and after (default: on; "
+                        "docs/video.md)")
     p.add_argument("--crf", type=int_between(0, 51), default=23,
                    help="H.264 quality: lower is better and bigger, 18 looks lossless")
     _add_fast_option(p)
