@@ -282,15 +282,15 @@ class Surround:
             dx, dy = other_position - position
             x0, x1 = max(0, int(np.ceil(m - dx))), min(w + 2 * m, int(np.floor(m - dx + w - 1)) + 1)
             y0, y1 = max(0, int(np.ceil(m - dy))), min(h + 2 * m, int(np.floor(m - dy + h - 1)) + 1)
-            if x0 >= x1 or y0 >= y1 or filled[y0:y1, x0:x1].all():
+            if x0 >= x1 or y0 >= y1:
                 continue
-            placed = self.cv2.warpAffine(other, np.float32([[1, 0, dx - m], [0, 1, dy - m]]),
-                                         canvas.shape[1::-1], flags=self.cv2.INTER_LINEAR | self.cv2.WARP_INVERSE_MAP)
-            take = np.zeros_like(filled)
-            take[y0:y1, x0:x1] = True
-            take &= ~filled
-            canvas[take] = placed[take]
-            filled |= take
+            take = ~filled[y0:y1, x0:x1]  # what this frame adds, within its own box on the canvas
+            if not take.any():
+                continue
+            placed = self.cv2.warpAffine(other, np.float32([[1, 0, dx - m + x0], [0, 1, dy - m + y0]]),
+                                         (x1 - x0, y1 - y0), flags=self.cv2.INTER_LINEAR | self.cv2.WARP_INVERSE_MAP)
+            canvas[y0:y1, x0:x1][take] = placed[take]
+            filled[y0:y1, x0:x1] |= take
             if filled.all():
                 break
         return canvas
