@@ -200,12 +200,7 @@ def test_video_keeps_frame_count_and_size(tmp_path, tiny_model_path):
 
 def test_a_video_too_small_for_optical_flow_is_painted_frame_by_frame(tmp_path, tiny_model_path):
     ffmpeg = pytest.importorskip("imageio_ffmpeg")
-    src = tmp_path / "tiny.mp4"
-    writer = ffmpeg.write_frames(str(src), (8, 8), fps=10, macro_block_size=1, output_params=["-loglevel", "error"])
-    writer.send(None)
-    for i in range(5):
-        writer.send(photo(8, 8, seed=i))
-    writer.close()
+    src = _clip(tmp_path / "tiny.mp4", 5, size=(8, 8))
     r = faststyle("video", src, "-o", tmp_path / "tiny.painted.mp4", "-s", tiny_model_path)
     assert r.returncode == 0, r.stderr  # DIS refuses frames under 12 px: no flow, no traceback
     frames = ffmpeg.read_frames(str(tmp_path / "tiny.painted.mp4"))
@@ -302,12 +297,12 @@ def test_help_shows_every_option_with_its_default():
     assert r.returncode == 2 and "commands:" in r.stderr and "stylize" in r.stderr and "train" in r.stderr
 
 
-def _clip(path: Path, frames: int = 6) -> Path:
+def _clip(path: Path, frames: int = 6, size: tuple[int, int] = (64, 48)) -> Path:
     ffmpeg = pytest.importorskip("imageio_ffmpeg")
-    writer = ffmpeg.write_frames(str(path), (64, 48), fps=10, macro_block_size=1, output_params=["-loglevel", "error"])
+    writer = ffmpeg.write_frames(str(path), size, fps=10, macro_block_size=1, output_params=["-loglevel", "error"])
     writer.send(None)
     for i in range(frames):
-        writer.send(photo(48, 64, seed=i))
+        writer.send(photo(size[1], size[0], seed=i))
     writer.close()
     return path
 

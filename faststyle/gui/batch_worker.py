@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Signal
 
 from faststyle.api import as_model
 from faststyle.batch import DiskFull, find_inputs, is_output_of, paint_job, plan_outputs, skip_existing
 from faststyle.errors import FaststyleError
+from faststyle.gui.jobs import OneJobAtATime
 from faststyle.runtime import CancelToken
 
 
@@ -55,8 +56,9 @@ class _BatchJob(QRunnable):
         self.signals.finished.emit(written, errors, self.token.cancelled)
 
 
-class BatchPainter(QObject):
-    """Paints many photos in one style into a folder, one batch at a time."""
+class BatchPainter(OneJobAtATime):
+    """Paints many photos in one style into a folder, one batch at a time; cancel() stops after the
+    photo being painted (which is finished, not left half-written)."""
 
     started = Signal(int, int)
     progress = Signal(int, int, str)
@@ -64,30 +66,11 @@ class BatchPainter(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
         self._signals = _Signals()
         for name in ("started", "progress", "finished"):
             getattr(self._signals, name).connect(getattr(self, name))
-        self._token: CancelToken | None = None
-        self.finished.connect(lambda *_: setattr(self, "_token", None))
-
-    @property
-    def busy(self) -> bool:
-        return self._token is not None
 
     def start(self, inputs: list[Path], style: str, label: str, output: Path, **options) -> bool:
         """Files and folders (searched through) -> output/NAME.LABEL.EXT; False if one is running."""
-        if self.busy:
-            return False
-        self._token = CancelToken()
-        self.pool.start(_BatchJob(list(inputs), style, label, Path(output), options, self._token, self._signals))
-        return True
-
-    def cancel(self) -> None:
-        """Stops after the photo being painted (which is finished, not left half-written)."""
-        if self._token is not None:
-            self._token.cancel()
-
-    def wait(self, msecs: int = 30000) -> bool:
-        return self.pool.waitForDone(msecs)
+        return self._run(lambda token: _BatchJob(list(inputs), style, label, Path(output), options, token,
+                                                 self._signals))

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Signal
 
 from faststyle.errors import FaststyleError
+from faststyle.gui.jobs import OneJobAtATime
 from faststyle.runtime import Cancelled, CancelToken
 
 
@@ -43,38 +44,19 @@ class _VideoJob(QRunnable):
             self.signals.finished.emit(str(written), "", False)
 
 
-class VideoPainter(QObject):
-    """Paints one video at a time in one style."""
+class VideoPainter(OneJobAtATime):
+    """Paints one video at a time in one style; cancel() stops after the frame being painted, and
+    nothing is left at the target."""
 
     progress = Signal(int, int)
     finished = Signal(str, str, bool)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
         self._signals = _Signals()
         self._signals.progress.connect(self.progress)
         self._signals.finished.connect(self.finished)
-        self._token: CancelToken | None = None
-        self.finished.connect(lambda *_: setattr(self, "_token", None))
-
-    @property
-    def busy(self) -> bool:
-        return self._token is not None
 
     def start(self, source: Path, target: Path, style: str, **options) -> bool:
         """options: stylize_video's (strength, preserve_colors, max_size, crf, stable). False if one is running."""
-        if self.busy:
-            return False
-        self._token = CancelToken()
-        self.pool.start(_VideoJob(Path(source), Path(target), style, options, self._token, self._signals))
-        return True
-
-    def cancel(self) -> None:
-        """Stops after the frame being painted; nothing is left at the target."""
-        if self._token is not None:
-            self._token.cancel()
-
-    def wait(self, msecs: int = 30000) -> bool:
-        return self.pool.waitForDone(msecs)
+        return self._run(lambda token: _VideoJob(Path(source), Path(target), style, options, token, self._signals))
