@@ -24,7 +24,7 @@ import numpy as np
 from faststyle.api import BlendedStyle, StyleLike, as_model
 from faststyle.errors import FaststyleError
 from faststyle.files import refuse_overwriting_inputs, remove_stale_temp_files, temp_file_beside
-from faststyle.postprocess import check_strength, finish
+from faststyle.postprocess import check_strength, finish, upsample_with_detail
 from faststyle.preprocess import resize_array
 from faststyle.temporal import CARRY, FlowCarry, Surround
 
@@ -47,32 +47,78 @@ def _ffmpeg():
 
 
 class FramePainter:
-    """Paints a video's frames in order: `painted = painter(frame)` (uint8 HxWx3 both).
+    """Paints a video's frames in order: `painted = painter(frame)` (uint8 HxWx3 both), or
+    `painter.paint_all(frames)` (with the scene around each frame: the steadier way).
 
     smoothing: weight of the past in the running average of normalisation statistics
     (0 = every frame on its own, closer to 1 = steadier tone). None: with `stable`, the share of
     the picture the previous frame showed (LEAST_NEW at least for the new), else SMOOTHING.
     stable: carry the previous painted frame along the optical flow (no shimmer when the camera
     moves); a number sets the carried share (temporal.CARRY when True).
+    stroke_scale: strokes this many times larger, as faststyle.stylize paints them: the frames are
+    painted (and steadied) at a lower resolution and brought back with the frame's own fine detail.
     """
 
     def __init__(self, style: StyleLike, strength: float = 1.0, preserve_colors: bool = False,
-                 smoothing: float | None = None, stable: bool | float = True):
+                 smoothing: float | None = None, stable: bool | float = True, stroke_scale: float = 1.0):
         self.model = as_model(style)
         if isinstance(self.model, BlendedStyle):
             raise FaststyleError("blends are for pictures; paint the video in one style at a time")
+        if not stroke_scale >= 1.0:
+            raise FaststyleError(f"stroke scale must be 1 or more, got {stroke_scale}")
         self.strength, self.preserve_colors, self.smoothing = check_strength(strength), preserve_colors, smoothing
+        self.stroke_scale = stroke_scale
         carry = CARRY if stable is True else float(stable)
         self.carry = FlowCarry(carry) if carry > 0 else None
         self.stats = None
 
-    def __call__(self, frame: np.ndarray, canvas: np.ndarray | None = None) -> np.ndarray:
-        """The next frame's painting, at once. `canvas`: the frame with the scene around it
-        (temporal.Surround), painted instead of the frame alone when stable; `paint_all` makes it."""
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        """The next frame's painting, at once (without the scene around it)."""
+        return self._full_size(self._paint(self._scaled(frame)), frame)
+
+    def paint_all(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Paints frames in order, yielding each painting. With `stable`, each frame is painted with
+        the scene around it that the frames before and after it show, so a painting comes out
+        temporal.REACH frames after its frame went in (the rest at the end)."""
+        if not self.carry:
+            yield from map(self, frames)
+            return
+        surround, full_size = Surround(), {}  # the frames as painted (scaled), and as they came
+        painted = 0
+        for frame in frames:
+            full_size[surround.added] = frame
+            surround.add(self._scaled(frame))
+            while surround.added - painted > surround.reach:
+                yield self._full_size(self._paint(surround.frames[painted][0], surround.canvas(painted)),
+                                      full_size.pop(painted))
+                painted += 1
+        while painted < surround.added:
+            yield self._full_size(self._paint(surround.frames[painted][0], surround.canvas(painted)),
+                                  full_size.pop(painted))
+            painted += 1
+
+    def _scaled(self, frame: np.ndarray) -> np.ndarray:
+        """The frame at the resolution it is painted at."""
+        if self.stroke_scale == 1.0:
+            return frame
+        h, w = frame.shape[:2]
+        return resize_array(frame, (max(1, round(w / self.stroke_scale)), max(1, round(h / self.stroke_scale))))
+
+    def _full_size(self, painted: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        """A painting of `_scaled(frame)` at the frame's size, finished (strength, colours)."""
+        if self.stroke_scale == 1.0:
+            return painted  # finished as it was painted
+        return finish(frame, upsample_with_detail(painted, frame), self.strength, self.preserve_colors)
+
+    def _paint(self, frame: np.ndarray, canvas: np.ndarray | None = None) -> np.ndarray:
+        """One frame at the painting's resolution, steadied; `canvas`: the frame with the scene
+        around it (temporal.Surround), painted instead of the frame alone when stable."""
         grid = self.carry.motion(frame) if self.carry else None
         self._follow_statistics(frame)
 
-        def paint(source, stylized):
+        def paint(source, stylized):  # strength and colours at the end where the strokes are scaled
+            if self.stroke_scale != 1.0:
+                return finish(source, stylized)
             return finish(source, stylized, self.strength, self.preserve_colors)
 
         if not self.carry:  # each frame anchored on its own, as a picture
@@ -82,24 +128,6 @@ class FramePainter:
         out = self.model.transform(self.carry.onto_grid(frame if canvas is None else canvas), paint,
                                    stats=self.stats, grid=grid)
         return self.carry(frame, self.carry.off_grid(out[m:m + frame.shape[0], m:m + frame.shape[1]]))
-
-    def paint_all(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """Paints frames in order, yielding each painting. With `stable`, each frame is painted with
-        the scene around it that the frames before and after it show, so a painting comes out
-        temporal.REACH frames after its frame went in (the rest at the end)."""
-        if not self.carry:
-            yield from map(self, frames)
-            return
-        surround = Surround()
-        painted = 0
-        for frame in frames:
-            surround.add(frame)
-            if surround.added - painted > surround.reach:
-                yield self(surround.frames[painted][0], surround.canvas(painted))
-                painted += 1
-        while painted < surround.added:
-            yield self(surround.frames[painted][0], surround.canvas(painted))
-            painted += 1
 
     def _follow_statistics(self, frame: np.ndarray) -> None:
         """Takes the frame's normalisation statistics into the running average (after `motion`)."""
@@ -115,10 +143,10 @@ class FramePainter:
 def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: StyleLike,
                   strength: float = 1.0, preserve_colors: bool = False, max_size: int | None = None,
                   smoothing: float | None = None, progress: Callable[[int, int], None] | None = None,
-                  crf: int = DEFAULT_CRF, stable: bool | float = True) -> Path:
+                  crf: int = DEFAULT_CRF, stable: bool | float = True, stroke_scale: float = 1.0) -> Path:
     """Writes `target` (format from its extension), keeping the source's frame rate and audio.
 
-    smoothing, stable: as FramePainter's.
+    smoothing, stable, stroke_scale: as FramePainter's.
     crf: H.264 constant rate factor, 0 (lossless) to 51; 23 is ffmpeg's own default.
     """
     ffmpeg = _ffmpeg()
@@ -131,7 +159,7 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
     if target.suffix.lower() not in VIDEO_EXTENSIONS - {".gif"}:
         raise FaststyleError(f"{target}: use a video extension such as .mp4, .mov or .mkv")
     refuse_overwriting_inputs(target, source)
-    painter = FramePainter(style, strength, preserve_colors, smoothing, stable)
+    painter = FramePainter(style, strength, preserve_colors, smoothing, stable, stroke_scale)
     try:
         probe = ffmpeg.read_frames(_local(source))
         meta = next(probe)

@@ -207,6 +207,22 @@ def test_a_video_too_small_for_optical_flow_is_painted_frame_by_frame(tmp_path, 
     assert next(frames)["size"] == (8, 8) and sum(1 for _ in frames) == 5
 
 
+def test_video_takes_the_stroke_scale(tmp_path, tiny_model_path):
+    ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    src = _clip(tmp_path / "clip.mp4", 4)
+    outs = {}
+    for scale in ("1", "2"):
+        target = tmp_path / f"clip.{scale}.mp4"
+        r = faststyle("video", src, "-o", target, "-s", tiny_model_path, "--stroke-scale", scale, "--crf", "0")
+        assert r.returncode == 0, r.stderr
+        frames = ffmpeg.read_frames(str(target))
+        assert next(frames)["size"] == (64, 48)
+        outs[scale] = np.frombuffer(next(frames), np.uint8).astype(int)
+    assert np.abs(outs["1"] - outs["2"]).mean() > 1  # larger strokes, another picture at the same size
+    r = faststyle("video", src, "-o", tmp_path / "x.mp4", "-s", tiny_model_path, "--stroke-scale", "0.5")
+    assert r.returncode == 2 and "between 1 and 16" in r.stderr
+
+
 def test_video_errors_are_one_line(tmp_path, tiny_model_path):
     pytest.importorskip("imageio_ffmpeg")
     fake = tmp_path / "fake.mp4"

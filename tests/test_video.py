@@ -276,6 +276,24 @@ def test_with_the_surround_a_pan_is_not_repainted_where_it_comes_in(tiny_model_p
     assert with_surround < 0.75 * without
 
 
+def test_larger_strokes_paint_a_frame_as_a_picture_is_painted(tiny_model_path):
+    import faststyle
+    from faststyle.errors import FaststyleError
+    from faststyle.video import FramePainter
+
+    clip = camera_clip(scene(), "pan", 10, (192, 144))
+    first = FramePainter(str(tiny_model_path), stable=False, stroke_scale=2.0)(clip[0])
+    as_picture = np.asarray(faststyle.stylize(clip[0], str(tiny_model_path), stroke_scale=2.0))
+    small_strokes = FramePainter(str(tiny_model_path), stable=False)(clip[0])
+    # The same picture but for rounding (given statistics take another path through the network).
+    same, other = (np.abs(first.astype(int) - x).mean() for x in (as_picture, small_strokes))
+    assert first.shape == clip[0].shape and same < 1.5 and same < 0.3 * other, (same, other)
+    steady = list(FramePainter(str(tiny_model_path), stroke_scale=2.0, strength=0.5).paint_all(clip))
+    assert len(steady) == 10 and all(p.shape == f.shape for p, f in zip(steady, clip))
+    with pytest.raises(FaststyleError, match="stroke scale"):
+        FramePainter(str(tiny_model_path), stroke_scale=0.5)
+
+
 def test_the_shift_term_is_zero_for_a_per_pixel_network_and_not_for_a_stride_of_4():
     from keras import ops
 

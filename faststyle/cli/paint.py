@@ -50,9 +50,7 @@ def _add_finish_options(p) -> None:
     p.add_argument("--max-size", type=pixels(), help="downscale the long side to this many pixels first")
     p.add_argument("--strength", type=fraction, default=1.0, help="0 keeps the photo, 1 full style")
     p.add_argument("--preserve-colors", action="store_true", help="keep the photo's colours")
-    p.add_argument("--stroke-scale", type=float_where(lambda v: 1 <= v <= 16, "between 1 and 16"), default=1.0,
-                   help="paint with strokes this many times larger, keeping the photo's size and sharp edges "
-                        "(try 2-3 for big photos)")
+    _add_stroke_option(p)
     _add_fast_option(p)
     _add_device_options(p)
 
@@ -209,6 +207,12 @@ def _add_demo(sub) -> None:
     p.set_defaults(quality=92)
 
 
+def _add_stroke_option(p) -> None:
+    p.add_argument("--stroke-scale", type=float_where(lambda v: 1 <= v <= 16, "between 1 and 16"), default=1.0,
+                   help="paint with strokes this many times larger, keeping the picture's size and sharp edges "
+                        "(try 2-3 for big photos)")
+
+
 def _add_video(sub) -> None:
     p = sub.add_parser("video", help="paint a video frame by frame (needs the [video] extra)")
     p.add_argument("input", help="video file")
@@ -218,6 +222,7 @@ def _add_video(sub) -> None:
     p.add_argument("--max-size", type=pixels(), help="downscale the long side to this many pixels first")
     p.add_argument("--strength", type=fraction, default=1.0, help="0 keeps the frame, 1 full style")
     p.add_argument("--preserve-colors", action="store_true", help="keep the video's colours")
+    _add_stroke_option(p)
     p.add_argument("--smoothing", type=fraction,
                    help="0..1: how much of the tone carries over from frame to frame (default: with --stable, "
                         "as much as the frame before showed of the picture, so a pan keeps its tone and a "
@@ -255,7 +260,7 @@ def run_video(args) -> int:
 
             written = stylize_video(args.input, target, style, args.strength, args.preserve_colors,
                                     args.max_size, args.smoothing, progress, crf=args.crf,
-                                    stable=args.stable)
+                                    stable=args.stable, stroke_scale=args.stroke_scale)
         if args.json:
             print(json.dumps({"input": args.input, "output": str(written), "style": style.name, "ok": True,
                               "frames": frames[0], "seconds": round(time.perf_counter() - started, 3)}))

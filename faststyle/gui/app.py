@@ -309,7 +309,7 @@ class MainWindow(QMainWindow):
         self.hide_error()
         values = self.options.values(None)
         if not self.video.start(source, target, self._painting_style(), strength=values["strength"],
-                                preserve_colors=values["preserve_colors"]):
+                                preserve_colors=values["preserve_colors"], stroke_scale=values["stroke_scale"]):
             return False
         self._set_busy(True)
         self.status.setText(f"Video: starting {source.name}…")

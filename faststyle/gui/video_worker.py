@@ -58,5 +58,6 @@ class VideoPainter(OneJobAtATime):
         self._signals.finished.connect(self.finished)
 
     def start(self, source: Path, target: Path, style: str, **options) -> bool:
-        """options: stylize_video's (strength, preserve_colors, max_size, crf, stable). False if one is running."""
+        """options: stylize_video's (strength, preserve_colors, stroke_scale, max_size, crf, stable). False if
+        one is running."""
         return self._run(lambda token: _VideoJob(Path(source), Path(target), style, options, token, self._signals))
