@@ -84,17 +84,19 @@ class FramePainter:
             yield from map(self, frames)
             return
         surround, full_size = Surround(), {}  # the frames as painted (scaled), and as they came
+
+        def painting(i: int) -> np.ndarray:
+            return self._full_size(self._paint(surround.frames[i][0], surround.canvas(i)), full_size.pop(i))
+
         painted = 0
         for frame in frames:
             full_size[surround.added] = frame
             surround.add(self._scaled(frame))
             while surround.added - painted > surround.reach:
-                yield self._full_size(self._paint(surround.frames[painted][0], surround.canvas(painted)),
-                                      full_size.pop(painted))
+                yield painting(painted)
                 painted += 1
         while painted < surround.added:
-            yield self._full_size(self._paint(surround.frames[painted][0], surround.canvas(painted)),
-                                  full_size.pop(painted))
+            yield painting(painted)
             painted += 1
 
     def _scaled(self, frame: np.ndarray) -> np.ndarray:
