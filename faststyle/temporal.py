@@ -216,8 +216,9 @@ class Surround:
         surround.add(frame)            # each frame in order, `reach` frames ahead of painting
         canvas = surround.canvas(i)    # frame i with `margin` px around it; crop [m:-m, m:-m] after
 
-    Frames are placed by the camera's overall motion (the median of DIS flow at TRACK_SIDE px);
-    each canvas pixel comes from the frame nearest in time that shows it, mirrored where none
+    Frames are placed by the camera's overall motion (the median of DIS flow at TRACK_SIDE px: its
+    own small flow, as FlowCarry's full one for a frame is made only when that frame is painted,
+    `reach` frames later); each canvas pixel comes from the frame nearest in time that shows it, mirrored where none
     does. A frame whose content does not follow the one before (a cut) starts a new shot, and
     frames of other shots are not used.
     """
@@ -229,7 +230,7 @@ class Surround:
         self.dis = self.cv2.DISOpticalFlow_create(self.cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         self.frames: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}  # index: frame, position (x, y), shot
         self.added = 0
-        self.last: tuple[np.ndarray, float, int] | None = None  # small gray, its scale, shot
+        self.last: tuple[np.ndarray, int] | None = None  # the last frame's small gray, and its shot
 
     def add(self, frame: np.ndarray) -> None:
         if not self.added:  # 2 * reach + 1 frames are held: 17 of 1080p take about 100 MB
@@ -240,14 +241,14 @@ class Surround:
             frame, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=self.cv2.INTER_AREA))
         position, shot = np.zeros(2), 0
         if self.last is not None:
-            last_small, last_scale, shot = self.last
+            last_small, shot = self.last
             step = self._step(last_small, small) if last_small.shape == small.shape and max(small.shape) >= FLOW_SIDE else None
             if step is None:
                 shot += 1
             else:
                 position = self.frames[self.added - 1][1] - step / scale
         self.frames[self.added] = (frame, position, shot)
-        self.last = (small, scale, shot)
+        self.last = (small, shot)
         self.added += 1
         self.frames.pop(self.added - 1 - 2 * self.reach - 1, None)  # past what any canvas will ask for
 

@@ -22,16 +22,16 @@ sys.path.insert(0, str(ROOT))
 from faststyle.api import load_style  # noqa: E402
 from faststyle.styles import sample_image_path  # noqa: E402
 from faststyle.temporal import camera_clip, warping_error  # noqa: E402
-from faststyle.video import FramePainter  # noqa: E402
+from faststyle.video import SMOOTHING, FramePainter  # noqa: E402
 
 
 def fixed_grid(model, clip: list[np.ndarray]) -> list[np.ndarray]:
-    """Each frame painted on its own on the network's fixed grid, with a running average (0.9) of
-    the statistics: how video was painted before issue 31."""
+    """Each frame painted on its own on the network's fixed grid, with a running average (SMOOTHING)
+    of the statistics: how video was painted before issue 31."""
     stats, out = None, []
     for frame in clip:
         now = model.norm_stats(frame)
-        stats = now if stats is None else {k: 0.9 * stats[k] + 0.1 * v for k, v in now.items()}
+        stats = now if stats is None else {k: SMOOTHING * stats[k] + (1 - SMOOTHING) * v for k, v in now.items()}
         out.append(model.transform(frame, stats=stats, grid=(0, 0)))
     return out
 

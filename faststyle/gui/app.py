@@ -14,6 +14,8 @@ from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMainWindow, QToolBar, QVBoxLayout, QWidget
 
 from faststyle import FaststyleError
+from faststyle.batch import video_targets
+from faststyle.files import same_file
 from faststyle.gui.batch_worker import BatchPainter
 from faststyle.gui.compare import CompareView
 from faststyle.gui.gallery import StyleGallery
@@ -283,11 +285,7 @@ class MainWindow(QMainWindow):
                                                 VIDEO_FILTER)
         if not source:
             return
-        try:
-            label = self.style_label()
-        except FaststyleError:
-            label = "painted"
-        start = str(Path(source).with_name(f"{Path(source).stem}.{label}.mp4"))
+        start = str(video_targets(source, [self._output_label()], str(Path(source).parent) + "/")[0])
         target, _ = QFileDialog.getSaveFileName(self, "Save the painted video", start,
                                                 "Videos (*.mp4 *.mov *.mkv *.webm)")
         if target:
@@ -302,7 +300,7 @@ class MainWindow(QMainWindow):
         if self.video.busy:
             self.show_error("a video is already being painted; wait for it or cancel it")
             return False
-        if target.resolve() == source.resolve():
+        if same_file(target, source):
             self.show_error(f"{target.name}: the painted video cannot replace the one it is painted from; "
                             "choose another name")
             return False
@@ -405,11 +403,14 @@ class MainWindow(QMainWindow):
     # --- result out -----------------------------------------------------------------
     def default_save_name(self) -> str:
         stem = self.photo_path.stem if self.photo_path else "pasted"
+        return f"{stem}.{self._output_label()}.png"
+
+    def _output_label(self) -> str:
+        """What a saved picture or video is named after: the style's label, or its file's name."""
         try:
-            label = self.style_label()
+            return self.style_label()
         except FaststyleError:
-            label = Path(self.style or "style").stem
-        return f"{stem}.{label}.png"
+            return Path(self.style or "style").stem
 
     def choose_save(self) -> None:
         if self.result is None:
