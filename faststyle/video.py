@@ -14,6 +14,7 @@ Two things make a painted video unsteady, and `FramePainter` answers each:
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -43,7 +44,15 @@ def _ffmpeg():
         import imageio_ffmpeg
     except ImportError:
         raise FaststyleError('video needs imageio-ffmpeg: pip install "faststyle[video]"') from None
+    logging.getLogger("imageio_ffmpeg").addFilter(_rotation_notice)
     return imageio_ffmpeg
+
+
+def _rotation_notice(record: logging.LogRecord) -> bool:
+    """False for imageio-ffmpeg's warning that the frames' size differs from the stream's: a clip
+    filmed upright on a phone is stored on its side with a rotation tag, and ffmpeg turns the
+    frames as it decodes them, so the two sizes differ as they should (added once: a filter is a set)."""
+    return "is different from the source frame size" not in record.getMessage()
 
 
 class FramePainter:

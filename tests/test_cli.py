@@ -207,6 +207,39 @@ def test_a_video_too_small_for_optical_flow_is_painted_frame_by_frame(tmp_path, 
     assert next(frames)["size"] == (8, 8) and sum(1 for _ in frames) == 5
 
 
+def test_a_phone_video_filmed_upright_is_painted_upright_without_warnings(tmp_path, tiny_model_path):
+    # Phones store a portrait clip as landscape frames with a rotation tag; ffmpeg turns the frames
+    # as it decodes them, and imageio-ffmpeg logged a warning about the two sizes for every read.
+    ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    landscape = tmp_path / "landscape.mp4"
+    writer = ffmpeg.write_frames(str(landscape), (64, 48), fps=10, macro_block_size=1,
+                                 output_params=["-loglevel", "error", "-crf", "0"])
+    writer.send(None)
+    for _ in range(4):
+        frame = np.full((48, 64, 3), 30, np.uint8)
+        frame[:, :32] = 220  # the left half bright
+        writer.send(frame)
+    writer.close()
+    phone = tmp_path / "phone.mp4"
+    tagged = subprocess.run([ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-display_rotation", "90", "-i",
+                             str(landscape), "-c", "copy", str(phone)], capture_output=True)
+    if tagged.returncode:
+        pytest.skip("this ffmpeg cannot tag a rotation (-display_rotation came with ffmpeg 6)")
+    frames = ffmpeg.read_frames(str(phone))
+    assert next(frames)["size"] == (48, 64)  # decoded upright: portrait
+    upright = np.frombuffer(next(frames), np.uint8).reshape(64, 48, 3).astype(int)
+    frames.close()
+
+    r = faststyle("video", phone, "-o", tmp_path / "painted.mp4", "-s", tiny_model_path, "--strength", "0",
+                  "--crf", "0")
+    assert r.returncode == 0, r.stderr
+    assert "frame size" not in r.stdout + r.stderr, r.stdout + r.stderr
+    frames = ffmpeg.read_frames(str(tmp_path / "painted.mp4"))
+    assert next(frames)["size"] == (48, 64)
+    painted = np.frombuffer(next(frames), np.uint8).reshape(64, 48, 3).astype(int)
+    assert np.abs(painted - upright).mean() < 8  # strength 0: the photo itself, the same way up
+
+
 def test_video_takes_the_stroke_scale(tmp_path, tiny_model_path):
     ffmpeg = pytest.importorskip("imageio_ffmpeg")
     src = _clip(tmp_path / "clip.mp4", 4)
