@@ -8,7 +8,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md LICENSE ./
 COPY faststyle ./faststyle
-RUN pip install --no-cache-dir ".[serve]" && useradd --create-home faststyle
+RUN pip install --no-cache-dir ".[serve,heif]" && useradd --create-home faststyle
 USER faststyle
 
 EXPOSE 8000

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from faststyle.api import stylize_file
 from faststyle.errors import FaststyleError
 from faststyle.files import real_path, remove_stale_temp_files, same_file
-from faststyle.image_io import IMAGE_EXTENSIONS, images_below
+from faststyle.image_io import HEIF_EXTENSIONS, IMAGE_EXTENSIONS, images_below
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,10 @@ def skip_existing(jobs: list[Job]) -> tuple[list[Job], int]:
 
 
 def _output_suffix(source: Path) -> str:
+    """The output's extension for a source: the source's own where Pillow writes it; a phone's
+    HEIC photo is painted to JPEG, which every program opens (its EXIF kept); others to PNG."""
+    if source.suffix.lower() in HEIF_EXTENSIONS:
+        return ".jpg"
     fmt = Image.registered_extensions().get(source.suffix.lower())
     return source.suffix if fmt in Image.SAVE else ".png"
 

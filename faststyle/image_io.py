@@ -18,8 +18,19 @@ from faststyle.preprocess import shrink_to
 
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
 
-# Every extension Pillow can open, e.g. .jpg .png .webp .tif .bmp .gif
-IMAGE_EXTENSIONS = frozenset(ext.lower() for ext in Image.registered_extensions())
+# HEIC/HEIF, as phones save photos: Pillow reads them with the pillow-heif plugin where it is
+# installed (pip install "faststyle[heif]"); without it such a file gets a line naming that command.
+HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif"})
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")  # ISO BMFF ftyp
+try:
+    from pillow_heif import register_heif_opener
+except ImportError:
+    HEIF_READER = False
+else:
+    register_heif_opener()
+    HEIF_READER = True
+# Every extension Pillow can open, e.g. .jpg .png .webp .tif .bmp .gif (and HEIC, to be named if unreadable)
+IMAGE_EXTENSIONS = frozenset(ext.lower() for ext in Image.registered_extensions()) | HEIF_EXTENSIONS
 # Pixels decoded for one file, every frame counted: 8000x6000 photos are far below it.
 MAX_PIXELS = 2 * 89_478_485
 # Pillow refuses above twice its limit (and only warns between): so its limit is half of ours.
@@ -89,10 +100,27 @@ def decode_image(source: Path | BinaryIO, label, max_pixels: int = MAX_PIXELS,
     except PermissionError:
         raise FaststyleError(f"{label}: permission denied; check the file's read permission") from None
     except Image.UnidentifiedImageError:
+        if not HEIF_READER and _is_heif(source):
+            raise FaststyleError(f"{label}: a HEIC/HEIF photo (as phones save them); reading it needs "
+                                 'pillow-heif: pip install "faststyle[heif]" (or save the photo as JPEG)') from None
         raise FaststyleError(f"{label}: not an image Pillow can read (empty, damaged or another kind of file)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise FaststyleError(f"{label}: damaged image ({exc})") from None
     return im
+
+
+def _is_heif(source: Path | BinaryIO) -> bool:
+    """Whether a file starts as a HEIF container does (an ISO BMFF 'ftyp' box of a HEIF brand)."""
+    try:
+        if isinstance(source, Path):
+            with open(source, "rb") as f:
+                head = f.read(12)
+        else:
+            source.seek(0)
+            head = source.read(12)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
 
 
 def _draft_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:

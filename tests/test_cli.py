@@ -149,6 +149,35 @@ def test_awkward_but_valid_images(tmp_path, tiny_model_path):
     assert Image.open(out / "rotated.tiny.jpg").size == (30, 40)  # upright: 40 wide became 30 wide
 
 
+def _heic_photo(path: Path) -> Path:
+    """A phone's HEIC photo: 40 wide, 30 high, with the camera's make in its EXIF."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    pillow_heif.from_pillow(Image.fromarray(photo(30, 40))).save(path, quality=90, exif=exif.tobytes())
+    return path
+
+
+def test_a_phones_heic_photo_is_painted_to_jpeg_with_its_exif(tmp_path, tiny_model_path):
+    (tmp_path / "holiday").mkdir()
+    _heic_photo(tmp_path / "holiday" / "IMG_0001.HEIC")
+    r = faststyle("stylize", tmp_path / "holiday", "-s", tiny_model_path)  # a folder: HEIC files are found
+    assert r.returncode == 0, r.stderr
+    out = Image.open(tmp_path / "holiday" / "IMG_0001.tiny.jpg")
+    assert out.format == "JPEG" and out.size == (40, 30)
+    assert out.getexif().get(0x010F) == "PhoneMaker"
+
+
+def test_a_heic_photo_without_its_reader_names_the_pip_command(tmp_path, tiny_model_path):
+    heic = _heic_photo(tmp_path / "IMG_0002.heic")
+    blocked = "import sys; sys.modules['pillow_heif'] = None; from faststyle.cli import main; sys.exit(main())"
+    r = subprocess.run([sys.executable, "-c", blocked, "stylize", str(heic), "-s", str(tiny_model_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1
+    assert 'IMG_0002.heic: a HEIC/HEIF photo' in r.stderr and 'pip install "faststyle[heif]"' in r.stderr
+    assert "Traceback" not in r.stderr and files_in(tmp_path) == {"IMG_0002.heic"}
+
+
 @pytest.mark.parametrize("args, message", [
     (["missing.jpg", "-s", "{model}"], "file not found"),
     (["{photo}", "-s", "no_such_style"], "unknown style"),

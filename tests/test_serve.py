@@ -81,6 +81,14 @@ def test_options_size_format_fast_and_a_raw_body(client):
     assert raw.status_code == 200 and Image.open(io.BytesIO(raw.content)).format == "JPEG"
 
 
+def test_a_phones_heic_upload_is_painted(client):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    heic = io.BytesIO()
+    pillow_heif.from_pillow(Image.fromarray(photo(48, 64))).save(heic, quality=90)
+    r = post(client, "style=tiny", heic.getvalue(), name="IMG_0003.heic")
+    assert r.status_code == 200 and Image.open(io.BytesIO(r.content)).size == (64, 48)
+
+
 def truncated_jpeg() -> bytes:
     out = io.BytesIO()
     Image.fromarray(photo(64, 64)).save(out, "JPEG")
