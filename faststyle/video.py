@@ -48,6 +48,15 @@ def _ffmpeg():
     return imageio_ffmpeg
 
 
+def _unreadable(error: str) -> str:
+    """What to tell a user of a file ffmpeg could not read as a video, from its error text (which
+    holds ffmpeg's own report of the streams it found)."""
+    streams = [line for line in error.splitlines() if "Stream #" in line]
+    if streams and not any("Video:" in line for line in streams):
+        return "no pictures in this file, only sound; give a video file"
+    return f"cannot read this video ({error.strip().splitlines()[-1][:120]})"
+
+
 def _rotation_notice(record: logging.LogRecord) -> bool:
     """False for imageio-ffmpeg's warning that the frames' size differs from the stream's: a clip
     filmed upright on a phone is stored on its side with a rotation tag, and ffmpeg turns the
@@ -181,7 +190,7 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, style: S
         reader = ffmpeg.read_frames(_local(source), output_params=["-r", f"{fps}"])
         next(reader)
     except Exception as exc:
-        raise FaststyleError(f"{source}: cannot read this video ({str(exc).strip().splitlines()[-1][:120]})") from None
+        raise FaststyleError(f"{source}: {_unreadable(str(exc))}") from None
     w, h = meta["size"]
     scale = min(1.0, max_size / max(w, h)) if max_size else 1.0
     out_w, out_h = (round(w * scale) // 2 * 2, round(h * scale) // 2 * 2)  # H.264 wants even sides

@@ -149,6 +149,10 @@ def test_awkward_but_valid_images(tmp_path, tiny_model_path):
     assert Image.open(out / "rotated.tiny.jpg").size == (30, 40)  # upright: 40 wide became 30 wide
 
 
+def ffmpeg_exe() -> str:
+    return pytest.importorskip("imageio_ffmpeg").get_ffmpeg_exe()
+
+
 def _heic_photo(path: Path) -> Path:
     """A phone's HEIC photo: 40 wide, 30 high, with the camera's make in its EXIF."""
     pillow_heif = pytest.importorskip("pillow_heif")
@@ -250,7 +254,7 @@ def test_a_phone_video_filmed_upright_is_painted_upright_without_warnings(tmp_pa
         writer.send(frame)
     writer.close()
     phone = tmp_path / "phone.mp4"
-    tagged = subprocess.run([ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-display_rotation", "90", "-i",
+    tagged = subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-display_rotation", "90", "-i",
                              str(landscape), "-c", "copy", str(phone)], capture_output=True)
     if tagged.returncode:
         pytest.skip("this ffmpeg cannot tag a rotation (-display_rotation came with ffmpeg 6)")
@@ -292,6 +296,13 @@ def test_video_errors_are_one_line(tmp_path, tiny_model_path):
     r = faststyle("video", fake, "-o", tmp_path / "o.mp4", "-s", tiny_model_path)
     assert r.returncode == 2 and "cannot read this video" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "o.mp4").exists()
+    sound = tmp_path / "voice_memo.mp4"  # an .mp4 with sound and no pictures
+    made = subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "0.5",
+                           "-c:a", "aac", str(sound)], capture_output=True)
+    assert made.returncode == 0, made.stderr
+    r = faststyle("video", sound, "-o", tmp_path / "o.mp4", "-s", tiny_model_path)
+    assert r.returncode == 2 and "voice_memo.mp4: no pictures in this file, only sound" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "o.mp4").exists()
 
 
 def test_demo_paints_the_sample_with_every_bundled_style_only(tmp_path, user_styles):
