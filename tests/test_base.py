@@ -68,6 +68,14 @@ def test_train_base_needs_paintings_to_train_across(folders, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_train_base_takes_an_outer_step_between_0_and_1(folders, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "faststyle", "train-base", str(folders / "paintings"), "--content-dir",
+                        str(folders / "photos"), "-o", str(tmp_path / "out"), "--outer-step", "1.5"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "--outer-step: must be between 0 and 1, got 1.5" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_base_start_has_networks_of_the_two_presets_only(tmp_path):
     from faststyle.architecture import PRESETS, preset
     from faststyle.errors import FaststyleError

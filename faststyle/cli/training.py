@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from faststyle.architecture import NORMS, PRESETS
-from faststyle.argtypes import MAX_COUNT, at_least, int_between, ints, pixels
+from faststyle.argtypes import MAX_COUNT, at_least, fraction, int_between, ints, pixels
 from faststyle.errors import FaststyleError
 
 
@@ -222,6 +222,10 @@ def _add_train_base(sub) -> None:
                    help="rounds: one painting each, trained --inner-steps steps by each network")
     p.add_argument("--inner-steps", type=int_between(1, 10_000), default=BaseRun.inner_steps,
                    help="steps of a round, from a fresh Adam, as a new style's first steps")
+    p.add_argument("--outer-step", type=fraction, default=BaseRun.outer_step,
+                   help="how far the base moves towards where a round's steps ended, at the first round")
+    p.add_argument("--outer-step-end", type=fraction, default=BaseRun.outer_step_end,
+                   help="...falling linearly to this at the last round")
     p.add_argument("--start", default=BaseRun.start,
                    help="the style whose full and lite networks the base starts from ('base': the bundled base "
                         "networks, to go on from them; 'none': random weights)")
@@ -237,7 +241,8 @@ def run_train_base(args) -> int:
     paintings = find_images(args.paintings, args.hold_out, option="the paintings argument")
     written = train_base(BaseRun(
         paintings=paintings, content_dir=args.content_dir, output=Path(args.output), rounds=args.rounds,
-        inner_steps=args.inner_steps, start=None if args.start == "none" else args.start,
+        inner_steps=args.inner_steps, outer_step=args.outer_step, outer_step_end=args.outer_step_end,
+        start=None if args.start == "none" else args.start,
         exclude=tuple(args.exclude), vgg_weights=args.vgg_weights, seed=args.seed))
     print("wrote " + " and ".join(str(p) for p in written.values()))
     return 0
