@@ -24,11 +24,11 @@ HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif"})
 HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")  # ISO BMFF ftyp
 try:
     from pillow_heif import register_heif_opener
-except ImportError:
-    HEIF_READER = False
-else:
+
     register_heif_opener()
     HEIF_READER = True
+except (ImportError, OSError):  # not installed, or its native library missing: every other format still reads
+    HEIF_READER = False
 # Every extension Pillow can open, e.g. .jpg .png .webp .tif .bmp .gif (and HEIC, to be named if unreadable)
 IMAGE_EXTENSIONS = frozenset(ext.lower() for ext in Image.registered_extensions()) | HEIF_EXTENSIONS
 # Pixels decoded for one file, every frame counted: 8000x6000 photos are far below it.
