@@ -154,7 +154,9 @@ def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_
     model = as_model(style, fast=fast, device=device, threads=threads)
     source = load_image(image)
     rgb, alpha = prepare(source, max_size)
-    if stroke_scale > 1.0:
+    if strength == 0.0:  # the photo as read and resized: nothing of the painting would show
+        out = rgb
+    elif stroke_scale > 1.0:
         h, w = rgb.shape[:2]
         size = (max(1, round(w / stroke_scale)), max(1, round(h / stroke_scale)))
         small = resize_array(rgb, size)

@@ -368,3 +368,30 @@ def test_the_page_paints_a_photo_end_to_end(server, tmp_path):
         page.screenshot(path=str(tmp_path / "page.png"))
         browser.close()
     assert errors == []
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (apt install chromium)")
+def test_the_page_shows_a_heic_photo_chrome_cannot_decode(server, tmp_path):
+    """Chrome shows no HEIC: the page's "before" comes from the server, which reads it (strength 0)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    pillow_heif = pytest.importorskip("pillow_heif")
+    photo_file = tmp_path / "IMG_0007.heic"
+    pillow_heif.from_pillow(Image.fromarray(photo(240, 320))).save(photo_file, quality=90)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url)
+        page.wait_for_selector(".style[data-name='wave'] img[src^='blob:']")
+        page.set_input_files("#file", str(photo_file))
+        page.click(".style[data-name='wave']")
+        page.wait_for_selector("#download:not([hidden])", timeout=60_000)
+        page.wait_for_function("() => document.getElementById('before').naturalWidth > 0", timeout=30_000)
+        size = page.evaluate("() => ['before', 'after'].map((id) => [document.getElementById(id).naturalWidth, "
+                             "document.getElementById(id).naturalHeight])")
+        assert size == [[320, 240], [320, 240]]
+        assert "url(\"blob:" in page.evaluate("() => document.getElementById('drop').style.backgroundImage")
+        page.screenshot(path=str(tmp_path / "page.png"))
+        browser.close()
+    assert errors == []

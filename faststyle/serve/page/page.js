@@ -2,7 +2,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { photo: null, photoUrl: null, style: null, painting: null, token: sessionStorage.getItem("token") };
+const state = { photo: null, photoUrl: null, photoUnshown: false, photoAsked: false, style: null, painting: null,
+                token: sessionStorage.getItem("token") };
 
 function headers() {
   return state.token ? { Authorization: "Bearer " + state.token } : {};
@@ -59,13 +60,35 @@ function usePhoto(file) {
   if (!file) return;
   if (!file.type.startsWith("image/") && file.type !== "") { say(file.name + " is not an image.", true); return; }
   state.photo = file;
-  if (state.photoUrl) URL.revokeObjectURL(state.photoUrl);
-  state.photoUrl = URL.createObjectURL(file);
-  $("drop").style.backgroundImage = `url("${state.photoUrl}")`;
+  state.photoUnshown = state.photoAsked = false;
+  showPhoto(URL.createObjectURL(file));
   $("drop").classList.add("has-photo");
   $("drop-text").textContent = file.name;
-  $("before").src = state.photoUrl;
   if (state.style) paint(); else say("Now choose a style.");
+}
+
+function showPhoto(url) {
+  if (state.photoUrl) URL.revokeObjectURL(state.photoUrl);
+  state.photoUrl = url;
+  $("drop").style.backgroundImage = `url("${url}")`;
+  $("before").src = url;
+}
+
+// A photo this browser cannot show (HEIC outside Safari) is shown as the server reads it: the
+// photo at strength 0, which the server sends back without painting it.
+async function showPhotoFromServer() {
+  const photo = state.photo;
+  const style = state.style || document.querySelector(".style")?.dataset.name;
+  if (!photo || !style) return;  // tried again once a style is chosen (paint)
+  state.photoUnshown = false;
+  state.photoAsked = true;
+  const query = new URLSearchParams({ style, strength: 0, max_size: $("size").value, format: "jpeg" });
+  const form = new FormData();
+  form.append("image", photo, photo.name);
+  try {
+    const response = await fetch("/stylize?" + query, { method: "POST", body: form, headers: headers() });
+    if (response.ok && photo === state.photo) showPhoto(URL.createObjectURL(await response.blob()));
+  } catch { /* the painting's own request says what went wrong */ }
 }
 
 function choose(name) {
@@ -109,6 +132,7 @@ async function paint() {
   $("download").download = `${stem}.${state.style}.jpg`;
   $("download").hidden = false;
   say(`Painted in ${((performance.now() - started) / 1000).toFixed(1)} s. Drag the slider to compare.`);
+  if (state.photoUnshown) showPhotoFromServer();
 }
 
 // 4. Wiring.
@@ -122,6 +146,11 @@ $("strength").addEventListener("input", () => { $("strength-value").textContent 
 for (const id of ["strength", "preserve", "fast", "size"]) {
   $(id).addEventListener("change", () => { if (state.photo && state.style) paint(); });
 }
+$("before").addEventListener("error", () => {
+  if (!state.photo || state.photoAsked) return;
+  state.photoUnshown = true;
+  showPhotoFromServer();
+});
 $("split").addEventListener("input", () => { $("before-clip").style.width = $("split").value + "%"; });
 $("token-save").addEventListener("click", () => {
   state.token = $("token").value.trim();
