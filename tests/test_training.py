@@ -257,6 +257,27 @@ def test_folder_without_images_is_a_clear_error(data, tmp_path):
     assert r.returncode == 2 and "no images found" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_damaged_painting_is_named_and_a_thumbnail_gets_a_note(data, tmp_path):
+    def with_painting(painting: Path, run: Path) -> list[str]:
+        args = train_cmd(data, run, "--steps", "1")
+        args[args.index(str(data / "style.png"))] = str(painting)
+        return args
+
+    (tmp_path / "painting.jpg").write_bytes(b"\xff\xd8 cut short")
+    r = subprocess.run(with_painting(tmp_path / "painting.jpg", tmp_path / "r"), capture_output=True, text=True)
+    assert r.returncode == 2 and "painting.jpg: not an image" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "r").exists()
+    # 40 px, read at 256: trained, with a line saying why a larger picture would paint better
+    Image.fromarray(photo(30, 40, seed=3)).save(tmp_path / "thumb.png")
+    args = with_painting(tmp_path / "thumb.png", tmp_path / "t")
+    args[args.index("--style-size") + 1] = "256"
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "thumb.png is 40x30 px, small for a painting" in r.stderr and (tmp_path / "t" / "model.onnx").is_file()
+    r = subprocess.run(train_cmd(data, tmp_path / "big", "--steps", "1"), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "small for a painting" not in r.stderr  # 64 px read at 64: no note
+
+
 def test_missing_vgg_file_names_the_flag_and_variable(data, tmp_path):
     r = subprocess.run(train_cmd(data, tmp_path / "r", "--steps", "1") + ["--vgg-weights", str(tmp_path / "nope.h5")],
                        capture_output=True, text=True)

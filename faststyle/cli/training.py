@@ -59,6 +59,17 @@ def _asked_architecture(args):
     return _architecture(args) if any(getattr(args, k) is not None for k in ("arch", "width", "norm")) else None
 
 
+def _check_painting(path: str, style_size: int) -> None:
+    """Reads the painting before the loss network and the photos load: a damaged file is named at
+    once, and a thumbnail gets a note that a larger picture of it paints better."""
+    from faststyle.image_io import load_image
+
+    width, height = load_image(path).size
+    if 2 * max(width, height) <= style_size:  # enlarged 2x or more to the size the loss reads it at
+        print(f"note: {path} is {width}x{height} px, small for a painting: it is enlarged to {style_size} px "
+              "to learn from, so its strokes come out soft; a larger picture of it paints better", file=sys.stderr)
+
+
 def run_train(args) -> int:
     from faststyle.files import refuse_overwriting_inputs
     from faststyle.training.budget import process_started
@@ -73,6 +84,7 @@ def run_train(args) -> int:
     else:
         if not Path(args.style_image).is_file():
             raise FaststyleError(f"{args.style_image}: style image not found")
+        _check_painting(args.style_image, args.style_size or LossConfig.style_size)
         meta = dict(item.split("=", 1) for item in args.meta if "=" in item)
         defaults = schedule_defaults(args.schedule or "quick", args.precision)
         if args.time_budget is None and (args.steps is not None or args.lite_steps is not None):
