@@ -1,6 +1,7 @@
 """The base networks new styles start from (training/base.py): Reptile rounds across paintings."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -65,6 +66,18 @@ def test_train_base_needs_paintings_to_train_across(folders, tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "1 found, give a folder with at least two and at most" in r.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_base_names_a_painting_too_thin_to_learn_from(folders, tmp_path):
+    paintings = tmp_path / "paintings"
+    shutil.copytree(folders / "paintings", paintings)
+    Image.fromarray(photo(6, 400, seed=5)).save(paintings / "frieze.png")
+    r = subprocess.run([sys.executable, "-m", "faststyle", "train-base", str(paintings), "--content-dir",
+                        str(folders / "photos"), "-o", str(tmp_path / "out"), "--vgg-weights", "random"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "frieze.png: 400x6 px is too long and thin" in r.stderr
     assert not (tmp_path / "out").exists()
 
 

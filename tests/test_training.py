@@ -257,7 +257,7 @@ def test_folder_without_images_is_a_clear_error(data, tmp_path):
     assert r.returncode == 2 and "no images found" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_a_damaged_painting_is_named_and_a_thumbnail_gets_a_note(data, tmp_path):
+def test_a_damaged_or_thin_painting_is_named_and_a_thumbnail_gets_a_note(data, tmp_path):
     def with_painting(painting: Path, run: Path) -> list[str]:
         args = train_cmd(data, run, "--steps", "1")
         args[args.index(str(data / "style.png"))] = str(painting)
@@ -267,6 +267,12 @@ def test_a_damaged_painting_is_named_and_a_thumbnail_gets_a_note(data, tmp_path)
     r = subprocess.run(with_painting(tmp_path / "painting.jpg", tmp_path / "r"), capture_output=True, text=True)
     assert r.returncode == 2 and "painting.jpg: not an image" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "r").exists()
+    # a strip (a scroll, a frieze): VGG would pool it to nothing; said in one line, not a traceback
+    Image.fromarray(photo(8, 600, seed=4)).save(tmp_path / "strip.png")
+    r = subprocess.run(with_painting(tmp_path / "strip.png", tmp_path / "s"), capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "strip.png: 600x8 px is too long and thin" in r.stderr and "crop" in r.stderr
+    assert not (tmp_path / "s").exists()
     # 40 px, read at 256: trained, with a line saying why a larger picture would paint better
     Image.fromarray(photo(30, 40, seed=3)).save(tmp_path / "thumb.png")
     args = with_painting(tmp_path / "thumb.png", tmp_path / "t")
