@@ -3,6 +3,7 @@ port (limits under load, a 60 MB upload, SIGTERM), then the web page in a real h
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -336,11 +337,10 @@ def test_binding_beyond_loopback_is_stated(user_styles):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (apt install chromium)")
-def test_the_page_paints_a_photo_end_to_end(server, tmp_path):
+@contextlib.contextmanager
+def page_of(server):
+    """The server's web page in a headless Chromium, its swatches loaded: (page, its JavaScript errors)."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    photo_file = tmp_path / "street.png"
-    Image.fromarray(photo(240, 320)).save(photo_file)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1100, "height": 800})
@@ -348,6 +348,15 @@ def test_the_page_paints_a_photo_end_to_end(server, tmp_path):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(server.url)
         page.wait_for_selector(".style[data-name='wave'] img[src^='blob:']")  # swatches loaded
+        yield page, errors
+        browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (apt install chromium)")
+def test_the_page_paints_a_photo_end_to_end(server, tmp_path):
+    photo_file = tmp_path / "street.png"
+    Image.fromarray(photo(240, 320)).save(photo_file)
+    with page_of(server) as (page, errors):
         assert "Katsushika Hokusai" in page.inner_text(".style[data-name='wave']")
         page.set_input_files("#file", str(photo_file))
         page.click(".style[data-name='wave']")
@@ -366,24 +375,16 @@ def test_the_page_paints_a_photo_end_to_end(server, tmp_path):
         page.dispatch_event("#split", "input")
         assert page.evaluate("() => document.getElementById('before-clip').style.width") == "20%"
         page.screenshot(path=str(tmp_path / "page.png"))
-        browser.close()
     assert errors == []
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (apt install chromium)")
 def test_the_page_shows_a_heic_photo_chrome_cannot_decode(server, tmp_path):
     """Chrome shows no HEIC: the page's "before" comes from the server, which reads it (strength 0)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
     pillow_heif = pytest.importorskip("pillow_heif")
     photo_file = tmp_path / "IMG_0007.heic"
     pillow_heif.from_pillow(Image.fromarray(photo(240, 320))).save(photo_file, quality=90)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1100, "height": 800})
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(server.url)
-        page.wait_for_selector(".style[data-name='wave'] img[src^='blob:']")
+    with page_of(server) as (page, errors):
         page.set_input_files("#file", str(photo_file))
         page.click(".style[data-name='wave']")
         page.wait_for_selector("#download:not([hidden])", timeout=60_000)
@@ -393,5 +394,4 @@ def test_the_page_shows_a_heic_photo_chrome_cannot_decode(server, tmp_path):
         assert size == [[320, 240], [320, 240]]
         assert "url(\"blob:" in page.evaluate("() => document.getElementById('drop').style.backgroundImage")
         page.screenshot(path=str(tmp_path / "page.png"))
-        browser.close()
     assert errors == []
