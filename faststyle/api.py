@@ -141,8 +141,8 @@ def stylize(image: ImageLike, style: StyleLike, strength: float = 1.0, preserve_
             device: str = DEFAULT_DEVICE, threads: int | None = None) -> Image.Image:
     """Paints `image` (path, PIL image or numpy array) in `style` (name, .onnx path or loaded style).
 
-    strength: 0 keeps the photo, 1 is the full style. preserve_colors: keep the photo's colours.
-    max_size: downscale the long side first. Transparency is kept as it is.
+    strength: 0 keeps the photo (without running the network), 1 is the full style.
+    preserve_colors: keep the photo's colours. max_size: downscale the long side first. Transparency is kept as it is.
     cancel: a CancelToken another thread may cancel (raises Cancelled).
     stroke_scale: paint with strokes this many times larger (the picture is painted at a lower
     resolution and brought back to full size with the photo's own fine detail).
