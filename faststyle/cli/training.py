@@ -65,10 +65,10 @@ def _asked_architecture(args):
 MIN_PAINTING_SIDE = 32
 
 
-def _check_painting(path: str | Path, style_size: int, note: bool = True) -> None:
+def _check_painting(path: str | Path, style_size: int) -> str | None:
     """Reads the painting before the loss network and the photos load: a damaged file or one too
-    thin to learn from is named at once, and a thumbnail gets a note that a larger picture of it
-    paints better."""
+    thin to learn from is named at once. Returns a note for a thumbnail (a larger picture of it
+    paints better), to print once the run is sure to start."""
     from faststyle.image_io import load_image
 
     width, height = load_image(path).size
@@ -77,9 +77,10 @@ def _check_painting(path: str | Path, style_size: int, note: bool = True) -> Non
         raise FaststyleError(f"{path}: {width}x{height} px is too long and thin to learn a style from: read at "
                              f"{style_size} px on its long side it is {short:.0f} px across (at least "
                              f"{MIN_PAINTING_SIDE}); crop a part of it nearer a square")
-    if note and 2 * max(width, height) <= style_size:  # enlarged 2x or more to the size the loss reads it at
-        print(f"note: {path} is {width}x{height} px, small for a painting: it is enlarged to {style_size} px "
-              "to learn from, so its strokes come out soft; a larger picture of it paints better", file=sys.stderr)
+    if 2 * max(width, height) <= style_size:  # enlarged 2x or more to the size the loss reads it at
+        return (f"note: {path} is {width}x{height} px, small for a painting: it is enlarged to {style_size} px "
+                "to learn from, so its strokes come out soft; a larger picture of it paints better")
+    return None
 
 
 def run_train(args) -> int:
@@ -89,6 +90,7 @@ def run_train(args) -> int:
     from faststyle.training.photoset import DEFAULT_SET, photo_folder
     from faststyle.training.run_folder import load_run_config
 
+    note = None
     if args.resume:
         if not args.run_dir and not args.name:
             raise FaststyleError("--resume needs the run: pass --run-dir (or --name for runs/NAME)")
@@ -96,7 +98,7 @@ def run_train(args) -> int:
     else:
         if not Path(args.style_image).is_file():
             raise FaststyleError(f"{args.style_image}: style image not found")
-        _check_painting(args.style_image, args.style_size or LossConfig.style_size)
+        note = _check_painting(args.style_image, args.style_size or LossConfig.style_size)
         meta = dict(item.split("=", 1) for item in args.meta if "=" in item)
         defaults = schedule_defaults(args.schedule or "quick", args.precision)
         if args.time_budget is None and (args.steps is not None or args.lite_steps is not None):
@@ -123,6 +125,9 @@ def run_train(args) -> int:
     if args.no_jit:  # the older flag, for new and resumed runs alike
         config.compile_mode = "graph"
     from faststyle.training.train import train  # TensorFlow: only once the request is known to be good
+
+    if note:
+        print(note, file=sys.stderr)
 
     path = train(config, resume=args.resume, started=process_started())  # the budget counts start-up
     print(f"wrote {path}")
@@ -265,7 +270,7 @@ def run_train_base(args) -> int:
 
     paintings = find_images(args.paintings, args.hold_out, option="the paintings argument")
     for painting in paintings:  # read at the quick schedule's size, the loss's default
-        _check_painting(painting, LossConfig.style_size, note=False)
+        _check_painting(painting, LossConfig.style_size)
     written = train_base(BaseRun(
         paintings=paintings, content_dir=args.content_dir, output=Path(args.output), rounds=args.rounds,
         inner_steps=args.inner_steps, outer_step=args.outer_step, outer_step_end=args.outer_step_end,
