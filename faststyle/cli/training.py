@@ -59,24 +59,15 @@ def _asked_architecture(args):
     return _architecture(args) if any(getattr(args, k) is not None for k in ("arch", "width", "norm")) else None
 
 
-# The least a painting's short side may be where the loss reads it (its long side at --style-size):
-# VGG16 halves it three times before the deepest style layer, and a Gram matrix of a few pixels
-# holds no strokes.
-MIN_PAINTING_SIDE = 32
-
-
 def _check_painting(path: str | Path, style_size: int) -> str | None:
     """Reads the painting before the loss network and the photos load: a damaged file or one too
     thin to learn from is named at once. Returns a note for a thumbnail (a larger picture of it
     paints better), to print once the run is sure to start."""
     from faststyle.image_io import load_image
+    from faststyle.training.losses import check_painting_shape
 
     width, height = load_image(path).size
-    short = min(width, height) * style_size / max(width, height)
-    if short < MIN_PAINTING_SIDE:
-        raise FaststyleError(f"{path}: {width}x{height} px is too long and thin to learn a style from: read at "
-                             f"{style_size} px on its long side it is {short:.0f} px across (at least "
-                             f"{MIN_PAINTING_SIDE}); crop a part of it nearer a square")
+    check_painting_shape(path, width, height, style_size)
     if 2 * max(width, height) <= style_size:  # enlarged 2x or more to the size the loss reads it at
         return (f"note: {path} is {width}x{height} px, small for a painting: it is enlarged to {style_size} px "
                 "to learn from, so its strokes come out soft; a larger picture of it paints better")
@@ -265,12 +256,9 @@ def _add_train_base(sub) -> None:
 
 def run_train_base(args) -> int:
     from faststyle.training.base import BaseRun, train_base
-    from faststyle.training.config import LossConfig
     from faststyle.training.data import find_images
 
     paintings = find_images(args.paintings, args.hold_out, option="the paintings argument")
-    for painting in paintings:  # read at the quick schedule's size, the loss's default
-        _check_painting(painting, LossConfig.style_size)
     written = train_base(BaseRun(
         paintings=paintings, content_dir=args.content_dir, output=Path(args.output), rounds=args.rounds,
         inner_steps=args.inner_steps, outer_step=args.outer_step, outer_step_end=args.outer_step_end,

@@ -6,6 +6,7 @@ optimize`) and evaluation (`faststyle evaluate`), so all three measure the same 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -20,12 +21,29 @@ from faststyle.training.vgg import LossNetwork, default_style_layer_weights
 Tensor = Any  # a tensor of the Keras backend: the loss is written in keras.ops, so it runs on TensorFlow or JAX
 
 
+# The least a painting's short side may be where the loss reads it (its long side at style_size):
+# VGG16 halves it three times before the deepest style layer, and a Gram matrix of a few pixels
+# holds no strokes.
+MIN_PAINTING_SIDE = 32
+
+
+def check_painting_shape(path: str | os.PathLike, width: int, height: int, long_side: int) -> None:
+    """Refuses a painting too long and thin to learn a style from at `long_side` pixels."""
+    short = min(width, height) * long_side / max(width, height)
+    if short < MIN_PAINTING_SIDE:
+        raise FaststyleError(f"{path}: {width}x{height} px is too long and thin to learn a style from: read at "
+                             f"{long_side} px on its long side it is {short:.0f} px across (at least "
+                             f"{MIN_PAINTING_SIDE}); crop a part of it nearer a square")
+
+
 def style_image_array(path: str, long_side: int) -> np.ndarray:
     """The painting as float RGB 0..255, resized so its long side is `long_side` pixels."""
     from faststyle.image_io import load_image
     from faststyle.preprocess import resize_long_side
 
-    return np.asarray(resize_long_side(load_image(path).convert("RGB"), long_side), np.float32)
+    painting = load_image(path).convert("RGB")
+    check_painting_shape(path, *painting.size, long_side)
+    return np.asarray(resize_long_side(painting, long_side), np.float32)
 
 
 def gram_matrix(features: Tensor) -> Tensor:

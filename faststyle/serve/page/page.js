@@ -2,7 +2,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { photo: null, photoUrl: null, photoUnshown: false, photoAsked: false, style: null, painting: null,
+// photoShown: "file" (the browser shows it), "unshown" (it cannot: ask the server) or "asked"
+const state = { photo: null, photoUrl: null, photoShown: "file", style: null, painting: null,
                 token: sessionStorage.getItem("token") };
 
 function headers() {
@@ -60,7 +61,7 @@ function usePhoto(file) {
   if (!file) return;
   if (!file.type.startsWith("image/") && file.type !== "") { say(file.name + " is not an image.", true); return; }
   state.photo = file;
-  state.photoUnshown = state.photoAsked = false;
+  state.photoShown = "file";
   showPhoto(URL.createObjectURL(file));
   $("drop").classList.add("has-photo");
   $("drop-text").textContent = file.name;
@@ -80,8 +81,7 @@ async function showPhotoFromServer() {
   const photo = state.photo;
   const style = state.style || document.querySelector(".style")?.dataset.name;
   if (!photo || !style) return;  // tried again once a style is chosen (paint)
-  state.photoUnshown = false;
-  state.photoAsked = true;
+  state.photoShown = "asked";
   const query = new URLSearchParams({ style, strength: 0, max_size: $("size").value, format: "jpeg" });
   const form = new FormData();
   form.append("image", photo, photo.name);
@@ -132,7 +132,7 @@ async function paint() {
   $("download").download = `${stem}.${state.style}.jpg`;
   $("download").hidden = false;
   say(`Painted in ${((performance.now() - started) / 1000).toFixed(1)} s. Drag the slider to compare.`);
-  if (state.photoUnshown) showPhotoFromServer();
+  if (state.photoShown === "unshown") showPhotoFromServer();
 }
 
 // 4. Wiring.
@@ -147,8 +147,8 @@ for (const id of ["strength", "preserve", "fast", "size"]) {
   $(id).addEventListener("change", () => { if (state.photo && state.style) paint(); });
 }
 $("before").addEventListener("error", () => {
-  if (!state.photo || state.photoAsked) return;
-  state.photoUnshown = true;
+  if (!state.photo || state.photoShown !== "file") return;
+  state.photoShown = "unshown";
   showPhotoFromServer();
 });
 $("split").addEventListener("input", () => { $("before-clip").style.width = $("split").value + "%"; });
