@@ -721,7 +721,7 @@ def test_time_budget_plans_fewer_steps_in_both_stages_and_no_more_than_asked():
     assert Budget(0, 1, 1, "float32").later_share == LITE_STEP_SHARE["float32"] > LITE_STEP_SHARE["mixed_bfloat16"]
 
 
-def test_a_budget_plans_on_its_first_steps_and_again_on_more_of_them():
+def test_a_budget_plans_on_its_first_steps_and_again_on_later_ones():
     from faststyle.training.budget import OVERHEAD, PLAN_AT, RESERVE_SECONDS, Budget
 
     now = [0.0]
@@ -729,14 +729,20 @@ def test_a_budget_plans_on_its_first_steps_and_again_on_more_of_them():
     assert budget.observe(9.0, 1, ready=False) is None  # the compiling step is not timed
     plans = []
     for done in range(2, 200):
-        seconds = 1.0 if done <= 1 + PLAN_AT[0] else 0.5  # the first steps slower than the rest
+        timed = done - 1
+        # The first steps slowest, then a slow spell, then the machine's own pace.
+        seconds = 1.0 if timed <= PLAN_AT[0] else 0.6 if timed <= PLAN_AT[1] else 0.5
         now[0] += seconds
         plan = budget.observe(seconds, done)
         if plan:
-            plans.append((done, plan.steps))
-    (at, steps), (again_at, again) = plans
-    assert at == 1 + PLAN_AT[0] and steps == at + int((OVERHEAD * 100 - PLAN_AT[0]) / OVERHEAD)  # 1 s a step
-    assert again_at == 1 + PLAN_AT[1] and steps < again <= 200  # its median now 0.5 s: more, not over what was asked
+            plans.append((done, plan.steps, now[0]))
+    assert [at for at, _, _ in plans] == [1 + n for n in PLAN_AT]
+    (at, steps, _), (_, again, _), (last_at, last, then) = plans
+    assert steps == at + int((OVERHEAD * 100 - PLAN_AT[0]) / OVERHEAD)  # 1 s a step
+    # Each later plan takes the recent steps' pace, not the slow ones before: more, never over what was asked,
+    # and the last fills the time left at 0.5 s a step.
+    assert steps < again < last <= 200
+    assert last - last_at == int((OVERHEAD * 100 - then) / (OVERHEAD * 0.5))
 
 
 def test_a_time_budget_trims_both_stages_of_a_real_run(data, tmp_path, user_styles):

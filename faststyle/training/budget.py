@@ -14,7 +14,8 @@ import statistics
 import time
 from dataclasses import dataclass
 
-PLAN_AT = (5, 30)  # steady steps timed when the stage plans (the first step compiles and is not among them)
+PLAN_AT = (5, 30, 60)  # steady steps timed when the stage plans (the first step compiles and is not among them)
+RECENT = 25  # a plan takes the median of the steps timed last: a slow spell early on is not held against the rest
 # A lite step's time over a full one's in the quick schedule (its lite stage: 96 px crops, the VGG loss,
 # no teacher), by precision: 0.154 / 0.445 s (bfloat16: the full steps at 128 px) and 0.265 / 0.477 s
 # (float32, both at 96 px, as an AVX2 CPU computes). STYLES.md, "A lite stage without a teacher".
@@ -67,9 +68,9 @@ def fit(done: int, steps: int, later_steps: int, step_seconds: float, seconds_le
 
 
 class Budget:
-    """A stage's side of the deadline: times its steps and plans what fits, twice: soon, and again
-    on more steps (a 2-core host's first steps ran 10 % slower than its median), up to what the
-    stage was asked for at its start."""
+    """A stage's side of the deadline: times its steps and plans what fits, soon and then again on
+    later steps (a 2-core host's first 30 steps once ran 10 % slower than the rest: that run was
+    planned 7 s short of its deadline), each plan up to what the stage was asked for at its start."""
 
     def __init__(self, deadline: float, steps: int, later_steps: int, precision: str = "float32",
                  clock=time.monotonic):
@@ -88,4 +89,5 @@ class Budget:
         if len(self.times) not in PLAN_AT:
             return None
         left = self.deadline - self.clock() - RESERVE_SECONDS
-        return fit(done, self.steps, self.later_steps, statistics.median(self.times), left, self.later_share)
+        return fit(done, self.steps, self.later_steps, statistics.median(self.times[-RECENT:]), left,
+                   self.later_share)
