@@ -707,15 +707,24 @@ def test_time_budget_plans_fewer_steps_in_both_stages_and_no_more_than_asked():
     assert fit(10, 100, 200, 1.0, enough, 0.45) == fit(10, 100, 200, 1.0, 10 * enough, 0.45)
     assert fit(10, 100, 200, 1.0, 10 * enough, 0.45).steps == 100  # never more than asked
     half = fit(10, 100, 200, 1.0, need / 2 + STAGE_SECONDS, 0.45)
-    assert (half.steps, half.later_steps) == (10 + 45, 100)
-    assert OVERHEAD * (45 + 0.45 * 100) <= need / 2  # what is planned fits
+    # One share of each stage's steps (100 of 190 step-costs in all: 10 done, 90 paid for)...
+    assert (half.steps, half.later_steps) == (52, 106)
+    assert abs(half.steps / 100 - half.later_steps / 200) < 0.02  # to a step of rounding
+    assert OVERHEAD * ((half.steps - 10) + 0.45 * half.later_steps) <= need / 2 + 1e-9  # ...that fits
+    # The same pace planned 40 steps later, with 40 steps' less time: the same steps in each stage
+    # (a share of the steps *left* would hand the full stage more of the time the later it planned).
+    assert fit(50, 100, 200, 1.0, need / 2 - OVERHEAD * 40 + STAGE_SECONDS, 0.45) == half
     # Cheaper lite steps: more of both stages fit in the same seconds.
     cheaper = fit(10, 100, 200, 1.0, need / 2 + STAGE_SECONDS, 0.25)
     assert cheaper.steps > half.steps and cheaper.later_steps > half.later_steps
     assert fit(10, 100, 0, 1.0, OVERHEAD * 90, 0.45).steps == 100  # no lite stage: no seconds between
+    assert fit(10, 100, 0, 1.0, OVERHEAD * 45, 0.45).steps == 55
     late = fit(10, 100, 200, 1.0, -5.0, 0.45)  # past the deadline already: a least share, not nothing
-    assert (late.steps, late.later_steps) == (10 + int(90 * LEAST_SHARE), int(200 * LEAST_SHARE))
+    assert (late.steps, late.later_steps) == (int(100 * LEAST_SHARE), int(200 * LEAST_SHARE))
     assert fit(99, 100, 0, 1.0, 0.0, 0.45).steps == 100  # at least the step under way
+    # A stage that has run past its share: one more step, and the lite stage what the time still pays for.
+    behind = fit(60, 100, 200, 1.0, OVERHEAD * 10 + STAGE_SECONDS, 0.45)
+    assert behind.steps == 61 and behind.later_steps == int(200 * LEAST_SHARE)
     # A stage plans with its precision's lite share (the quick schedule's lite stage costs differ).
     assert Budget(0, 1, 1, "mixed_bfloat16").later_share == LITE_STEP_SHARE["mixed_bfloat16"]
     assert Budget(0, 1, 1, "float32").later_share == LITE_STEP_SHARE["float32"] > LITE_STEP_SHARE["mixed_bfloat16"]
@@ -757,7 +766,7 @@ def test_a_time_budget_trims_both_stages_of_a_real_run(data, tmp_path, user_styl
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     done = 1 + PLAN_AT[0]  # the first step compiles; then the timed ones
-    steps, lite_steps = done + int((40 - done) * LEAST_SHARE), int(20 * LEAST_SHARE)
+    steps, lite_steps = max(done + 1, int(40 * LEAST_SHARE)), int(20 * LEAST_SHARE)
     assert f"{steps} of 40 steps and {lite_steps} of 20 lite steps fit the 0.01-minute --time-budget" in r.stdout
     assert log_steps(run) == list(range(1, steps + 1))
     assert json.loads((run / "config.json").read_text())["steps"] == steps  # what the app and --resume read

@@ -57,14 +57,22 @@ class Plan:
 def fit(done: int, steps: int, later_steps: int, step_seconds: float, seconds_left: float,
         later_share: float) -> Plan:
     """The steps that fit in `seconds_left` (to the deadline, the reserve already taken off), after
-    `done` of `steps`, with `later_steps` of a stage whose steps cost `later_share` of these."""
+    `done` of `steps`, with `later_steps` of a stage whose steps cost `later_share` of these.
+
+    Both stages get one share of the steps asked for, so the split between them is the same
+    whichever step plans (a share of the steps left would give the full stage more of the time
+    the later it plans). Never below LEAST_SHARE of either; the lite stage gets what the time
+    pays for once this stage's steps are counted."""
     fixed = STAGE_SECONDS if later_steps else 0.0
-    need = OVERHEAD * step_seconds * ((steps - done) + later_share * later_steps)
-    share = 1.0 if need + fixed <= seconds_left else max((seconds_left - fixed) / need, LEAST_SHARE)
-    if share >= 1.0:
+    paid = (seconds_left - fixed) / (OVERHEAD * step_seconds)  # steps of this stage the time pays for
+    if paid >= (steps - done) + later_share * later_steps:
         return Plan(steps, later_steps, step_seconds)
-    return Plan(max(done + 1, done + int((steps - done) * share)),
-                max(1, int(later_steps * share)) if later_steps else 0, step_seconds)
+    share = max((paid + done) / (steps + later_share * later_steps), LEAST_SHARE)
+    planned = min(steps, max(done + 1, int(steps * share + 1e-9)))
+    if not later_steps:
+        return Plan(planned, 0, step_seconds)
+    later = int((paid - (planned - done)) / later_share + 1e-9)
+    return Plan(planned, min(later_steps, max(later, int(later_steps * LEAST_SHARE), 1)), step_seconds)
 
 
 class Budget:
