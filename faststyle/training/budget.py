@@ -78,7 +78,7 @@ def fit(done: int, steps: int, later_steps: int, step_seconds: float, seconds_le
 class Budget:
     """A stage's side of the deadline: times its steps and plans what fits, soon and then again on
     later steps (a 2-core host's first 30 steps once ran 10 % slower than the rest: that run was
-    planned 7 s short of its deadline), each plan up to what the stage was asked for at its start."""
+    ended 10 s before its deadline), each plan up to what the stage was asked for at its start."""
 
     def __init__(self, deadline: float, steps: int, later_steps: int, precision: str = "float32",
                  clock=time.monotonic):
