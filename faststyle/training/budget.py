@@ -4,7 +4,7 @@ Machines of one kind differ by nearly 2x in a step's time (two 2-core AVX-512 ho
 128 px step in 0.25 s on one and 0.46 s on the other, STYLES.md "A time budget"), so a number of
 steps cannot promise minutes. With --time-budget, a run times its first steps and, where the steps asked for
 would not fit by the deadline, trains fewer: the same share of the full and the lite stage, the
-learning rate falling over the fewer steps. It never adds steps.
+learning rate falling over the fewer steps. It never trains more steps than asked.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def fit(done: int, steps: int, later_steps: int, step_seconds: float, seconds_le
 
 class Budget:
     """A stage's side of the deadline: times its steps and plans what fits, soon and then again on
-    later steps (a 2-core host's first 30 steps once ran 10 % slower than the rest: that run was
+    later steps (a 2-core host's first 30 steps once ran 10 % slower than the rest: that run
     ended 10 s before its deadline), each plan up to what the stage was asked for at its start."""
 
     def __init__(self, deadline: float, steps: int, later_steps: int, precision: str = "float32",
