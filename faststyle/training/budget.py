@@ -68,6 +68,7 @@ def fit(done: int, steps: int, later_steps: int, step_seconds: float, seconds_le
     if paid >= (steps - done) + later_share * later_steps:
         return Plan(steps, later_steps, step_seconds)
     share = max((paid + done) / (steps + later_share * later_steps), LEAST_SHARE)
+    # (+1e-9: a product that should be whole, e.g. 105.99999999, still counts as 106 steps)
     planned = min(steps, max(done + 1, int(steps * share + 1e-9)))
     if not later_steps:
         return Plan(planned, 0, step_seconds)
