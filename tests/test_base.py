@@ -59,6 +59,28 @@ def test_a_round_moves_the_base_part_of_the_way_to_where_its_steps_ended(folders
         assert card["steps"] == 4 and "2 rounds of 2 steps across 2 paintings" in card["trained_on"]
 
 
+def test_a_base_of_one_network_trains_it_and_copies_the_other_from_the_start(folders, tmp_path, tiny_model_path):
+    """train-base --only lite: the rounds train the lite network; full.onnx is the start's own file."""
+    from faststyle.errors import FaststyleError
+    from faststyle.model_file import read_card
+    from faststyle.training.base import BaseRun, train_base
+    from faststyle.training.data import find_images
+
+    arch = read_card(tiny_model_path).network()
+    settings = dict(paintings=find_images(folders / "paintings", ["held/*"]), content_dir=str(folders / "photos"),
+                    output=tmp_path / "out", rounds=1, inner_steps=2, outer_step=0.5, outer_step_end=0.5,
+                    vgg_weights="random", precision="float32", image_size=32, batch_size=2,
+                    architectures={"full": arch, "lite": arch}, crop_sizes={"full": 32, "lite": 24},
+                    networks=("lite",))
+    written = train_base(BaseRun(start=str(tiny_model_path), **settings), progress=False)
+    assert written["full"].read_bytes() == tiny_model_path.read_bytes()
+    start, lite = weights(tiny_model_path), weights(written["lite"])
+    assert max(np.abs(lite[k] - start[k]).max() for k in start if k.endswith("/kernel")) > 1e-3
+    with pytest.raises(FaststyleError, match="keeps the other \\(full\\) as --start gives it"):
+        train_base(BaseRun(start=None, **{**settings, "output": tmp_path / "none"}), progress=False)
+    assert not (tmp_path / "none").exists()
+
+
 def test_train_base_needs_paintings_to_train_across(folders, tmp_path):
     r = subprocess.run([sys.executable, "-m", "faststyle", "train-base", str(folders / "paintings"), "--hold-out",
                         "s1.png", "--hold-out", "held/*", "--content-dir", str(folders / "photos"),

@@ -117,7 +117,7 @@ def test_quick_schedule_adapts_a_bundled_network_and_distils_a_lite_network(data
            "--run-dir", str(run), "--name", "mine", "--vgg-weights", "random", "--image-size", "40",
            "--crop-size", "32", "--style-size", "48", "--batch-size", "2", "--steps", "3", "--lite-steps", "2",
            "--lite-perceptual-every", str(lite_perceptual_every), "--distill-weight", str(distill_weight),
-           "--compile", "graph"]
+           "--compile", "graph", "--white-weight", "5", "--lite-white-weight", "11"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     full, lite = user_styles / "mine.onnx", user_styles / "lite" / "mine.onnx"
@@ -131,6 +131,7 @@ def test_quick_schedule_adapts_a_bundled_network_and_distils_a_lite_network(data
     assert cards[1].get("teacher") == ("mine" if distill_weight else None)  # a name, not this machine's path
     assert cards[1]["init_from"] == start
     assert [c["loss_layers"]["style"] for c in cards] == [["block1_conv2", "block2_conv2", "block3_conv3"]] * 2
+    assert [c["loss"]["white_weight"] for c in cards] == [5, 11]  # the lite stage's own near-white weight
     assert (run / "preview.jpg").is_file() and (run / "lite" / "preview.jpg").is_file()
     assert log_steps(run / "lite") == [1, 2]
     with open(run / "lite" / "losses.csv") as f:  # the full network's pictures if weighed, the VGG loss if asked
@@ -486,6 +487,7 @@ def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_t
     assert config.loss.layout_weight > 0 and config.loss.white_weight > 0 and config.loss.stride_weight > 0
     assert config.loss.content_weight < LossConfig.content_weight
     assert config.loss.style_depth == 3  # relu4_3 weighs ~1e-4 of the style term, a third of VGG's work
+    assert config.lite_white_weight > config.loss.white_weight  # the lite network blew pale objects to white
     # An option given still wins over the schedule, for the loss too.
     assert cli.main(argv + ["--steps", "7", "--crop-size", "64", "--layout-weight", "0", "--distill-weight", "5"]) == 0
     assert (starts[1].steps, starts[1].crop_size, starts[1].loss.layout_weight, starts[1].distill_weight) == \
@@ -495,6 +497,10 @@ def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_t
     assert starts[2].loss == LossConfig(loss_net=starts[2].loss.loss_net)  # long: the field defaults
     assert starts[2].time_budget is None
     assert cli.main(argv + ["--lite-steps", "9", "--time-budget", "2.5"]) == 0 and starts[3].time_budget == 2.5
+    assert cli.main(argv + ["--white-weight", "6"]) == 0  # one near-white weight given: both stages take it
+    assert (starts[4].loss.white_weight, starts[4].lite_white_weight) == (6, None)
+    assert cli.main(argv + ["--white-weight", "6", "--lite-white-weight", "8"]) == 0
+    assert (starts[5].loss.white_weight, starts[5].lite_white_weight) == (6, 8)
 
 
 def test_a_run_folder_of_an_older_version_keeps_its_compile_choice(tmp_path):
@@ -909,6 +915,26 @@ def test_the_layout_white_and_stride_terms_are_trained_logged_and_recorded_in_th
     card = json.loads(ort.InferenceSession(str(run / "model.onnx")).get_modelmeta().custom_metadata_map["faststyle"])
     assert card["loss"]["layout_weight"] == 100 and card["loss"]["white_weight"] == 5
     assert card["loss"]["stride_weight"] == 7
+
+
+def test_a_reweighted_loss_shares_the_loss_network_and_scales_only_its_terms(data):
+    """The lite stage's loss: the full stage's VGG and Gram targets under other weights."""
+    import dataclasses
+
+    from faststyle.training.config import LossConfig
+    from faststyle.training.losses import build_loss
+
+    loss = build_loss(LossConfig(style_size=48, style_depth=3, white_weight=5.0), str(data / "style.png"), "random")
+    lite = loss.reweighted(dataclasses.replace(loss.config, white_weight=20.0))
+    assert lite.loss_net is loss.loss_net and lite.style_grams is loss.style_grams and loss.config.white_weight == 5
+    images = np.random.default_rng(1).uniform(200, 275, (2, 40, 40, 3)).astype(np.float32)  # some past 245
+    targets = loss.content_targets(images)
+    before, after = loss.terms(images, targets), lite.terms(images, targets)
+    np.testing.assert_allclose(after["white"], 4 * np.asarray(before["white"]), rtol=1e-5)
+    assert float(np.min(before["white"])) > 0
+    np.testing.assert_allclose(after["style"], before["style"], rtol=1e-6)
+    with pytest.raises(ValueError, match="only term weights"):
+        loss.reweighted(dataclasses.replace(loss.config, style_depth=2))
 
 
 def test_a_shallower_style_depth_computes_fewer_layers_and_drops_only_their_terms(data):

@@ -94,6 +94,8 @@ def run_train(args) -> int:
         defaults = schedule_defaults(args.schedule or "quick", args.precision)
         if args.time_budget is None and (args.steps is not None or args.lite_steps is not None):
             defaults.pop("time_budget", None)  # steps asked for by number are all trained
+        if args.white_weight is not None and args.lite_white_weight is None:
+            defaults.pop("lite_white_weight", None)  # --white-weight alone weighs both stages
         loss_defaults = defaults.pop("loss")
         config = from_args(TrainConfig, args, defaults=defaults, style_image=args.style_image,
                            loss=from_args(LossConfig, args, defaults=loss_defaults),
@@ -249,6 +251,8 @@ def _add_train_base(sub) -> None:
     p.add_argument("--start", default=BaseRun.start,
                    help="the style whose full and lite networks the base starts from ('base': the bundled base "
                         "networks, to go on from them; 'none': random weights)")
+    p.add_argument("--only", choices=["full", "lite"], help="train this network of the pair alone; the "
+                                                            "other is written as --start gives it")
     p.add_argument("--seed", type=int_between(0, 2 ** 31 - 1), default=0, help="seed of the paintings' order "
                                                                                  "and the photo crops")
     _add_vgg_weights(p)
@@ -262,7 +266,7 @@ def run_train_base(args) -> int:
     written = train_base(BaseRun(
         paintings=paintings, content_dir=args.content_dir, output=Path(args.output), rounds=args.rounds,
         inner_steps=args.inner_steps, outer_step=args.outer_step, outer_step_end=args.outer_step_end,
-        start=None if args.start == "none" else args.start,
+        start=None if args.start == "none" else args.start, networks=(args.only,) if args.only else ("full", "lite"),
         exclude=tuple(args.exclude), vgg_weights=args.vgg_weights, seed=args.seed))
     print("wrote " + " and ".join(str(p) for p in written.values()))
     return 0

@@ -11,8 +11,9 @@ STYLES.md, "A base network for new styles".
 
 from __future__ import annotations
 
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -54,6 +55,7 @@ class BaseRun:
     batch_size: int = 4
     seed: int = 0
     architectures: dict[str, Architecture] | None = None  # None: the full and lite presets
+    networks: tuple[str, ...] = ("full", "lite")  # those the rounds train; the other is copied from `start`
     crop_sizes: dict[str, int] | None = None  # None: the quick schedule's on this machine
     save_every: int = 50          # rounds between snapshots of the two files
 
@@ -70,13 +72,16 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
     from faststyle.training.losses import PerceptualLoss, gram_matrix, style_image_array
     from faststyle.training.network import build_transform_net
     from faststyle.training.step import make_train_step
-    from faststyle.training.train import dtype_policy, init_weights
+    from faststyle.training.train import dtype_policy, init_weights, start_model
     from faststyle.training.vgg import LossNetwork
 
     if not 2 <= len(run.paintings) <= MAX_PAINTINGS:
         raise FaststyleError(f"a base network is trained across paintings: {len(run.paintings)} found, "
                              f"give a folder with at least two and at most {MAX_PAINTINGS} "
                              "(--hold-out leaves some out)")
+    kept = [kind for kind in ("full", "lite") if kind not in run.networks]
+    if kept and not run.start:
+        raise FaststyleError(f"a base of one network keeps the other ({kept[0]}) as --start gives it: name a --start")
     precision = resolved_precision(run.precision)
     quick = schedule_defaults("quick", precision)
     config = LossConfig(**quick["loss"])
@@ -86,7 +91,7 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
     files = find_images(run.content_dir, run.exclude)
     with dtype_policy(precision):
         loss_net = LossNetwork(config.loss_net, run.vgg_weights, config.style_depth)
-        nets = {kind: build_transform_net(architectures[kind]) for kind in ("full", "lite")}
+        nets = {kind: build_transform_net(architectures[kind]) for kind in ("full", "lite") if kind not in kept}
         if run.start:
             for net in nets.values():
                 init_weights(net, run.start)
@@ -97,13 +102,16 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
         grams.append([np.asarray(gram_matrix(f)) for f in features])
     loss.style_grams = [keras.Variable(g, trainable=False) for g in grams[0]]  # read at each step, not traced in
 
+    # Each network's rounds take its own stage's loss: the lite stage weighs near-white more.
+    white = {"full": config.white_weight, "lite": quick.get("lite_white_weight", config.white_weight)}
+    losses = {kind: loss.reweighted(replace(config, white_weight=white[kind])) for kind in nets}
     streams, opts, steps = {}, {}, {}
     for i, (kind, net) in enumerate(nets.items()):
         streams[kind] = batches(PhotoStream(files, run.image_size, crops[kind], run.seed + i), run.batch_size)
         opts[kind] = keras.optimizers.Adam(SCHEDULES["quick"]["learning_rate"])
         opts[kind].build(net.trainable_variables)
 
-        def terms(images, perceptual: bool, net=net):
+        def terms(images, perceptual: bool, net=net, loss=losses[kind]):
             return loss.terms(net(images, training=True), loss.content_targets(images))
 
         # The targets go in with the frozen networks: JAX's compiled step then takes them as an
@@ -113,6 +121,11 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
 
     rng = np.random.default_rng(run.seed)
     run.output.mkdir(parents=True, exist_ok=True)
+    copied = {kind: run.output / f"{kind}.onnx" for kind in kept}
+    for kind in kept:  # the start's own file, card and all: these rounds did not train it
+        source = start_model(run.start, architectures[kind])
+        if not (copied[kind].exists() and copied[kind].samefile(source)):
+            shutil.copyfile(source, copied[kind])
     bar = tqdm(total=run.rounds, desc="base rounds", unit="round", disable=not progress, dynamic_ncols=True)
     started = time.monotonic()
     try:
@@ -129,7 +142,7 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
                 _save(nets, run, done + 1, time.monotonic() - started)
     finally:
         bar.close()
-    return _save(nets, run, run.rounds, time.monotonic() - started)
+    return {**copied, **_save(nets, run, run.rounds, time.monotonic() - started)}
 
 
 def _round(net, opt, step, stream, inner_steps: int, outer: float) -> float:

@@ -39,11 +39,13 @@ BASE = "base"  # --init-from: the bundled base network, trained across paintings
 # by VGG"; why half the content weight and the stride term: "Nearer the painting, without dashes";
 # why three style layers: "Steps without what does not count"; why the lite stage has the VGG loss
 # and no teacher (--distill-weight 0; --distill-weight 30 brings back the full network's pictures as
-# targets): "A lite stage without a teacher".
+# targets): "A lite stage without a teacher"; why the lite stage's near-white term weighs 4x the
+# full one's: "A near-white term for the lite stage".
 SCHEDULES = {
     "quick": {"steps": 120, "crop_size": 96, "learning_rate": 1e-3, "learning_rate_end": 1e-4,
               "init_from": BASE, "precision": "auto", "lite_steps": 100, "lite_perceptual_every": 1,
               "distill_weight": 0.0, "preview_every": 15, "checkpoint_every": 40, "time_budget": 3.6,
+              "lite_white_weight": 1.2e5,
               "loss": {"content_weight": 0.5, "layout_weight": 7e4, "white_weight": 3e4, "stride_weight": 3e3,
                        "style_depth": 3}},
     "long": {},
@@ -202,6 +204,9 @@ class TrainConfig:
     lite_perceptual_every: int = field(default=0, metadata=option(
         "--lite-perceptual-every", "with --lite-steps: the lite network also learns from the VGG loss "
         "on every Nth step (0: from the full network's pictures only)", resume=MAY_CHANGE, type=at_least(0)))
+    lite_white_weight: float | None = field(default=None, metadata=option(
+        "--lite-white-weight", "with --lite-steps: the near-white term's weight in the lite stage "
+        "(default: --white-weight)", type=non_negative_float))
     seed: int = field(default=0, metadata=option(
         "--seed", "seed of the weights and the photo order", type=int_between(0, SEED_MAX)))
     # Which is faster depends on the CPU: XLA was 1.6x faster than plain graph mode on an AVX2 host,

@@ -6,6 +6,7 @@ optimize`) and evaluation (`faststyle evaluate`), so all three measure the same 
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any
 
@@ -214,6 +215,17 @@ class PerceptualLoss:
         _, style_feats = loss_net(style_image[None])
         self.style_grams = [gram_matrix(f) for f in style_feats]
         self.layer_weights = weights[:len(self.style_grams)]  # the layers the loss network computes
+
+    def reweighted(self, config: LossConfig) -> "PerceptualLoss":
+        """The same loss network and painting under other term weights (a later stage's), without
+        running VGG over the painting again. Only weights may differ: the layers and the painting's
+        size fix the Gram targets."""
+        fixed = ("loss_net", "style_size", "style_depth", "style_layer_weights")
+        if any(getattr(config, name) != getattr(self.config, name) for name in fixed):
+            raise ValueError(f"reweighted: only term weights may differ, not {fixed}")
+        other = copy.copy(self)
+        other.config = config
+        return other
 
     def range_term(self, stylized: Tensor) -> Tensor:
         return self.config.range_weight * range_loss(stylized)

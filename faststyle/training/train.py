@@ -55,9 +55,6 @@ def nearest_style(loss, architecture: Architecture, photos: list[np.ndarray]) ->
 def init_weights(net, source: str) -> None:
     """Starts from another trained style: a checkpoint (.npz), an .onnx file, a style name (a lite
     run takes that style's lite network) or "base", the bundled base network of the net's shape."""
-    from faststyle.model_file import read_card
-    from faststyle.styles import resolve_style
-    from faststyle.training.base import base_model
     from faststyle.training.onnx_import import load_onnx_weights
 
     path = Path(source)
@@ -66,10 +63,19 @@ def init_weights(net, source: str) -> None:
         _same_shape(source, run_folder.checkpoint_config(arrays, path.parent).architecture, net.architecture)
         run_folder.load_checkpoint(arrays, net)
     else:
-        model = base_model(net.architecture) if source == BASE else resolve_style(
-            source, fast=net.architecture == PRESETS["lite"])
-        _same_shape(source, read_card(model).network(), net.architecture)
-        load_onnx_weights(net, model)
+        load_onnx_weights(net, start_model(source, net.architecture))
+
+
+def start_model(source: str, architecture: Architecture) -> Path:
+    """The ONNX file --init-from SOURCE names for a network of this shape: a style's own (its
+    lite network for the lite shape), a file, or the bundled base network of the shape."""
+    from faststyle.model_file import read_card
+    from faststyle.styles import resolve_style
+    from faststyle.training.base import base_model
+
+    model = base_model(architecture) if source == BASE else resolve_style(source, fast=architecture == PRESETS["lite"])
+    _same_shape(source, read_card(model).network(), architecture)
+    return model
 
 
 def _same_shape(source: str, start: Architecture, run: Architecture) -> None:
@@ -227,7 +233,12 @@ def _train(config: TrainConfig, resume: bool, progress: bool, start, loss, start
     with dtype_policy(config.precision):  # layers take the policy they are built under
         # A pure distillation run (a teacher, no VGG steps) needs no loss network: seconds saved.
         pure_distillation = config.teacher and config.perceptual_every == 0
-        loss = None if pure_distillation else loss or build_loss(config.loss, config.style_image, config.vgg_weights)
+        if pure_distillation:
+            loss = None
+        elif loss is None:
+            loss = build_loss(config.loss, config.style_image, config.vgg_weights)
+        elif loss.config != config.loss:  # the lite stage's own weights (--lite-white-weight)
+            loss = loss.reweighted(config.loss)
         net = build_transform_net(config.architecture)
         teacher = load_style_net(config.teacher) if config.teacher else None
         latest = run_folder.latest_intact_checkpoint(folder)[1] if resume and run_folder.checkpoints(folder) else None
@@ -359,9 +370,11 @@ def _lite_config(config: TrainConfig, teacher: Path) -> TrainConfig:
     folder. With --distill-weight 0 it has no teacher: the VGG loss alone, without the full
     network's forward pass on every step (about a fifth of a lite step). It starts from the network
     trained beside the full one (_lite_beside); its card names where that began: the lite network
-    of the style the full one started from."""
+    of the style the full one started from. Its loss is the full stage's, with --lite-white-weight."""
+    white = config.loss.white_weight if config.lite_white_weight is None else config.lite_white_weight
     return dataclasses.replace(
         config, **LITE_DISTILLATION, architecture=PRESETS["lite"], steps=config.lite_steps,
+        loss=dataclasses.replace(config.loss, white_weight=white), lite_white_weight=None,
         teacher=str(teacher) if config.distill_weight else None,
         perceptual_every=config.lite_perceptual_every, lite_steps=0, lite_perceptual_every=0,
         init_from=_lite_start(config.init_from), run_dir=str(config.folder / LITE_SUBDIR),
