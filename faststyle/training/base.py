@@ -87,6 +87,7 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
     config = LossConfig(**quick["loss"])
     crops = run.crop_sizes or {"full": quick["crop_size"], "lite": LITE_DISTILLATION["crop_size"]}
     architectures = run.architectures or PRESETS
+    kept_files = {kind: start_model(run.start, architectures[kind]) for kind in kept}  # named before any work
     keras.utils.set_random_seed(run.seed)
     files = find_images(run.content_dir, run.exclude)
     with dtype_policy(precision):
@@ -122,8 +123,7 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
     rng = np.random.default_rng(run.seed)
     run.output.mkdir(parents=True, exist_ok=True)
     copied = {kind: run.output / f"{kind}.onnx" for kind in kept}
-    for kind in kept:  # the start's own file, card and all: these rounds did not train it
-        source = start_model(run.start, architectures[kind])
+    for kind, source in kept_files.items():  # the start's own file, card and all: these rounds did not train it
         if not (copied[kind].exists() and copied[kind].samefile(source)):
             shutil.copyfile(source, copied[kind])
     bar = tqdm(total=run.rounds, desc="base rounds", unit="round", disable=not progress, dynamic_ncols=True)
