@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -66,7 +66,7 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
     import keras
     from tqdm import tqdm
 
-    from faststyle.training.config import LITE_DISTILLATION, SCHEDULES, LossConfig, resolved_precision, \
+    from faststyle.training.config import LITE_DISTILLATION, SCHEDULES, LossConfig, lite_loss, resolved_precision, \
         schedule_defaults
     from faststyle.training.data import PhotoStream, batches, find_images
     from faststyle.training.losses import PerceptualLoss, gram_matrix, style_image_array
@@ -104,8 +104,8 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
     loss.style_grams = [keras.Variable(g, trainable=False) for g in grams[0]]  # read at each step, not traced in
 
     # Each network's rounds take its own stage's loss: the lite stage weighs near-white more.
-    white = {"full": config.white_weight, "lite": quick.get("lite_white_weight", config.white_weight)}
-    losses = {kind: loss.reweighted(replace(config, white_weight=white[kind])) for kind in nets}
+    stage_losses = {"full": config, "lite": lite_loss(config, quick.get("lite_white_weight"))}
+    losses = {kind: loss.reweighted(stage_losses[kind]) for kind in nets}
     streams, opts, steps = {}, {}, {}
     for i, (kind, net) in enumerate(nets.items()):
         streams[kind] = batches(PhotoStream(files, run.image_size, crops[kind], run.seed + i), run.batch_size)

@@ -251,6 +251,11 @@ class TrainConfig:
         return cls(**fields)
 
 
+def lite_loss(loss: LossConfig, lite_white_weight: float | None) -> LossConfig:
+    """The lite stage's loss: the full stage's, with --lite-white-weight where given."""
+    return loss if lite_white_weight is None else dataclasses.replace(loss, white_weight=lite_white_weight)
+
+
 def options(cls) -> list[dataclasses.Field]:
     """The fields of a settings class that have a command-line option."""
     return [f for f in dataclasses.fields(cls) if "flags" in f.metadata]

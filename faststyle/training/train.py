@@ -23,7 +23,7 @@ from faststyle.preprocess import shrink_to
 from faststyle.styles import LITE_SUBDIR, user_style_dir
 from faststyle.training import run_folder
 from faststyle.training.budget import Budget
-from faststyle.training.config import BASE, LITE_DISTILLATION, NEAREST, TrainConfig, resolved_precision
+from faststyle.training.config import BASE, LITE_DISTILLATION, NEAREST, TrainConfig, lite_loss, resolved_precision
 
 
 def nearest_style(loss, architecture: Architecture, photos: list[np.ndarray]) -> list[str]:
@@ -371,10 +371,9 @@ def _lite_config(config: TrainConfig, teacher: Path) -> TrainConfig:
     network's forward pass on every step (about a fifth of a lite step). It starts from the network
     trained beside the full one (_lite_beside); its card names where that began: the lite network
     of the style the full one started from. Its loss is the full stage's, with --lite-white-weight."""
-    white = config.loss.white_weight if config.lite_white_weight is None else config.lite_white_weight
     return dataclasses.replace(
         config, **LITE_DISTILLATION, architecture=PRESETS["lite"], steps=config.lite_steps,
-        loss=dataclasses.replace(config.loss, white_weight=white), lite_white_weight=None,
+        loss=lite_loss(config.loss, config.lite_white_weight), lite_white_weight=None,
         teacher=str(teacher) if config.distill_weight else None,
         perceptual_every=config.lite_perceptual_every, lite_steps=0, lite_perceptual_every=0,
         init_from=_lite_start(config.init_from), run_dir=str(config.folder / LITE_SUBDIR),
