@@ -30,28 +30,28 @@ BASE = "base"  # --init-from: the bundled base network, trained across paintings
 
 # What --schedule sets unless an option says otherwise ("loss": LossConfig's fields). "quick" (the
 # default) adapts the bundled base networks, trained across many paintings to adapt fast, in a few
-# minutes, the lite one after the full one, taught by the VGG loss and by the full network's
-# pictures (weighed 30: "A lighter pull on the lite network"); "long" is the field defaults: from
-# random weights, as the bundled styles were first trained. Why the base and not wave or the style
-# nearest the painting: STYLES.md, "A base network for new styles" (and, for a CPU without
-# bfloat16, "The base on an AVX2 CPU"); why 96 px crops and these steps: "A new
-# style in minutes"; why the layout and near-white terms: "A layout term and a lite network taught
-# by VGG"; why half the content weight and the stride term: "Nearer the painting, without dashes";
-# why three style layers: "Steps without what does not count"; why the lite stage has the VGG loss
-# and no teacher (--distill-weight 0; --distill-weight 30 brings back the full network's pictures as
-# targets): "A lite stage without a teacher"; why the lite stage's near-white term weighs 4x the
-# full one's: "A near-white term for the lite stage".
+# minutes, the lite one after the full one on the same VGG loss; "long" is the field defaults: from
+# random weights, as the bundled styles were first trained. Why (STYLES.md sections):
+# - the base, not wave or the style nearest the painting: "A base network for new styles" (and, for
+#   a CPU without bfloat16, "The base on an AVX2 CPU");
+# - 96 px crops: "A new style in minutes"; 140 full and 220 lite steps: "An AVX2 host times the schedule";
+# - the layout and near-white terms: "A layout term and a lite network taught by VGG";
+# - half the content weight and the stride term: "Nearer the painting, without dashes";
+# - three style layers: "Steps without what does not count";
+# - the lite stage's VGG loss and no teacher (--distill-weight 0; --distill-weight 30 brings back the
+#   full network's pictures as targets): "A lite stage without a teacher";
+# - the lite stage's near-white term at 4x the full one's: "A near-white term for the lite stage".
 SCHEDULES = {
-    "quick": {"steps": 120, "crop_size": 96, "learning_rate": 1e-3, "learning_rate_end": 1e-4,
-              "init_from": BASE, "precision": "auto", "lite_steps": 100, "lite_perceptual_every": 1,
+    "quick": {"steps": 140, "crop_size": 96, "learning_rate": 1e-3, "learning_rate_end": 1e-4,
+              "init_from": BASE, "precision": "auto", "lite_steps": 220, "lite_perceptual_every": 1,
               "distill_weight": 0.0, "preview_every": 15, "checkpoint_every": 40, "time_budget": 3.6,
               "lite_white_weight": 1.2e5,
               "loss": {"content_weight": 0.5, "layout_weight": 7e4, "white_weight": 3e4, "stride_weight": 3e3,
                        "style_depth": 3}},
     "long": {},
 }
-# Where the CPU does bfloat16 maths (and --precision is auto), a quick step costs about a sixth of
-# an AVX2 host's (0.18 s against 1.0-1.1 s at 96 px, 2 cores each), so the quick schedule takes
+# Where the CPU does bfloat16 maths (and --precision is auto), a quick step costs far less than an
+# AVX2 host's (0.18 s at 96 px against 0.64 s, 2 cores each), so the quick schedule takes
 # bigger crops and more steps in fewer minutes: far nearer the painting (measured: STYLES.md, "On a
 # CPU with bfloat16"); 200 full steps since the schedule's steps got cheaper ("Steps without what
 # does not count"), 300 lite ones since their pictures' pull got lighter ("A lighter pull on the
