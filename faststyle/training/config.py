@@ -30,8 +30,9 @@ BASE = "base"  # --init-from: the bundled base network, trained across paintings
 
 # What --schedule sets unless an option says otherwise ("loss": LossConfig's fields). "quick" (the
 # default) adapts the bundled base networks, trained across many paintings to adapt fast, in a few
-# minutes, the lite one after the full one on the same VGG loss; "long" is the field defaults: from
-# random weights, as the bundled styles were first trained. Why (STYLES.md sections):
+# minutes, the lite one after the full one on the same VGG loss (its near-white term weighed more);
+# "long" is the field defaults: from random weights, as the bundled styles were first trained.
+# Why (STYLES.md sections):
 # - the base, not wave or the style nearest the painting: "A base network for new styles" (and, for
 #   a CPU without bfloat16, "The base on an AVX2 CPU");
 # - 96 px crops: "A new style in minutes"; 140 full and 220 lite steps: "An AVX2 host times the schedule";
