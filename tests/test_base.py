@@ -71,7 +71,7 @@ def test_a_base_of_one_network_trains_it_and_copies_the_other_from_the_start(fol
                     output=tmp_path / "out", rounds=1, inner_steps=2, outer_step=0.5, outer_step_end=0.5,
                     vgg_weights="random", precision="float32", image_size=32, batch_size=2,
                     architectures={"full": arch, "lite": arch}, crop_sizes={"full": 32, "lite": 24},
-                    networks=("lite",))
+                    networks=("lite",), compile_mode="graph")
     written = train_base(BaseRun(start=str(tiny_model_path), **settings), progress=False)
     assert written["full"].read_bytes() == tiny_model_path.read_bytes()
     start, lite = weights(tiny_model_path), weights(written["lite"])

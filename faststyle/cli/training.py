@@ -229,6 +229,7 @@ def run_evaluate(args) -> int:
 
 def _add_train_base(sub) -> None:
     from faststyle.training.base import BaseRun
+    from faststyle.training.config import COMPILE_MODES
 
     p = sub.add_parser("train-base", help="the base networks new styles start from: trained across many "
                                           "paintings to adapt fast (hours; docs/training.md)")
@@ -255,6 +256,9 @@ def _add_train_base(sub) -> None:
                                                             "other is written as --start gives it")
     p.add_argument("--seed", type=int_between(0, 2 ** 31 - 1), default=0, help="seed of the paintings' order "
                                                                                  "and the photo crops")
+    p.add_argument("--compile", dest="compile_mode", choices=list(COMPILE_MODES), default=BaseRun.compile_mode,
+                   help="how TensorFlow runs a step, as train's --compile (auto: time XLA and graph mode on the "
+                        "first steps and keep the faster)")
     _add_vgg_weights(p)
 
 
@@ -267,6 +271,6 @@ def run_train_base(args) -> int:
         paintings=paintings, content_dir=args.content_dir, output=Path(args.output), rounds=args.rounds,
         inner_steps=args.inner_steps, outer_step=args.outer_step, outer_step_end=args.outer_step_end,
         start=None if args.start == "none" else args.start, networks=(args.only,) if args.only else ("full", "lite"),
-        exclude=tuple(args.exclude), vgg_weights=args.vgg_weights, seed=args.seed))
+        exclude=tuple(args.exclude), vgg_weights=args.vgg_weights, seed=args.seed, compile_mode=args.compile_mode))
     print("wrote " + " and ".join(str(p) for p in written.values()))
     return 0
