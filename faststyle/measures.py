@@ -2,6 +2,8 @@
 
 - `blown_white_share`: flat white blobs, the artifact users notice first.
 - `tonal_correlation`: whether the picture keeps the photo's light and dark layout.
+- `flattened_share`: textured parts of the photo (rock, bark, foliage) painted as one flat tone,
+  the photo's detail lost there.
 - `block_grid_ratio`: a visible grid of 2x2 blocks, the risk of painting at half resolution
   and unfolding (architecture.py, `fold`).
 - `stride_pattern`: fine dashes repeating every 2 or 4 pixels, the networks' strides, which a
@@ -57,6 +59,28 @@ def tonal_correlation(stylized: np.ndarray, photo: np.ndarray, block: int = TONE
     if a.size < 2 or a.std() == 0 or b.std() == 0:
         return float("nan")
     return float(np.corrcoef(a, b)[0, 1])
+
+
+FLAT_BLOCK = 16      # pixels: the squares flattened_share looks at
+TEXTURED_LEVEL = 12  # grey levels of spread inside a square: texture anyone sees in the photo...
+FLAT_LEVEL = 4       # ...and a spread below this reads as one flat tone
+
+
+def _block_spread(plane: np.ndarray, block: int) -> np.ndarray:
+    h, w = (plane.shape[0] // block) * block, (plane.shape[1] // block) * block
+    return plane[:h, :w].reshape(h // block, block, w // block, block).std(axis=(1, 3))
+
+
+def flattened_share(stylized: np.ndarray, photo: np.ndarray, block: int = FLAT_BLOCK) -> float:
+    """Share of the photo's textured squares (luminance spread >= TEXTURED_LEVEL) that the picture
+    paints nearly flat (spread < FLAT_LEVEL): detail the painting wiped out, such as a granite
+    cliff painted as a plain pale wall. Flat parts of the photo (sky) do not count. 0 where the
+    photo has no texture."""
+    if stylized.shape != photo.shape:
+        raise ValueError(f"shapes differ: stylized {stylized.shape}, photo {photo.shape}")
+    textured = _block_spread(_luminance(photo), block) >= TEXTURED_LEVEL
+    flat = _block_spread(_luminance(stylized), block) < FLAT_LEVEL
+    return float(np.mean(flat[textured])) if textured.any() else 0.0
 
 
 def block_grid_ratio(stylized: np.ndarray, block: int = 2) -> float:

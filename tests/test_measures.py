@@ -1,10 +1,10 @@
-"""The picture measures on constructed images: blown-white blobs, tonal layout, block grid, stride pattern,
-shift consistency."""
+"""The picture measures on constructed images: blown-white blobs, tonal layout, detail painted flat, block
+grid, stride pattern, shift consistency."""
 
 import numpy as np
 import pytest
 
-from faststyle.measures import blown_white_share, tonal_correlation
+from faststyle.measures import blown_white_share, flattened_share, tonal_correlation
 
 from tests.conftest import photo
 
@@ -45,6 +45,18 @@ def test_tonal_correlation_tells_kept_layout_from_lost():
     assert tonal_correlation(tinted, source) > 0.95
     assert tonal_correlation(flipped, source) < 0.5
     assert np.isnan(tonal_correlation(source[:16, :16], source[:16, :16]))  # smaller than two blocks
+
+
+def test_flattened_share_counts_textured_photo_painted_as_one_tone_and_not_a_flat_sky():
+    rng = np.random.default_rng(0)
+    rock = 128 + rng.normal(0, 30, (128, 128, 1)).repeat(3, axis=2)  # granite: texture in every square
+    photo_ = np.concatenate([np.full((64, 128, 3), 200.0), rock[64:]])  # a flat sky above the rock
+    assert flattened_share(np.clip(photo_ * 0.5 + 80, 0, 255), photo_) == 0.0  # repainted, texture kept
+    wall = photo_.copy()
+    wall[64:, :64] = 230 + rng.normal(0, 1, (64, 64, 3))  # the rock's left half: one pale tone
+    # Half the rock's squares; the sky, flat in both, is no loss (counted, it would make 0.75).
+    assert flattened_share(wall, photo_) == pytest.approx(0.5)
+    assert flattened_share(np.full((64, 64, 3), 9.0), np.full((64, 64, 3), 200.0)) == 0.0  # nothing textured
 
 
 def test_block_grid_ratio_sees_a_2x2_grid_and_not_a_smooth_picture():

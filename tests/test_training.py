@@ -356,6 +356,7 @@ def test_optimize_and_evaluate_commands(data, tmp_path, tiny_model_path):
     # 30 px is not a multiple of 4: the model's padded output must still be scored at the photo's size.
     assert "blown white (model, 6 photos)" in r.stdout and "at 1024 px" in r.stdout
     assert "tonal layout kept" in r.stdout and "stride pattern at 1024 px" in r.stdout
+    assert "detail painted flat" in r.stdout
     assert ("video, pan over p" in r.stdout) == bool(importlib.util.find_spec("cv2"))
     r = subprocess.run([sys.executable, "-m", "faststyle", "evaluate", str(tiny_model_path), str(data / "photos"),
                         "--style-image", str(data / "style.png"), "--crop-size", "80", "--gatys-photos", "0",
@@ -364,6 +365,7 @@ def test_optimize_and_evaluate_commands(data, tmp_path, tiny_model_path):
     import json
     report = json.loads(r.stdout)
     assert report["photos"] == 6 and len(report["blown"]) == 6 and set(report["model"]) >= {"content", "style"}
+    assert len(report["flat"]) == 6 and all(0 <= v <= 1 for v in report["flat"])
     assert sorted(map(int, report["shift"])) == list(range(1, 9)) and all(v >= 0 for v in report["shift"].values())
     assert sorted(map(int, report["stride"])) == [2, 4] and all(len(v) == 6 for v in report["stride"].values())
     # the same with the statistics held (what that leaves: tests/test_runtime.py)

@@ -14,8 +14,8 @@ import numpy as np
 
 from faststyle.errors import FaststyleError
 from faststyle.image_io import load_image
-from faststyle.measures import (SHIFT_BORDER, SHIFTS, STRIDE_PERIODS, block_grid_ratio, blown_white_share, detail,
-                                shift_consistency, stride_pattern, tonal_correlation)
+from faststyle.measures import (FLAT_BLOCK, SHIFT_BORDER, SHIFTS, STRIDE_PERIODS, block_grid_ratio, blown_white_share,
+                                detail, flattened_share, shift_consistency, stride_pattern, tonal_correlation)
 from faststyle.model_file import ModelCard
 from faststyle.preprocess import centre_square, resize_long_side
 from faststyle.runtime import StyleModel
@@ -86,6 +86,7 @@ class Report:
     blown: list[float] = field(default_factory=list)
     blown_large: list[float] = field(default_factory=list)
     tone: list[float] = field(default_factory=list)        # tonal_correlation, model vs photo
+    flat: list[float] = field(default_factory=list)        # flattened_share at LARGE_SIZE
     gatys_tone: list[float] = field(default_factory=list)  # the same for Gatys' images
     grid: list[float] = field(default_factory=list)        # block_grid_ratio at LARGE_SIZE
     stride: dict[int, list[float]] = field(default_factory=dict)  # stride_pattern per period, at LARGE_SIZE
@@ -128,7 +129,7 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
             continue  # unreadable photos are left out, as in training
     if not readable:
         raise FaststyleError("none of the evaluation photos could be read")
-    blown, blown_large, tone, gatys_tone, grid = [], [], [], [], []
+    blown, blown_large, tone, gatys_tone, grid, flat = [], [], [], [], [], []
     filmed, most_detail = None, -1.0  # (path, large photo, its picture): the photo the video clips film
     stride = {period: [] for period in STRIDE_PERIODS}
     for i, (path, content) in enumerate(readable):
@@ -141,6 +142,7 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
         large = long_side_photo(path, large_size)
         stylized_large = model.transform(large)
         blown_large.append(blown_white_share(stylized_large, large))
+        flat.append(flattened_share(stylized_large, large))
         grid.append(block_grid_ratio(stylized_large))
         if (shown := filmed_detail(large)) > most_detail:
             filmed, most_detail = (path, large, stylized_large), shown
@@ -157,7 +159,7 @@ def evaluate(model: StyleModel, photos: list[Path], style_image: str, size: int 
     report = Report(model.name, _mean(model_rows), photos=len(readable),
                     gatys_photos=min(gatys_photos, len(readable)) if gatys_iterations else 0,
                     blown=blown, blown_large=blown_large, tone=tone, gatys_tone=gatys_tone, grid=grid,
-                    stride=stride)
+                    stride=stride, flat=flat)
     big_enough = size > 2 * SHIFT_BORDER + max(SHIFTS)  # else no pixels far enough from the borders
     shift_photos = [content.astype(np.uint8) for _, content in readable[:SHIFT_PHOTOS]] if big_enough else []
     report.shift = _mean_shift([shift_consistency(model.transform, p) for p in shift_photos])
@@ -234,11 +236,13 @@ class StyleDistance:
     ratio: list[float] = field(default_factory=list)
     tone: list[float] = field(default_factory=list)
     blown: list[float] = field(default_factory=list)
+    flat: list[float] = field(default_factory=list)  # flattened_share
     stride: dict[int, list[float]] = field(default_factory=lambda: {period: [] for period in STRIDE_PERIODS})
 
     def summary(self) -> dict[str, float]:
         return {"style_distance": float(np.mean(self.ratio)), "tone": nanmean(self.tone),
                 "blown_mean_pct": 100 * float(np.mean(self.blown)), "blown_max_pct": 100 * float(np.max(self.blown)),
+                "flat_mean_pct": 100 * float(np.mean(self.flat)), "flat_max_pct": 100 * float(np.max(self.flat)),
                 **{f"stride_{period}px": float(np.median(v)) for period, v in self.stride.items()}}
 
 
@@ -255,6 +259,7 @@ def style_distance(paint, photos: list[Path], loss: PerceptualLoss, size: int = 
         result.ratio.append(style_distance_ratio(loss, picture, photo))
         result.tone.append(tonal_correlation(picture, photo))
         result.blown.append(blown_white_share(picture, photo))
+        result.flat.append(flattened_share(picture, photo))
         for period, values in result.stride.items():
             values.append(stride_pattern(picture, period))
     return result
@@ -288,6 +293,9 @@ def format_report(report: Report) -> str:
     if report.gatys_tone:
         tone += f", Gatys ({len(report.gatys_tone)} photos) {nanmean(report.gatys_tone):.2f}"
     lines.append(tone)
+    if report.flat:
+        lines.append(f"detail painted flat (the photo's textured {FLAT_BLOCK} px squares painted as one tone) "
+                     f"at {LARGE_SIZE} px: {100 * np.mean(report.flat):.2f} % mean, {100 * np.max(report.flat):.2f} % worst")
     if report.shift:
         lines.append("shift consistency (grey levels between the picture of a moved photo and the moved picture, "
                      "0 = strokes move with it): " + ", ".join(f"{d} px {e:.2f}" for d, e in report.shift.items()))
