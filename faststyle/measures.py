@@ -44,9 +44,14 @@ def _luminance(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(rgb, np.float64) @ np.array(LUMA)
 
 
-def _box_average(plane: np.ndarray, block: int) -> np.ndarray:
+def _blocks(plane: np.ndarray, block: int) -> np.ndarray:
+    """The plane's whole block x block squares, as (rows, block, columns, block)."""
     h, w = (plane.shape[0] // block) * block, (plane.shape[1] // block) * block
-    return plane[:h, :w].reshape(h // block, block, w // block, block).mean(axis=(1, 3))
+    return plane[:h, :w].reshape(h // block, block, w // block, block)
+
+
+def _box_average(plane: np.ndarray, block: int) -> np.ndarray:
+    return _blocks(plane, block).mean(axis=(1, 3))
 
 
 def tonal_correlation(stylized: np.ndarray, photo: np.ndarray, block: int = TONE_BLOCK) -> float:
@@ -66,11 +71,6 @@ TEXTURED_LEVEL = 12  # grey levels of spread inside a square: texture anyone see
 FLAT_LEVEL = 4       # ...and a spread below this reads as one flat tone
 
 
-def _block_spread(plane: np.ndarray, block: int) -> np.ndarray:
-    h, w = (plane.shape[0] // block) * block, (plane.shape[1] // block) * block
-    return plane[:h, :w].reshape(h // block, block, w // block, block).std(axis=(1, 3))
-
-
 def flattened_share(stylized: np.ndarray, photo: np.ndarray, block: int = FLAT_BLOCK) -> float:
     """Share of the photo's textured squares (luminance spread >= TEXTURED_LEVEL) that the picture
     paints nearly flat (spread < FLAT_LEVEL): detail the painting wiped out, such as a granite
@@ -78,8 +78,8 @@ def flattened_share(stylized: np.ndarray, photo: np.ndarray, block: int = FLAT_B
     photo has no texture."""
     if stylized.shape != photo.shape:
         raise ValueError(f"shapes differ: stylized {stylized.shape}, photo {photo.shape}")
-    textured = _block_spread(_luminance(photo), block) >= TEXTURED_LEVEL
-    flat = _block_spread(_luminance(stylized), block) < FLAT_LEVEL
+    textured = _blocks(_luminance(photo), block).std(axis=(1, 3)) >= TEXTURED_LEVEL
+    flat = _blocks(_luminance(stylized), block).std(axis=(1, 3)) < FLAT_LEVEL
     return float(np.mean(flat[textured])) if textured.any() else 0.0
 
 
