@@ -21,13 +21,17 @@ TONE_BLOCK = 32    # box size for the tonal layout, in pixels
 LUMA = (0.299, 0.587, 0.114)  # RGB weights of luminance (ITU-R BT.601), here and in the training loss's layout term
 
 
+def _same_shape(stylized: np.ndarray, photo: np.ndarray) -> None:
+    if np.shape(stylized) != np.shape(photo):
+        raise ValueError(f"shapes differ: stylized {np.shape(stylized)}, photo {np.shape(photo)}")
+
+
 def blown_white_share(stylized: np.ndarray, photo: np.ndarray, level: int = WHITE_LEVEL) -> float:
     """Share of pixels the model blew to white where the photo itself was not white.
 
     Both are HxWx3 arrays on the 0..255 scale (the stylized one as users get it, i.e. clipped).
     """
-    if stylized.shape != photo.shape:
-        raise ValueError(f"shapes differ: stylized {stylized.shape}, photo {photo.shape}")
+    _same_shape(stylized, photo)
     blown = np.all(np.asarray(stylized) >= level, axis=-1)
     white_in_photo = np.all(np.asarray(photo) >= level, axis=-1)
     return float(np.mean(blown & ~white_in_photo))
@@ -76,8 +80,7 @@ def flattened_share(stylized: np.ndarray, photo: np.ndarray, block: int = FLAT_B
     paints nearly flat (spread < FLAT_LEVEL): detail the painting wiped out, such as a granite
     cliff painted as a plain pale wall. Flat parts of the photo (sky) do not count. 0 where the
     photo has no texture."""
-    if stylized.shape != photo.shape:
-        raise ValueError(f"shapes differ: stylized {stylized.shape}, photo {photo.shape}")
+    _same_shape(stylized, photo)
     textured = _blocks(_luminance(photo), block).std(axis=(1, 3)) >= TEXTURED_LEVEL
     flat = _blocks(_luminance(stylized), block).std(axis=(1, 3)) < FLAT_LEVEL
     return float(np.mean(flat[textured])) if textured.any() else 0.0
