@@ -461,10 +461,11 @@ def test_losses_of_bfloat16_features_are_computed_in_float32():
 
 
 @pytest.mark.parametrize("bfloat16, precision, expected", [
-    (False, None, (140, 96, 220, 1, 0.0, "base", 3.6)),  # an AVX2 CPU: 96 px crops, the base, a VGG-taught lite stage
-    (True, None, (200, 128, 300, 1, 0.0, "base", 1.85)),  # bfloat16 maths: cheaper steps, so bigger crops, more steps
-    (True, "float32", (140, 96, 220, 1, 0.0, "base", 3.6)),  # asked for float32 there: steps cost what they do elsewhere
-    (False, "mixed_bfloat16", (200, 128, 300, 1, 0.0, "base", 1.85)),
+    # An AVX2 CPU: 3 crops of 112 px (the pixels of 4 of 96), the base, a VGG-taught lite stage.
+    (False, None, (140, 112, 3, 220, 1, 0.0, "base", 3.6)),
+    (True, None, (200, 128, 4, 300, 1, 0.0, "base", 1.85)),  # bfloat16 maths: cheaper steps, bigger crops, more steps
+    (True, "float32", (140, 112, 3, 220, 1, 0.0, "base", 3.6)),  # float32 asked for: steps cost what they do elsewhere
+    (False, "mixed_bfloat16", (200, 128, 4, 300, 1, 0.0, "base", 1.85)),
 ])
 def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_them_cheap(
         data, monkeypatch, user_styles, bfloat16, precision, expected):
@@ -480,10 +481,13 @@ def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_t
     argv = ["train", str(data / "style.png"), "--content-dir", str(data / "photos"), "--name", "mine"]
     assert cli.main(argv + (["--precision", precision] if precision else [])) == 0
     config = starts[0]
-    schedule = (config.steps, config.crop_size, config.lite_steps, config.lite_perceptual_every,
+    schedule = (config.steps, config.crop_size, config.batch_size, config.lite_steps, config.lite_perceptual_every,
                 config.distill_weight, config.init_from, config.time_budget)
     assert schedule == expected
     assert config.learning_rate_end == 1e-4  # the rest of the schedule as it was
+    # The lite stage takes its own crops and batch: 4 of 96 px.
+    lite = train_module._lite_config(config, Path("full.onnx"))
+    assert (lite.crop_size, lite.batch_size, lite.steps) == (96, 4, expected[3])
     # The schedule's loss keeps the photo's light and dark, pale paintings from flat white and flat
     # areas from the stride's dashes, so that it can ask less of the photo's content.
     assert config.loss.layout_weight > 0 and config.loss.white_weight > 0 and config.loss.stride_weight > 0
@@ -503,6 +507,11 @@ def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_t
     assert (starts[4].loss.white_weight, starts[4].lite_white_weight) == (6, None)
     assert cli.main(argv + ["--white-weight", "6", "--lite-white-weight", "8"]) == 0
     assert (starts[5].loss.white_weight, starts[5].lite_white_weight) == (6, 8)
+    # --batch-size alone sets both stages' batch; --lite-batch-size the lite stage's.
+    assert cli.main(argv + ["--batch-size", "6"]) == 0
+    assert [c.batch_size for c in (starts[6], train_module._lite_config(starts[6], Path("f.onnx")))] == [6, 6]
+    assert cli.main(argv + ["--batch-size", "6", "--lite-batch-size", "2"]) == 0
+    assert [c.batch_size for c in (starts[7], train_module._lite_config(starts[7], Path("f.onnx")))] == [6, 2]
 
 
 def test_a_run_folder_of_an_older_version_keeps_its_compile_choice(tmp_path):

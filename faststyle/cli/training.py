@@ -96,6 +96,8 @@ def run_train(args) -> int:
             defaults.pop("time_budget", None)  # steps asked for by number are all trained
         if args.white_weight is not None and args.lite_white_weight is None:
             defaults.pop("lite_white_weight", None)  # --white-weight alone weighs both stages
+        if args.batch_size is not None and args.lite_batch_size is None:
+            defaults.pop("lite_batch_size", None)  # and --batch-size alone sets both stages' batch
         loss_defaults = defaults.pop("loss")
         config = from_args(TrainConfig, args, defaults=defaults, style_image=args.style_image,
                            loss=from_args(LossConfig, args, defaults=loss_defaults),

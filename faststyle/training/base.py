@@ -52,7 +52,7 @@ class BaseRun:
     vgg_weights: str | None = None
     precision: str = "auto"
     image_size: int = 256
-    batch_size: int = 4
+    batch_size: int | None = None  # photos a step; None: each network's stage's, as its crops
     seed: int = 0
     architectures: dict[str, Architecture] | None = None  # None: the full and lite presets
     networks: tuple[str, ...] = ("full", "lite")  # those the rounds train; the other is copied from `start`
@@ -87,6 +87,8 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
     quick = schedule_defaults("quick", precision)
     config = LossConfig(**quick["loss"])
     crops = run.crop_sizes or {"full": quick["crop_size"], "lite": LITE_DISTILLATION["crop_size"]}
+    batch_sizes = {"full": run.batch_size or quick["batch_size"],
+                   "lite": run.batch_size or quick.get("lite_batch_size") or quick["batch_size"]}
     architectures = run.architectures or PRESETS
     kept_files = {kind: start_model(run.start, architectures[kind]) for kind in kept}  # named before any work
     keras.utils.set_random_seed(run.seed)
@@ -109,7 +111,7 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
     losses = {kind: loss.reweighted(stage_losses[kind]) for kind in nets}
     streams, opts, steps = {}, {}, {}
     for i, (kind, net) in enumerate(nets.items()):
-        streams[kind] = batches(PhotoStream(files, run.image_size, crops[kind], run.seed + i), run.batch_size)
+        streams[kind] = batches(PhotoStream(files, run.image_size, crops[kind], run.seed + i), batch_sizes[kind])
         opts[kind] = keras.optimizers.Adam(SCHEDULES["quick"]["learning_rate"])
         opts[kind].build(net.trainable_variables)
 
@@ -141,10 +143,10 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
             bar.update(1)
             bar.set_postfix({f"{k} style": f"x{v:.2f}" for k, v in falls.items()})
             if (done + 1) % run.save_every == 0:
-                _save(nets, run, done + 1, time.monotonic() - started)
+                _save(nets, run, batch_sizes, done + 1, time.monotonic() - started)
     finally:
         bar.close()
-    return {**copied, **_save(nets, run, run.rounds, time.monotonic() - started)}
+    return {**copied, **_save(nets, run, batch_sizes, run.rounds, time.monotonic() - started)}
 
 
 def _round(net, opt, step, stream, inner_steps: int, outer: float) -> float:
@@ -163,7 +165,7 @@ def _round(net, opt, step, stream, inner_steps: int, outer: float) -> float:
     return styles[-1] / max(styles[0], 1e-12)
 
 
-def _save(nets: dict, run: BaseRun, rounds: int, seconds: float) -> dict[str, Path]:
+def _save(nets: dict, run: BaseRun, batch_sizes: dict[str, int], rounds: int, seconds: float) -> dict[str, Path]:
     from faststyle import __version__
     from faststyle.training.export import export_onnx
 
@@ -172,7 +174,7 @@ def _save(nets: dict, run: BaseRun, rounds: int, seconds: float) -> dict[str, Pa
         written[kind] = run.output / f"{kind}.onnx"
         export_onnx(net, written[kind], {
             "name": f"base-{kind}", "init_from": run.start, "steps": rounds * run.inner_steps,
-            "image_size": run.image_size, "batch_size": run.batch_size,
+            "image_size": run.image_size, "batch_size": batch_sizes[kind],
             "trained_on": f"Reptile, {rounds} rounds of {run.inner_steps} steps across {len(run.paintings)} "
                           f"paintings, outer step {run.outer_step:g} to {run.outer_step_end:g}, {seconds / 60:.0f} min",
             "faststyle_version": __version__})

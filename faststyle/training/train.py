@@ -370,10 +370,12 @@ def _lite_config(config: TrainConfig, teacher: Path) -> TrainConfig:
     folder. With --distill-weight 0 it has no teacher: the VGG loss alone, without the full
     network's forward pass on every step (about a fifth of a lite step). It starts from the network
     trained beside the full one (_lite_beside); its card names where that began: the lite network
-    of the style the full one started from. Its loss is the full stage's, with --lite-white-weight."""
+    of the style the full one started from. Its loss is the full stage's, with --lite-white-weight,
+    and its batch --lite-batch-size's."""
     return dataclasses.replace(
         config, **LITE_DISTILLATION, architecture=PRESETS["lite"], steps=config.lite_steps,
         loss=lite_loss(config.loss, config.lite_white_weight), lite_white_weight=None,
+        batch_size=config.lite_batch_size or config.batch_size, lite_batch_size=None,
         teacher=str(teacher) if config.distill_weight else None,
         perceptual_every=config.lite_perceptual_every, lite_steps=0, lite_perceptual_every=0,
         init_from=_lite_start(config.init_from), run_dir=str(config.folder / LITE_SUBDIR),
