@@ -37,13 +37,14 @@ def test_a_round_moves_the_base_part_of_the_way_to_where_its_steps_ended(folders
                                                                          outer_step):
     from faststyle.model_file import read_card
     from faststyle.training.base import BaseRun, train_base
+    from faststyle.training.config import schedule_defaults
     from faststyle.training.data import find_images
 
     arch = read_card(tiny_model_path).network()
     run = BaseRun(paintings=find_images(folders / "paintings", ["held/*"]), content_dir=str(folders / "photos"),
                   output=tmp_path / "out", rounds=2, inner_steps=2, outer_step=outer_step, outer_step_end=outer_step,
                   start=str(tiny_model_path), vgg_weights="random", precision="float32", image_size=32,
-                  batch_size=2, architectures={"full": arch, "lite": arch}, crop_sizes={"full": 32, "lite": 24},
+                  architectures={"full": arch, "lite": arch}, crop_sizes={"full": 32, "lite": 24},
                   save_every=1)
     assert [p.name for p in run.paintings] == ["s0.png", "s1.png"]  # the held-out painting is left out
     written = train_base(run, progress=False)
@@ -57,6 +58,10 @@ def test_a_round_moves_the_base_part_of_the_way_to_where_its_steps_ended(folders
         card = json.loads(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
                           .get_modelmeta().custom_metadata_map["faststyle"])
         assert card["steps"] == 4 and "2 rounds of 2 steps across 2 paintings" in card["trained_on"]
+    # Without a batch size, each network's rounds take its stage's batch, as a new style trains.
+    quick = schedule_defaults("quick", "float32")
+    assert [read_card(written[kind]).batch_size for kind in ("full", "lite")] == \
+        [quick["batch_size"], quick["lite_batch_size"]] == [3, 4]
 
 
 def test_a_base_of_one_network_trains_it_and_copies_the_other_from_the_start(folders, tmp_path, tiny_model_path):

@@ -88,7 +88,7 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
     config = LossConfig(**quick["loss"])
     crops = run.crop_sizes or {"full": quick["crop_size"], "lite": LITE_DISTILLATION["crop_size"]}
     batch_sizes = {"full": run.batch_size or quick["batch_size"],
-                   "lite": run.batch_size or quick.get("lite_batch_size") or quick["batch_size"]}
+                   "lite": run.batch_size or quick["lite_batch_size"]}
     architectures = run.architectures or PRESETS
     kept_files = {kind: start_model(run.start, architectures[kind]) for kind in kept}  # named before any work
     keras.utils.set_random_seed(run.seed)
