@@ -94,10 +94,9 @@ def run_train(args) -> int:
         defaults = schedule_defaults(args.schedule or "quick", args.precision)
         if args.time_budget is None and (args.steps is not None or args.lite_steps is not None):
             defaults.pop("time_budget", None)  # steps asked for by number are all trained
-        if args.white_weight is not None and args.lite_white_weight is None:
-            defaults.pop("lite_white_weight", None)  # --white-weight alone weighs both stages
-        if args.batch_size is not None and args.lite_batch_size is None:
-            defaults.pop("lite_batch_size", None)  # and --batch-size alone sets both stages' batch
+        for both, lite in (("white_weight", "lite_white_weight"), ("batch_size", "lite_batch_size")):
+            if getattr(args, both) is not None and getattr(args, lite) is None:
+                defaults.pop(lite, None)  # e.g. --white-weight alone weighs both stages
         loss_defaults = defaults.pop("loss")
         config = from_args(TrainConfig, args, defaults=defaults, style_image=args.style_image,
                            loss=from_args(LossConfig, args, defaults=loss_defaults),

@@ -18,7 +18,7 @@ PLAN_AT = (5, 30, 60)  # steady steps timed when the stage plans (the first step
 RECENT = 25  # a plan takes the median of the steps timed last: a slow spell early on is not held against the rest
 # A lite step's time over a full one's in the quick schedule (its lite stage: 96 px crops, the VGG loss,
 # no teacher), by precision: 0.154 / 0.445 s (bfloat16: the full steps at 128 px) and 0.265 / 0.477 s
-# (float32, both 4 x 96 px, as an AVX2 CPU computes; the full stage's 3 x 112 px since cost the same).
+# (float32, both 4 x 96 px, as an AVX2 CPU computes; a full step of 3 x 112 px, the schedule's now, costs the same).
 # STYLES.md, "A lite stage without a teacher" and "Bigger crops, fewer of them".
 LITE_STEP_SHARE = {"mixed_bfloat16": 0.35, "float32": 0.56}
 OVERHEAD = 1.05  # checkpoints and previews on top of the steps (quick schedule; quality checked at the end)
