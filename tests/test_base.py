@@ -62,6 +62,11 @@ def test_a_round_moves_the_base_part_of_the_way_to_where_its_steps_ended(folders
     quick = schedule_defaults("quick", "float32")
     assert [read_card(written[kind]).batch_size for kind in ("full", "lite")] == \
         [quick["batch_size"], quick["lite_batch_size"]] == [3, 4]
+    # ...and its stage's loss, which the card records: the lite stage's near-white and content weights.
+    losses = [read_card(written[kind]).loss for kind in ("full", "lite")]
+    assert [(loss["white_weight"], loss["content_weight"]) for loss in losses] == \
+        [(quick["loss"]["white_weight"], quick["loss"]["content_weight"]),
+         (quick["lite_white_weight"], quick["lite_content_weight"])]
 
 
 def test_a_base_of_one_network_trains_it_and_copies_the_other_from_the_start(folders, tmp_path, tiny_model_path):

@@ -117,7 +117,7 @@ def test_quick_schedule_adapts_a_bundled_network_and_distils_a_lite_network(data
            "--run-dir", str(run), "--name", "mine", "--vgg-weights", "random", "--image-size", "40",
            "--crop-size", "32", "--style-size", "48", "--batch-size", "2", "--steps", "3", "--lite-steps", "2",
            "--lite-perceptual-every", str(lite_perceptual_every), "--distill-weight", str(distill_weight),
-           "--compile", "graph", "--white-weight", "5", "--lite-white-weight", "11"]
+           "--compile", "graph", "--white-weight", "5", "--lite-white-weight", "11", "--lite-content-weight", "0.25"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     full, lite = user_styles / "mine.onnx", user_styles / "lite" / "mine.onnx"
@@ -132,6 +132,7 @@ def test_quick_schedule_adapts_a_bundled_network_and_distils_a_lite_network(data
     assert cards[1]["init_from"] == start
     assert [c["loss_layers"]["style"] for c in cards] == [["block1_conv2", "block2_conv2", "block3_conv3"]] * 2
     assert [c["loss"]["white_weight"] for c in cards] == [5, 11]  # the lite stage's own near-white weight
+    assert [c["loss"]["content_weight"] for c in cards] == [0.5, 0.25]  # and its own content weight
     assert (run / "preview.jpg").is_file() and (run / "lite" / "preview.jpg").is_file()
     assert log_steps(run / "lite") == [1, 2]
     with open(run / "lite" / "losses.csv") as f:  # the full network's pictures if weighed, the VGG loss if asked
@@ -494,6 +495,8 @@ def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_t
     assert config.loss.content_weight < LossConfig.content_weight
     assert config.loss.style_depth == 3  # relu4_3 weighs ~1e-4 of the style term, a third of VGG's work
     assert config.lite_white_weight > config.loss.white_weight  # the lite network blew pale objects to white
+    assert config.lite_content_weight < config.loss.content_weight  # and came nearer the painting with less photo
+    assert (lite.loss.white_weight, lite.loss.content_weight) == (config.lite_white_weight, config.lite_content_weight)
     # An option given still wins over the schedule, for the loss too.
     assert cli.main(argv + ["--steps", "7", "--crop-size", "64", "--layout-weight", "0", "--distill-weight", "5"]) == 0
     assert (starts[1].steps, starts[1].crop_size, starts[1].loss.layout_weight, starts[1].distill_weight) == \
@@ -512,6 +515,13 @@ def test_quick_schedule_takes_bigger_crops_and_more_steps_where_bfloat16_makes_t
     assert [c.batch_size for c in (starts[6], train_module._lite_config(starts[6], Path("f.onnx")))] == [6, 6]
     assert cli.main(argv + ["--batch-size", "6", "--lite-batch-size", "2"]) == 0
     assert [c.batch_size for c in (starts[7], train_module._lite_config(starts[7], Path("f.onnx")))] == [6, 2]
+    # --content-weight alone sets both stages' content term; --lite-content-weight the lite stage's.
+    assert cli.main(argv + ["--content-weight", "0.7"]) == 0
+    assert [c.loss.content_weight for c in (starts[8], train_module._lite_config(starts[8], Path("f.onnx")))] == \
+        [0.7, 0.7]
+    assert cli.main(argv + ["--content-weight", "0.7", "--lite-content-weight", "0.2"]) == 0
+    assert [c.loss.content_weight for c in (starts[9], train_module._lite_config(starts[9], Path("f.onnx")))] == \
+        [0.7, 0.2]
 
 
 def test_a_run_folder_of_an_older_version_keeps_its_compile_choice(tmp_path):

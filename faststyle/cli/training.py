@@ -94,7 +94,8 @@ def run_train(args) -> int:
         defaults = schedule_defaults(args.schedule or "quick", args.precision)
         if args.time_budget is None and (args.steps is not None or args.lite_steps is not None):
             defaults.pop("time_budget", None)  # steps asked for by number are all trained
-        for both, lite in (("white_weight", "lite_white_weight"), ("batch_size", "lite_batch_size")):
+        for both, lite in (("white_weight", "lite_white_weight"), ("content_weight", "lite_content_weight"),
+                           ("batch_size", "lite_batch_size")):
             if getattr(args, both) is not None and getattr(args, lite) is None:
                 defaults.pop(lite, None)  # e.g. --white-weight alone weighs both stages
         loss_defaults = defaults.pop("loss")

@@ -44,12 +44,13 @@ BASE = "base"  # --init-from: the bundled base network, trained across paintings
 # - three style layers: "Steps without what does not count";
 # - the lite stage's VGG loss and no teacher (--distill-weight 0; --distill-weight 30 brings back the
 #   full network's pictures as targets): "A lite stage without a teacher";
-# - the lite stage's near-white term at 4x the full one's: "A near-white term for the lite stage".
+# - the lite stage's near-white term at 4x the full one's: "A near-white term for the lite stage";
+# - the lite stage's content term at 0.3: "Less of the photo for the lite network".
 SCHEDULES = {
     "quick": {"steps": 140, "crop_size": 112, "batch_size": 3, "learning_rate": 1e-3, "learning_rate_end": 1e-4,
               "init_from": BASE, "precision": "auto", "lite_steps": 220, "lite_perceptual_every": 1,
               "distill_weight": 0.0, "preview_every": 15, "checkpoint_every": 40, "time_budget": 3.6,
-              "lite_white_weight": 1.2e5, "lite_batch_size": 4,
+              "lite_white_weight": 1.2e5, "lite_content_weight": 0.3, "lite_batch_size": 4,
               "loss": {"content_weight": 0.5, "layout_weight": 7e4, "white_weight": 3e4, "stride_weight": 3e3,
                        "style_depth": 3}},
     "long": {},
@@ -211,6 +212,9 @@ class TrainConfig:
     lite_white_weight: float | None = field(default=None, metadata=option(
         "--lite-white-weight", "with --lite-steps: the near-white term's weight in the lite stage "
         "(default: --white-weight)", type=non_negative_float))
+    lite_content_weight: float | None = field(default=None, metadata=option(
+        "--lite-content-weight", "with --lite-steps: the content term's weight in the lite stage "
+        "(default: --content-weight)", type=non_negative_float))
     lite_batch_size: int | None = field(default=None, metadata=option(
         "--lite-batch-size", "with --lite-steps: photos per step in the lite stage (default: --batch-size)",
         type=at_least(1)))
@@ -258,9 +262,10 @@ class TrainConfig:
         return cls(**fields)
 
 
-def lite_loss(loss: LossConfig, lite_white_weight: float | None) -> LossConfig:
-    """The lite stage's loss: the full stage's, with --lite-white-weight where given."""
-    return loss if lite_white_weight is None else dataclasses.replace(loss, white_weight=lite_white_weight)
+def lite_loss(loss: LossConfig, white_weight: float | None, content_weight: float | None) -> LossConfig:
+    """The lite stage's loss: the full stage's, with --lite-white-weight and --lite-content-weight where given."""
+    lite = {"white_weight": white_weight, "content_weight": content_weight}
+    return dataclasses.replace(loss, **{name: weight for name, weight in lite.items() if weight is not None})
 
 
 def options(cls) -> list[dataclasses.Field]:

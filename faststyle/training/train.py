@@ -374,7 +374,8 @@ def _lite_config(config: TrainConfig, teacher: Path) -> TrainConfig:
     and its batch --lite-batch-size's."""
     return dataclasses.replace(
         config, **LITE_DISTILLATION, architecture=PRESETS["lite"], steps=config.lite_steps,
-        loss=lite_loss(config.loss, config.lite_white_weight), lite_white_weight=None,
+        loss=lite_loss(config.loss, config.lite_white_weight, config.lite_content_weight), lite_white_weight=None,
+        lite_content_weight=None,
         batch_size=config.lite_batch_size or config.batch_size, lite_batch_size=None,
         teacher=str(teacher) if config.distill_weight else None,
         perceptual_every=config.lite_perceptual_every, lite_steps=0, lite_perceptual_every=0,
