@@ -77,7 +77,8 @@ def _check_painting(path: str | Path, style_size: int) -> str | None:
 def run_train(args) -> int:
     from faststyle.files import refuse_overwriting_inputs
     from faststyle.training.budget import process_started
-    from faststyle.training.config import LossConfig, TrainConfig, from_args, resumed, schedule_defaults
+    from faststyle.training.config import (LITE_LOSS_WEIGHTS, LossConfig, TrainConfig, from_args, resumed,
+                                           schedule_defaults)
     from faststyle.training.photoset import DEFAULT_SET, photo_folder
     from faststyle.training.run_folder import load_run_config
 
@@ -94,8 +95,7 @@ def run_train(args) -> int:
         defaults = schedule_defaults(args.schedule or "quick", args.precision)
         if args.time_budget is None and (args.steps is not None or args.lite_steps is not None):
             defaults.pop("time_budget", None)  # steps asked for by number are all trained
-        for both, lite in (("white_weight", "lite_white_weight"), ("content_weight", "lite_content_weight"),
-                           ("batch_size", "lite_batch_size")):
+        for both, lite in (*LITE_LOSS_WEIGHTS.items(), ("batch_size", "lite_batch_size")):
             if getattr(args, both) is not None and getattr(args, lite) is None:
                 defaults.pop(lite, None)  # e.g. --white-weight alone weighs both stages
         loss_defaults = defaults.pop("loss")

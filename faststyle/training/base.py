@@ -107,8 +107,7 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
     loss.style_grams = [keras.Variable(g, trainable=False) for g in grams[0]]  # read at each step, not traced in
 
     # Each network's rounds take its own stage's loss: the lite stage weighs near-white more, content less.
-    stage_losses = {"full": config, "lite": lite_loss(config, quick.get("lite_white_weight"),
-                                                      quick.get("lite_content_weight"))}
+    stage_losses = {"full": config, "lite": lite_loss(config, quick)}
     losses = {kind: loss.reweighted(stage_losses[kind]) for kind in nets}
     streams, opts, steps = {}, {}, {}
     for i, (kind, net) in enumerate(nets.items()):
@@ -144,10 +143,10 @@ def train_base(run: BaseRun, progress: bool = True) -> dict[str, Path]:
             bar.update(1)
             bar.set_postfix({f"{k} style": f"x{v:.2f}" for k, v in falls.items()})
             if (done + 1) % run.save_every == 0:
-                _save(nets, run, batch_sizes, losses, done + 1, time.monotonic() - started)
+                _save(nets, run, batch_sizes, stage_losses, done + 1, time.monotonic() - started)
     finally:
         bar.close()
-    return {**copied, **_save(nets, run, batch_sizes, losses, run.rounds, time.monotonic() - started)}
+    return {**copied, **_save(nets, run, batch_sizes, stage_losses, run.rounds, time.monotonic() - started)}
 
 
 def _round(net, opt, step, stream, inner_steps: int, outer: float) -> float:
@@ -166,7 +165,7 @@ def _round(net, opt, step, stream, inner_steps: int, outer: float) -> float:
     return styles[-1] / max(styles[0], 1e-12)
 
 
-def _save(nets: dict, run: BaseRun, batch_sizes: dict[str, int], losses: dict, rounds: int,
+def _save(nets: dict, run: BaseRun, batch_sizes: dict[str, int], stage_losses: dict, rounds: int,
           seconds: float) -> dict[str, Path]:
     from faststyle import __version__
     from faststyle.training.export import export_onnx
@@ -176,7 +175,7 @@ def _save(nets: dict, run: BaseRun, batch_sizes: dict[str, int], losses: dict, r
         written[kind] = run.output / f"{kind}.onnx"
         export_onnx(net, written[kind], {
             "name": f"base-{kind}", "init_from": run.start, "steps": rounds * run.inner_steps,
-            "image_size": run.image_size, "batch_size": batch_sizes[kind], "loss": losses[kind].config.to_dict(),
+            "image_size": run.image_size, "batch_size": batch_sizes[kind], "loss": stage_losses[kind].to_dict(),
             "trained_on": f"Reptile, {rounds} rounds of {run.inner_steps} steps across {len(run.paintings)} "
                           f"paintings, outer step {run.outer_step:g} to {run.outer_step_end:g}, {seconds / 60:.0f} min",
             "faststyle_version": __version__})

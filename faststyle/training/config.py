@@ -262,10 +262,15 @@ class TrainConfig:
         return cls(**fields)
 
 
-def lite_loss(loss: LossConfig, white_weight: float | None, content_weight: float | None) -> LossConfig:
-    """The lite stage's loss: the full stage's, with --lite-white-weight and --lite-content-weight where given."""
-    lite = {"white_weight": white_weight, "content_weight": content_weight}
-    return dataclasses.replace(loss, **{name: weight for name, weight in lite.items() if weight is not None})
+# The lite stage's own loss weights: the LossConfig field -> the TrainConfig field (and schedule key) over it.
+LITE_LOSS_WEIGHTS = {"white_weight": "lite_white_weight", "content_weight": "lite_content_weight"}
+
+
+def lite_loss(loss: LossConfig, settings: dict) -> LossConfig:
+    """The lite stage's loss: the full stage's, with the lite stage's own weights (--lite-white-weight,
+    --lite-content-weight) where `settings` (a TrainConfig's fields, or a schedule) gives them."""
+    return dataclasses.replace(loss, **{name: settings[lite] for name, lite in LITE_LOSS_WEIGHTS.items()
+                                        if settings.get(lite) is not None})
 
 
 def options(cls) -> list[dataclasses.Field]:

@@ -23,7 +23,8 @@ from faststyle.preprocess import shrink_to
 from faststyle.styles import LITE_SUBDIR, user_style_dir
 from faststyle.training import run_folder
 from faststyle.training.budget import Budget
-from faststyle.training.config import BASE, LITE_DISTILLATION, NEAREST, TrainConfig, lite_loss, resolved_precision
+from faststyle.training.config import (BASE, LITE_DISTILLATION, LITE_LOSS_WEIGHTS, NEAREST, TrainConfig, lite_loss,
+                                       resolved_precision)
 
 
 def nearest_style(loss, architecture: Architecture, photos: list[np.ndarray]) -> list[str]:
@@ -374,8 +375,7 @@ def _lite_config(config: TrainConfig, teacher: Path) -> TrainConfig:
     and its batch --lite-batch-size's."""
     return dataclasses.replace(
         config, **LITE_DISTILLATION, architecture=PRESETS["lite"], steps=config.lite_steps,
-        loss=lite_loss(config.loss, config.lite_white_weight, config.lite_content_weight), lite_white_weight=None,
-        lite_content_weight=None,
+        loss=lite_loss(config.loss, vars(config)), **dict.fromkeys(LITE_LOSS_WEIGHTS.values()),
         batch_size=config.lite_batch_size or config.batch_size, lite_batch_size=None,
         teacher=str(teacher) if config.distill_weight else None,
         perceptual_every=config.lite_perceptual_every, lite_steps=0, lite_perceptual_every=0,
