@@ -15,6 +15,8 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
+from faststyle.runtime import StyleModel
+from faststyle.training.train import _preview_array
 from tests.conftest import VGG16_WEIGHTS, needs_shared, photo
 
 TINY = ["--vgg-weights", "random", "--image-size", "64", "--style-size", "64", "--batch-size", "2",
@@ -58,6 +60,13 @@ def test_train_exports_a_working_model(data, tmp_path):
     assert all(-1.0 <= float(row["tonal_layout"]) <= 1.0 for row in rows)
     assert "blown white" in r.stdout + r.stderr and "tonal layout kept" in r.stdout + r.stderr
     assert (run / "preview.jpg").is_file()
+    # The last preview is the exported network's picture of the preview photo, as the runtime paints it.
+    photo_array = _preview_array(None).astype(np.uint8)
+    painted = StyleModel.load(run / "model.onnx").transform(photo_array).astype(np.float32)
+    previewed = np.asarray(Image.open(run / "preview.jpg").convert("RGB"), np.float32)
+    assert previewed.shape == painted.shape
+    assert np.abs(previewed - painted).mean() < 2.0  # JPEG's rounding
+    assert np.abs(previewed - photo_array).mean() > 10 * np.abs(previewed - painted).mean()
     session = ort.InferenceSession(str(run / "model.onnx"), providers=["CPUExecutionProvider"])
     out = session.run(["stylized"], {"image": np.full((1, 36, 52, 3), 100, np.float32)})[0]
     assert out.shape == (1, 36, 52, 3)

@@ -100,7 +100,9 @@ def _stylize(net, image: np.ndarray) -> np.ndarray:
 
     moved, top, left = onto_grid(image)
     h, w = image.shape[:2]
-    out = np.asarray(net(pad_to_multiple(moved)[None], training=False))[0]
+    # Keras' predict function, traced once per picture size, costs less than a layer-by-layer
+    # call; a quick run paints some 25 previews (benchmarks/bench_previews.py).
+    out = np.asarray(net.predict_on_batch(pad_to_multiple(moved)[None]))[0]
     return np.clip(out[top:top + h, left:left + w], 0, 255)
 
 
