@@ -40,18 +40,19 @@ BASE = "base"  # --init-from: the bundled base network, trained across paintings
 #   stroke), the lite stage on 4 of 96 px (--lite-batch-size; LITE_DISTILLATION's crops): "Bigger
 #   crops, fewer of them";
 # - the layout and near-white terms: "A layout term and a lite network taught by VGG";
-# - half the content weight and the stride term: "Nearer the painting, without dashes";
+# - the content weight halved (0.3 since: below) and the stride term: "Nearer the painting, without dashes";
 # - three style layers: "Steps without what does not count";
 # - the lite stage's VGG loss and no teacher (--distill-weight 0; --distill-weight 30 brings back the
 #   full network's pictures as targets): "A lite stage without a teacher";
 # - the lite stage's near-white term at 4x the full one's: "A near-white term for the lite stage";
-# - the lite stage's content term at 0.3: "Less of the photo for the lite network".
+# - the content term at 0.3, first for the lite stage: "Less of the photo for the lite network" and
+#   "Less of the photo for the full network".
 SCHEDULES = {
     "quick": {"steps": 140, "crop_size": 112, "batch_size": 3, "learning_rate": 1e-3, "learning_rate_end": 1e-4,
               "init_from": BASE, "precision": "auto", "lite_steps": 220, "lite_perceptual_every": 1,
               "distill_weight": 0.0, "preview_every": 15, "checkpoint_every": 40, "time_budget": 3.6,
-              "lite_white_weight": 1.2e5, "lite_content_weight": 0.3, "lite_batch_size": 4,
-              "loss": {"content_weight": 0.5, "layout_weight": 7e4, "white_weight": 3e4, "stride_weight": 3e3,
+              "lite_white_weight": 1.2e5, "lite_batch_size": 4,
+              "loss": {"content_weight": 0.3, "layout_weight": 7e4, "white_weight": 3e4, "stride_weight": 3e3,
                        "style_depth": 3}},
     "long": {},
 }
