@@ -1,6 +1,6 @@
 """Steady video: warping error of painted clips, frame by frame against --stable, beside the input's own.
 
-    python benchmarks/bench_video.py PHOTO [PHOTO ...] [--styles wave,udnie] [--fast] [--frames 32]
+    python benchmarks/bench_video.py PHOTO [PHOTO ...] [--styles wave,udnie] [--fast] [--frames 32] [--flow dis-fast]
 
 For each photo, a pan of (3, 1) px a frame and a hand-held clip (temporal.camera_clip, 320x240)
 are filmed over it; each style paints them frame by frame (video.FramePainter with stable=False:
@@ -10,13 +10,16 @@ the running-average statistics only) and with the flow carry (stable=True, the d
 and filmed by the same camera ("glued": a painting that moves exactly with the scene, the least a
 painted clip can score on this measure), the steady one's ratio to the input's, to frame by frame
 and to glued, how much detail it keeps (mean gradient against frame by frame), and milliseconds a
-frame for each. Use photos the styles never saw (not their training photos).
+frame for each. --flow: the flow the measure follows (Farneback by default; DIS at the preset the
+steady path itself uses, or a faster one: how much of the floor is the estimator's, docs/video.md).
+Use photos the styles never saw (not their training photos).
 Times mean something only within one run on one host; the CPU is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -29,7 +32,7 @@ from faststyle.api import load_style  # noqa: E402
 from faststyle.image_io import load_image  # noqa: E402
 from faststyle.machine import cpu_summary  # noqa: E402
 from faststyle.styles import bundled_style_names  # noqa: E402
-from faststyle.temporal import camera_clip, warping_error  # noqa: E402
+from faststyle.temporal import MEASURING_FLOWS, camera_clip, warping_error  # noqa: E402
 from faststyle.video import FramePainter  # noqa: E402
 
 
@@ -51,13 +54,16 @@ def main() -> None:
     parser.add_argument("--styles", default="all", help="comma-separated names (default: every bundled style)")
     parser.add_argument("--fast", action="store_true", help="the lite networks")
     parser.add_argument("--frames", type=int, default=32)
+    parser.add_argument("--flow", choices=MEASURING_FLOWS, default="farneback", help="the measure's flow estimator")
     args = parser.parse_args()
     styles = bundled_style_names() if args.styles == "all" else args.styles.split(",")
     photos = [np.asarray(load_image(p).convert("RGB")) for p in args.photos]
     clips = {(i, m): camera_clip(p, m, args.frames) for i, p in enumerate(photos) for m in ("pan", "handheld")}
-    floor = {key: warping_error(clip) for key, clip in clips.items()}
+    error = functools.partial(warping_error, flow=args.flow)
+    floor = {key: error(clip) for key, clip in clips.items()}
     print(cpu_summary())
-    print(f"{len(photos)} photo(s), {args.frames} frames of 320x240 each, {'lite' if args.fast else 'full'} networks")
+    print(f"{len(photos)} photo(s), {args.frames} frames of 320x240 each, {'lite' if args.fast else 'full'} networks, "
+          f"{args.flow} flow")
     print("| style | motion | input | frame by frame | steady | glued | steady / input | steady / frame by frame "
           "| steady / glued | glued / input | detail kept | ms/frame plain | ms/frame steady |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -71,8 +77,8 @@ def main() -> None:
                 plain, ms_plain = paint(model, clip, stable=False)
                 steady, ms_steady = paint(model, clip, stable=True)
                 glued = camera_clip(painted_once[i], motion, args.frames)
-                rows.append((floor[(i, motion)], warping_error(clip, plain), warping_error(clip, steady),
-                             warping_error(clip, glued), detail(steady[8:]) / detail(plain[8:]), ms_plain, ms_steady))
+                rows.append((floor[(i, motion)], error(clip, plain), error(clip, steady), error(clip, glued),
+                             detail(steady[8:]) / detail(plain[8:]), ms_plain, ms_steady))
             f, p, s, g, kept, msp, mss = np.mean(rows, axis=0)
             print(f"| {style} | {motion} | {f:.2f} | {p:.2f} | {s:.2f} | {g:.2f} | {s / f:.2f}x | {s / p:.2f}x "
                   f"| {s / g:.2f}x | {g / f:.2f}x | {kept:.2f} | {msp:.0f} | {mss:.0f} |", flush=True)

@@ -8,7 +8,7 @@ cv2 = pytest.importorskip("cv2")
 
 from faststyle.errors import FaststyleError  # noqa: E402
 from faststyle.preprocess import grid_anchor  # noqa: E402
-from faststyle.temporal import FlowCarry, Surround, camera_clip, warping_error  # noqa: E402
+from faststyle.temporal import MEASURING_FLOWS, FlowCarry, Surround, camera_clip, warping_error  # noqa: E402
 
 
 def scene(w=400, h=300, seed=0) -> np.ndarray:
@@ -172,10 +172,17 @@ def test_the_tone_follows_the_scene_not_the_camera(tiny_model_path):
     assert gap(painter.stats, model.norm_stats(other[0])) < 0.5 * gap(stats[-1], model.norm_stats(other[0]))
 
 
-def test_a_painter_without_a_stride_has_the_inputs_warping_error():
+@pytest.mark.parametrize("flow", MEASURING_FLOWS)
+def test_a_painter_without_a_stride_has_the_inputs_warping_error(flow):
     clip = camera_clip(scene(), "handheld", 8, (192, 144))
     inverted = [255 - f for f in clip]
-    assert warping_error(clip, inverted) == pytest.approx(warping_error(clip), rel=0.05)
+    assert warping_error(clip, inverted, flow=flow) == pytest.approx(warping_error(clip, flow=flow), rel=0.05)
+
+
+@pytest.mark.parametrize("flow", MEASURING_FLOWS)
+def test_every_measuring_flow_sees_the_shimmer(flow):
+    clip = camera_clip(scene(), "pan", 12, (192, 144))
+    assert warping_error(clip, [stride4_painter(f) for f in clip], flow=flow) > 3 * warping_error(clip, flow=flow)
 
 
 def test_bad_requests_are_refused_in_one_line():
@@ -183,6 +190,8 @@ def test_bad_requests_are_refused_in_one_line():
         camera_clip(scene(200, 150), "pan", 48, (192, 144))
     with pytest.raises(ValueError, match="two or more"):
         warping_error([scene()])
+    with pytest.raises(ValueError, match="unknown flow 'raft'"):
+        warping_error([scene(), scene()], flow="raft")
     with pytest.raises(FaststyleError, match="below 1"):
         FlowCarry(carry=1.0)
 
