@@ -33,7 +33,9 @@ EXACT_TOLERANCE, EXACT_SHARE = 0.05, 0.9
 SUBPIXEL = 0.05     # px: a smaller rest of the motion is not worth resampling the frame for
 AGREEMENT = 24.0    # grey levels of input difference after warping at which the carry falls to zero
 BORDER = 16         # pixels left out at the edges by warping_error: flow is least sure there
-MEASURING_FLOWS = ("farneback", "dis-medium", "dis-fast")  # warping_error's flow estimators
+# warping_error's flow estimators: Farneback, or DIS at one of these presets (OpenCV names, read when measured)
+DIS_PRESETS = {"dis-medium": "DISOPTICAL_FLOW_PRESET_MEDIUM", "dis-fast": "DISOPTICAL_FLOW_PRESET_FAST"}
+MEASURING_FLOWS = ("farneback", *DIS_PRESETS)
 FLOW_SIDE = 12      # px: DIS needs a frame this wide or this high; smaller frames are painted each on its own
 
 
@@ -300,12 +302,11 @@ class Surround:
 
 def _measuring_flow(cv2, name: str):
     """The flow estimator warping_error measures with: (gray, gray) -> flow from the first to the second."""
+    if name not in MEASURING_FLOWS:
+        raise ValueError(f"unknown flow {name!r}; choose one of {', '.join(MEASURING_FLOWS)}")
     if name == "farneback":
         return lambda a, b: cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 21, 5, 7, 1.5, 0)
-    presets = {"dis-medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, "dis-fast": cv2.DISOPTICAL_FLOW_PRESET_FAST}
-    if name not in presets:
-        raise ValueError(f"unknown flow {name!r}; choose one of {', '.join(MEASURING_FLOWS)}")
-    dis = cv2.DISOpticalFlow_create(presets[name])
+    dis = cv2.DISOpticalFlow_create(getattr(cv2, DIS_PRESETS[name]))
     return lambda a, b: dis.calc(a, b, None)
 
 
